@@ -1,0 +1,87 @@
+"""The partner cabinet (home, joining) and the console's partner list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from partners.access import partner_profile_in_tenant, partner_required
+from partners.models import PartnerProfile
+from partners.services import partner_join, partner_set_status
+from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
+from prm.permissions import Perm
+
+PAGE_SIZE = 50
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """``/`` of a tenant: the public welcome, or the partner's cabinet."""
+    if not request.user.is_authenticated:
+        return render(request, "cabinet/welcome.html")
+    return cabinet(request)
+
+
+@partner_required
+def cabinet(request: HttpRequest) -> HttpResponse:
+    return render(request, "cabinet/home.html", {"partner": request.partner})  # type: ignore[attr-defined]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    if partner_profile_in_tenant(request) is not None:
+        return redirect("partners:home")
+    if request.method == "POST":
+        partner_join(tenant=tenant, user=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Welcome to the partner program of %s!") % tenant.name)
+        return redirect("partners:home")
+    return render(
+        request,
+        "cabinet/join.html",
+        {"is_staff_member": membership_in_tenant(request) is not None},
+    )
+
+
+@staff_required()
+def partner_list(request: HttpRequest) -> HttpResponse:
+    partners = PartnerProfile.objects.select_related("user")
+    q = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if q:
+        partners = partners.filter(
+            Q(user__email__icontains=q) | Q(display_name__icontains=q) | Q(company__icontains=q)
+        )
+    if status in PartnerProfile.Status.values:
+        partners = partners.filter(status=status)
+    page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "console/partners.html",
+        {"page": page, "q": q, "status": status, "statuses": PartnerProfile.Status.choices},
+    )
+
+
+@require_POST
+@staff_required(Perm.PARTNERS_MANAGE)
+def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
+    partner = get_in_tenant_or_404(PartnerProfile, pk=partner_id)
+    status = request.POST.get("status", "")
+    if status not in PartnerProfile.Status.values:
+        messages.error(request, _("Choose a valid status."))
+        return redirect("console:partners")
+    partner_set_status(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        actor=request.user,  # type: ignore[arg-type]
+        partner=partner,
+        status=status,
+        request=request,
+    )
+    messages.success(request, _("Partner %s updated.") % partner)
+    return redirect("console:partners")

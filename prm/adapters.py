@@ -1,0 +1,54 @@
+"""django-allauth adapter: which host may sign up whom, and where people land."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.http import HttpRequest
+from django.urls import reverse
+
+INVITATION_SESSION_KEY = "prm_invitation_token"
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            # On the platform host people sign up by creating a workspace (landing page).
+            return False
+        return tenant.partner_signup_open or INVITATION_SESSION_KEY in request.session
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=commit)
+        tenant = getattr(request, "tenant", None)
+        # Someone who signs up to accept a staff invitation is not made a partner.
+        if commit and tenant is not None and INVITATION_SESSION_KEY not in request.session:
+            from partners.services import partner_join
+
+            partner_join(tenant=tenant, user=user)
+        return user
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        token = request.session.get(INVITATION_SESSION_KEY)
+        if token:
+            return reverse("prm:invitation_accept", args=[token])
+        from prm.access import membership_in_tenant
+
+        if getattr(request, "tenant", None) is not None and membership_in_tenant(request):
+            return reverse("console:dashboard")
+        return super().get_login_redirect_url(request)
+
+    def get_email_verification_redirect_url(self, email_address: Any) -> str:
+        return self.get_login_redirect_url(self.request)
+
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:
+        # A workspace created on the platform host is confirmed on its own host, where
+        # its owner will sign in (sessions are per host).
+        tenant = getattr(request, "signup_tenant", None)
+        if tenant is not None:
+            path = reverse(
+                "account_confirm_email", args=[emailconfirmation.key], urlconf="prm.urls_tenant"
+            )
+            return tenant.base_url + path
+        return super().get_email_confirmation_url(request, emailconfirmation)

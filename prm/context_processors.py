@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from prm.permissions import Perm
+
+
+def tenancy(request: HttpRequest) -> dict[str, Any]:
+    """The tenant and what the signed-in person may do there, for the layouts."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return {"tenant": None}
+    from partners.access import partner_profile_in_tenant
+    from prm.access import membership_in_tenant
+    from prm.permissions import role_has
+
+    membership = membership_in_tenant(request)
+    role = membership.role if membership else None
+    return {
+        "tenant": tenant,
+        "membership": membership,
+        "partner_profile": partner_profile_in_tenant(request),
+        "perms": {p.name.lower(): role_has(role, p) for p in Perm},
+    }

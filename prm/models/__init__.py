@@ -1,0 +1,16 @@
+from prm.models.audit import AuditEntry
+from prm.models.job import Job
+from prm.models.membership import Invitation, Membership, Role
+from prm.models.tenant import Tenant, TenantDomain
+from prm.models.user import User
+
+__all__ = [
+    "AuditEntry",
+    "Invitation",
+    "Job",
+    "Membership",
+    "Role",
+    "Tenant",
+    "TenantDomain",
+    "User",
+]

@@ -1,0 +1,37 @@
+"""Settings for the test suite: PostgreSQL and Redis over real connections.
+
+``make test`` passes DATABASE_URL and REDIS_URL (the local services by default). Each
+pytest-xdist worker gets its own Redis database so queues and caches never mix.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "k" * 48)
+os.environ.setdefault("PRM_HTTP_ALLOW_PRIVATE", "1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# Playwright's sync API keeps an event loop in the test thread; the ORM calls of tests
+# and of the live server are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_redis_db = 15 - int(_worker.removeprefix("gw") or 0)
+_base, _, _ = os.environ["REDIS_URL"].rpartition("/")
+os.environ["REDIS_URL"] = f"{_base}/{_redis_db}"
+
+from prm.settings import *  # noqa: E402,F403
+
+PRM_SCHEME = "http"
+PRM_PUBLIC_PORT = ""
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+SECURE_SSL_REDIRECT = False
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "signup": "1000/m/ip", "login": "1000/m/ip"}  # noqa: F405

@@ -1,0 +1,44 @@
+"""URLs of the platform's own host: landing/sign-up, operators' admin, health."""
+
+from __future__ import annotations
+
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.contrib.auth.decorators import user_passes_test
+from django.urls import include, path
+from django.urls.resolvers import URLPattern, URLResolver
+
+from prm.views import health, platform
+
+# Operators only: superusers pass, everybody else (staff flag or not) is refused, and
+# the admin's login goes through allauth so 2FA applies to operators too.
+admin.site.has_permission = lambda request: (  # type: ignore[method-assign]
+    request.user.is_active and request.user.is_superuser
+)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.site_header = "PRM operators"
+
+_superuser = user_passes_test(lambda u: u.is_active and u.is_superuser, login_url="/ops/admin/login/")
+
+
+def _guard(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = _superuser(pattern.callback)
+    return patterns
+
+
+def _rq_urls() -> list[URLPattern | URLResolver]:
+    from django_rq import urls as rq_urls
+
+    return _guard(list(rq_urls.urlpatterns))
+
+
+urlpatterns = [
+    path("", platform.landing, name="landing"),
+    path("healthz", health.healthz, name="healthz"),
+    path("ops/admin/rq/", include((_rq_urls(), "django_rq"))),
+    path("ops/admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

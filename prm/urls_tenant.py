@@ -1,0 +1,63 @@
+"""URLs of a tenant host: the cabinet at /, the console at /manage/."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from partners import views as partner_views
+from prm.views import audit, console, invitations, team, tenant_settings
+
+console_patterns = (
+    [
+        path("", console.dashboard, name="dashboard"),
+        path("team/", team.team_list, name="team"),
+        path("team/invite/", team.team_invite, name="team_invite"),
+        path("team/<uuid:membership_id>/role/", team.member_role, name="member_role"),
+        path("team/<uuid:membership_id>/remove/", team.member_remove, name="member_remove"),
+        path(
+            "team/invitations/<uuid:invitation_id>/revoke/",
+            team.invitation_revoke,
+            name="invitation_revoke",
+        ),
+        path("partners/", partner_views.partner_list, name="partners"),
+        path(
+            "partners/<uuid:partner_id>/status/",
+            partner_views.partner_status,
+            name="partner_status",
+        ),
+        path("settings/", tenant_settings.settings_general, name="settings"),
+        path("settings/security/", tenant_settings.settings_security, name="settings_security"),
+        path("settings/domains/", tenant_settings.domain_create, name="domain_create"),
+        path(
+            "settings/domains/<uuid:domain_id>/remove/",
+            tenant_settings.domain_delete,
+            name="domain_delete",
+        ),
+        path("audit/", audit.audit_list, name="audit"),
+    ],
+    "console",
+)
+
+prm_patterns = (
+    [
+        path("invite/<str:token>/", invitations.invitation_detail, name="invitation_accept"),
+        path("security/2fa-required/", invitations.twofactor_required, name="twofactor_required"),
+    ],
+    "prm",
+)
+
+partner_patterns = (
+    [
+        path("", partner_views.home, name="home"),
+        path("join/", partner_views.join, name="join"),
+    ],
+    "partners",
+)
+
+urlpatterns = [
+    path("manage/", include(console_patterns)),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include(prm_patterns)),
+    path("", include(partner_patterns)),
+]

@@ -1,0 +1,104 @@
+"""Personas: owner, admin, manager, finance, analyst and partner of "acme", and an
+outsider who owns another tenant ("globex")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from prm.models import Role, Tenant, User
+from prm.tenancy import tenant_scope
+from tests.factories import MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    # Tenant host lookups and rate limits live in the (Redis) cache.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def acme(db: None) -> Tenant:
+    return TenantFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def globex(db: None) -> Tenant:
+    return TenantFactory(name="Globex", slug="globex")
+
+
+def _staff(tenant: Tenant, role: Role, email: str) -> User:
+    return MembershipFactory(tenant=tenant, role=role, user=UserFactory(email=email)).user
+
+
+@pytest.fixture
+def owner(acme: Tenant) -> User:
+    return _staff(acme, Role.OWNER, "owner@acme.test")
+
+
+@pytest.fixture
+def admin(acme: Tenant) -> User:
+    return _staff(acme, Role.ADMIN, "admin@acme.test")
+
+
+@pytest.fixture
+def manager(acme: Tenant) -> User:
+    return _staff(acme, Role.MANAGER, "manager@acme.test")
+
+
+@pytest.fixture
+def finance(acme: Tenant) -> User:
+    return _staff(acme, Role.FINANCE, "finance@acme.test")
+
+
+@pytest.fixture
+def analyst(acme: Tenant) -> User:
+    return _staff(acme, Role.ANALYST, "analyst@acme.test")
+
+
+@pytest.fixture
+def partner(acme: Tenant) -> User:
+    return PartnerFactory(tenant=acme, user=UserFactory(email="partner@acme.test")).user
+
+
+@pytest.fixture
+def outsider(globex: Tenant) -> User:
+    return _staff(globex, Role.OWNER, "owner@globex.test")
+
+
+@dataclass
+class HostClient:
+    """A test client bound to one host, optionally signed in."""
+
+    client: Client
+    host: str
+
+    def get(self, path: str, **extra: object):  # type: ignore[no-untyped-def]
+        return self.client.get(path, HTTP_HOST=self.host, **extra)
+
+    def post(self, path: str, data: dict | None = None, **extra: object):  # type: ignore[no-untyped-def]
+        return self.client.post(path, data or {}, HTTP_HOST=self.host, **extra)
+
+
+@pytest.fixture
+def client_for() -> Callable[..., HostClient]:
+    """``client_for(user, "acme.localhost")``: a client signed in as ``user`` on a host."""
+
+    def make(user: User | None, host: str = "acme.localhost") -> HostClient:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return HostClient(client, host)
+
+    return make
+
+
+@pytest.fixture
+def in_acme(acme: Tenant) -> Iterator[Tenant]:
+    with tenant_scope(acme):
+        yield acme
