@@ -15,7 +15,9 @@ def partner_join(*, tenant: Tenant, user: User, display_name: str = "") -> Partn
     """Make ``user`` a partner of ``tenant`` (idempotent). Approval is needed when the
     tenant does not let partners in on their own."""
     status = (
-        PartnerProfile.Status.ACTIVE if tenant.partner_signup_open else PartnerProfile.Status.PENDING
+        PartnerProfile.Status.ACTIVE
+        if tenant.partner_signup_open
+        else PartnerProfile.Status.PENDING
     )
     profile, _ = PartnerProfile.objects.get_or_create(
         tenant=tenant,

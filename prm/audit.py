@@ -17,8 +17,8 @@ def client_ip(request: HttpRequest | None) -> str | None:
         return None
     proxies = settings.PRM_TRUSTED_PROXIES
     if proxies:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [p for p in forwarded if p]
+        header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        forwarded = [part.strip() for part in header.split(",") if part.strip()]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
@@ -29,9 +29,11 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in fields:
         value = getattr(obj, name)
-        if isinstance(value, models.Model):
-            value = str(value)
-        elif value is not None and not isinstance(value, bool | int | float | str):
+        if (
+            isinstance(value, models.Model)
+            or value is not None
+            and not isinstance(value, bool | int | float | str)
+        ):
             value = str(value)
         out[name] = value
     return out

@@ -84,7 +84,9 @@ def run_job(job_id: str) -> None:
             _resolve(job.func)(**job.kwargs)
     except Exception:
         Job.objects.filter(pk=job.pk).update(
-            status=Job.Status.FAILED, error=traceback.format_exc()[-4000:], finished_at=timezone.now()
+            status=Job.Status.FAILED,
+            error=traceback.format_exc()[-4000:],
+            finished_at=timezone.now(),
         )
         if settings.PRM_JOBS_INLINE:
             log.exception("inline job %s failed", job.pk)
@@ -105,7 +107,9 @@ def sweep_stale_jobs() -> int:
     """Periodic: re-dispatch jobs whose dispatch after commit was lost."""
     cutoff = timezone.now() - STALE_AFTER
     ids = list(
-        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)[:500]
+        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
     )
     for job_id in ids:
         dispatch(job_id)

@@ -55,7 +55,9 @@ def tenant_for_host(host: str) -> Tenant | None:
 def forget_tenant_hosts(tenant: Tenant, extra_hosts: list[str] | None = None) -> None:
     """Drop cached host lookups after a tenant or its domains change."""
     hosts = [tenant.host, *(extra_hosts or [])]
-    hosts += list(TenantDomain.all_tenants_unscoped.filter(tenant=tenant).values_list("domain", flat=True))
+    hosts += list(
+        TenantDomain.all_tenants_unscoped.filter(tenant=tenant).values_list("domain", flat=True)
+    )
     cache.delete_many([host_cache_key(h) for h in hosts])
 
 
@@ -122,5 +124,3 @@ class StaffTwoFactorMiddleware:
             ):
                 return redirect("prm:twofactor_required")
         return self.get_response(request)
-
-

@@ -143,6 +143,8 @@ RQ_QUEUES = {
     for name in PRM_QUEUES
 }
 RQ_SHOW_ADMIN_LINK = True
+# prm.jobs already dispatches after commit; django-rq must not defer a second time.
+RQ = {"COMMIT_MODE": "auto"}
 
 AUTH_USER_MODEL = "prm.User"
 AUTHENTICATION_BACKENDS = [

@@ -19,7 +19,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_redis_db = 15 - int(_worker.removeprefix("gw") or 0)
+# PRM_TEST_REDIS_DB lets two test runs on one machine keep out of each other's way
+# (the suite flushes its Redis database between tests).
+_redis_db = int(os.environ.get("PRM_TEST_REDIS_DB", "15")) - int(_worker.removeprefix("gw") or 0)
 _base, _, _ = os.environ["REDIS_URL"].rpartition("/")
 os.environ["REDIS_URL"] = f"{_base}/{_redis_db}"
 

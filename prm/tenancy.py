@@ -71,7 +71,7 @@ class TenantOwned(models.Model):
 
     objects = TenantScopedManager()
     # Ugly on purpose: every use needs a comment that says why it may cross tenants.
-    all_tenants_unscoped = models.Manager()
+    all_tenants_unscoped = models.Manager()  # noqa: DJ012
 
     class Meta:
         abstract = True

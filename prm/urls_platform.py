@@ -18,7 +18,9 @@ admin.site.has_permission = lambda request: (  # type: ignore[method-assign]
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "PRM operators"
 
-_superuser = user_passes_test(lambda u: u.is_active and u.is_superuser, login_url="/ops/admin/login/")
+_superuser = user_passes_test(
+    lambda u: u.is_active and u.is_superuser, login_url="/ops/admin/login/"
+)
 
 
 def _guard(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:

@@ -45,9 +45,7 @@ class Tenant(models.Model):
     require_staff_2fa = models.BooleanField(
         _("require two-factor authentication for all staff"), default=False
     )
-    partner_signup_open = models.BooleanField(
-        _("partners may sign up on their own"), default=True
-    )
+    partner_signup_open = models.BooleanField(_("partners may sign up on their own"), default=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

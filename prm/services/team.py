@@ -54,9 +54,9 @@ def invitation_send(
 def invitation_revoke(
     *, tenant: Tenant, actor: User, invitation: Invitation, request: HttpRequest | None = None
 ) -> None:
-    updated = Invitation.objects.filter(
-        pk=invitation.pk, status=Invitation.Status.PENDING
-    ).update(status=Invitation.Status.REVOKED)
+    updated = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.REVOKED
+    )
     if not updated:
         raise ServiceError(INVITATION_NOT_PENDING)
     audit_record(
@@ -76,9 +76,9 @@ def invitation_accept(
 ) -> Membership:
     if invitation.email.lower() != user.email.lower():
         raise ServiceError(INVITATION_WRONG_EMAIL)
-    updated = Invitation.objects.filter(
-        pk=invitation.pk, status=Invitation.Status.PENDING
-    ).update(status=Invitation.Status.ACCEPTED, accepted_at=timezone.now())
+    updated = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.ACCEPTED, accepted_at=timezone.now()
+    )
     if not updated:
         raise ServiceError(INVITATION_NOT_PENDING)
     membership, created = Membership.objects.get_or_create(

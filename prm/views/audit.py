@@ -40,6 +40,5 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "actions": AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct(),
         },
     )
