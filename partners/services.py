@@ -42,6 +42,10 @@ def partner_set_status(
         return partner
     partner.status = PartnerProfile.Status(status)
     partner.save(update_fields=["status"])
+    # The tracking hot path caches partner status with each referral code.
+    from programs.services.lookups import forget_partner
+
+    transaction.on_commit(lambda: forget_partner(partner))
     audit_record(
         tenant=tenant,
         actor=actor,

@@ -47,6 +47,9 @@ def get_in_tenant_or_404(model: type[M], **lookup: Any) -> M:
 
     Malformed UUIDs are also a 404 rather than a 500.
     """
+    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
+    if any(isinstance(value, str) and "\x00" in value for value in lookup.values()):
+        raise Http404(f"{model.__name__} not found")
     try:
         return model.objects.get(**lookup)  # type: ignore[attr-defined]
     except (model.DoesNotExist, ValueError, ValidationError):  # type: ignore[attr-defined]

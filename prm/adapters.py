@@ -40,6 +40,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().get_login_redirect_url(request)
 
     def get_email_verification_redirect_url(self, email_address: Any) -> str:
+        # Confirming does not sign in someone whose sign-up began in another session
+        # (a workspace owner signs up on the platform host): they go to the sign-in page.
+        if not self.request.user.is_authenticated:
+            return super().get_email_verification_redirect_url(email_address)
         return self.get_login_redirect_url(self.request)
 
     def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from prm.models import Tenant, TenantDomain
@@ -122,5 +123,7 @@ class StaffTwoFactorMiddleware:
                     user=request.user, type=Authenticator.Type.TOTP
                 ).exists()
             ):
-                return redirect("prm:twofactor_required")
+                # Middleware runs before Django activates request.urlconf for reverse().
+                urlconf = getattr(request, "urlconf", None)
+                return redirect(reverse("prm:twofactor_required", urlconf=urlconf))
         return self.get_response(request)

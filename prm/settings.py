@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
     "django_rq",
     "csp",
     "prm",
@@ -73,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "programs.middleware.ClickMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "prm.middleware.TenantMiddleware",
@@ -145,6 +148,22 @@ RQ_QUEUES = {
 RQ_SHOW_ADMIN_LINK = True
 # prm.jobs already dispatches after commit; django-rq must not defer a second time.
 RQ = {"COMMIT_MODE": "auto"}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["prm.api.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["prm.api.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "prm.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PRM API",
+    "DESCRIPTION": "Server-to-server API: leads, conversions and refunds.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 AUTH_USER_MODEL = "prm.User"
 AUTHENTICATION_BACKENDS = [

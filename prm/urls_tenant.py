@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
+from programs.urls import api_patterns, tracking_patterns
 
 console_patterns = (
     [
@@ -55,6 +56,8 @@ partner_patterns = (
 )
 
 urlpatterns = [
+    *tracking_patterns,
+    *api_patterns,
     path("manage/", include(console_patterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,3 +1,4 @@
+from prm.models.apikey import ApiKey
 from prm.models.audit import AuditEntry
 from prm.models.job import Job
 from prm.models.membership import Invitation, Membership, Role
@@ -5,6 +6,7 @@ from prm.models.tenant import Tenant, TenantDomain
 from prm.models.user import User
 
 __all__ = [
+    "ApiKey",
     "AuditEntry",
     "Invitation",
     "Job",

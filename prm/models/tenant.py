@@ -46,6 +46,15 @@ class Tenant(models.Model):
         _("require two-factor authentication for all staff"), default=False
     )
     partner_signup_open = models.BooleanField(_("partners may sign up on their own"), default=True)
+    click_ip_mode = models.CharField(
+        _("visitor IP addresses"),
+        max_length=16,
+        choices=[
+            ("truncate", _("Store truncated (last octet zeroed)")),
+            ("hash", _("Store only a salted hash")),
+        ],
+        default="truncate",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

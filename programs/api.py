@@ -1,0 +1,214 @@
+"""API v1: leads, conversions and refunds from the client's server (secret API key)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from prm.access import get_in_tenant_or_404
+from prm.models.tenant import CURRENCY_CHOICES
+from programs.models import Conversion, Lead, Program
+from programs.services.conversions import ConversionInput, conversion_record, refund_record
+from programs.services.leads import LeadInput, lead_create
+
+ONE_PROGRAM = "Name the program: this workspace has more than one active program."
+
+
+def _program(program_id: str | None) -> Program:
+    if program_id:
+        return get_in_tenant_or_404(Program, pk=program_id)
+    active = list(Program.objects.filter(status=Program.Status.ACTIVE)[:2])
+    if len(active) != 1:
+        raise serializers.ValidationError({"program": [ONE_PROGRAM]})
+    return active[0]
+
+
+class LeadIn(serializers.Serializer):
+    program = serializers.UUIDField(required=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    visitor_id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{8,64}$", required=False, allow_blank=True, default=""
+    )
+    referral_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default=""
+    )
+
+
+class LeadOut(serializers.ModelSerializer):
+    partner = serializers.StringRelatedField()
+    duplicate_of = serializers.UUIDField(source="duplicate_of_id", allow_null=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "program",
+            "status",
+            "source",
+            "name",
+            "email",
+            "phone",
+            "external_id",
+            "partner",
+            "duplicate_of",
+            "owned_until",
+            "attribution",
+            "created_at",
+        ]
+
+
+class ConversionIn(serializers.Serializer):
+    program = serializers.UUIDField(required=False)
+    order_id = serializers.CharField(max_length=128)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    currency = serializers.ChoiceField(choices=[c for c, _ in CURRENCY_CHOICES])
+    kind = serializers.ChoiceField(choices=Conversion.Kind.choices, default=Conversion.Kind.SALE)
+    customer_email = serializers.CharField(
+        max_length=254, required=False, allow_blank=True, default=""
+    )
+    customer_id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    visitor_id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{8,64}$", required=False, allow_blank=True, default=""
+    )
+    promo_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    referral_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default=""
+    )
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class ConversionOut(serializers.ModelSerializer):
+    order_id = serializers.CharField(source="external_id")
+    partner = serializers.StringRelatedField()
+    lead = serializers.UUIDField(source="lead_id", allow_null=True)
+
+    class Meta:
+        model = Conversion
+        fields = [
+            "id",
+            "program",
+            "order_id",
+            "kind",
+            "status",
+            "amount",
+            "currency",
+            "refunded_amount",
+            "partner",
+            "lead",
+            "promo_code",
+            "attribution",
+            "occurred_at",
+        ]
+
+
+class RefundIn(serializers.Serializer):
+    program = serializers.UUIDField(required=False)
+    refund_id = serializers.CharField(max_length=128)
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
+    )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data  # type: ignore[return-value]
+
+
+@extend_schema(request=LeadIn, responses={201: LeadOut})
+@api_view(["POST"])
+def leads_create(request: Request) -> Response:
+    data = _valid(LeadIn, request.data)
+    program = _program(data.pop("program", None))
+    lead = lead_create(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        program=program,
+        source=Lead.Source.API,
+        data=LeadInput(
+            name=data["name"],
+            email=data["email"],
+            phone=data["phone"],
+            company=data["company"],
+            external_id=data["external_id"],
+            visitor_id=data["visitor_id"],
+            referral_code=data["referral_code"],
+        ),
+    )
+    return Response(LeadOut(lead).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=ConversionIn, responses={201: ConversionOut, 200: ConversionOut})
+@api_view(["POST"])
+def conversions_create(request: Request) -> Response:
+    data = _valid(ConversionIn, request.data)
+    program = _program(data.get("program"))
+    conversion, created = conversion_record(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        program=program,
+        data=ConversionInput(
+            external_id=data["order_id"],
+            amount=data["amount"],
+            currency=data["currency"],
+            kind=data["kind"],
+            customer_email=data["customer_email"],
+            customer_external_id=data["customer_id"],
+            visitor_id=data["visitor_id"],
+            promo_code=data["promo_code"],
+            referral_code=data["referral_code"],
+            occurred_at=data.get("occurred_at"),
+        ),
+    )
+    return Response(
+        ConversionOut(conversion).data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+def _conversion(request: Request, order_id: str, program_id: str | None) -> Conversion:
+    program = _program(program_id)
+    try:
+        return Conversion.objects.get(program=program, external_id=order_id)
+    except Conversion.DoesNotExist:
+        raise Http404("no conversion with this order id") from None
+
+
+@extend_schema(responses={200: ConversionOut})
+@api_view(["GET"])
+def conversion_detail(request: Request, order_id: str) -> Response:
+    conversion = _conversion(request, order_id, request.query_params.get("program"))
+    return Response(ConversionOut(conversion).data)
+
+
+@extend_schema(request=RefundIn, responses={201: ConversionOut, 200: ConversionOut})
+@api_view(["POST"])
+def refunds_create(request: Request, order_id: str) -> Response:
+    data = _valid(RefundIn, request.data)
+    conversion = _conversion(request, order_id, data.get("program"))
+    _, created = refund_record(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        conversion=conversion,
+        external_id=data["refund_id"],
+        amount=data.get("amount"),
+        reason=data["reason"],
+    )
+    conversion.refresh_from_db()
+    return Response(
+        ConversionOut(conversion).data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )

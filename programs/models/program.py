@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from prm.models.tenant import CURRENCY_CHOICES
+from prm.tenancy import TenantOwned
+
+
+def new_publishable_key() -> str:
+    return "pk_" + secrets.token_urlsafe(18)
+
+
+class Program(TenantOwned):
+    """A referral or affiliate program for one product, with its tracking rules."""
+
+    class Kind(models.TextChoices):
+        REFERRAL = "referral", _("Referral (customers bring customers)")
+        AFFILIATE = "affiliate", _("Affiliate (professional partners)")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ARCHIVED = "archived", _("Archived")
+
+    class Attribution(models.TextChoices):
+        FIRST_CLICK = "first_click", _("First click")
+        LAST_CLICK = "last_click", _("Last click")
+
+    class JoinPolicy(models.TextChoices):
+        OPEN = "open", _("Open: anyone joins at once")
+        APPROVAL = "approval", _("With approval")
+        INVITATION = "invitation", _("By invitation only")
+
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", _("By hand")
+        ROUND_ROBIN = "round_robin", _("Round-robin among managers")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("name"), max_length=120)
+    product = models.CharField(_("product"), max_length=120, blank=True)
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices, default=Kind.REFERRAL)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    landing_urls = models.TextField(
+        _("allowed landing URLs"),
+        help_text=_("One per line. The first is where referral links lead by default."),
+    )
+    ref_param = models.CharField(_("referral parameter"), max_length=32, default="ref")
+    cookie_days = models.PositiveIntegerField(_("cookie window, days"), default=60)
+    attribution = models.CharField(
+        _("attribution model"),
+        max_length=16,
+        choices=Attribution.choices,
+        default=Attribution.LAST_CLICK,
+    )
+    join_policy = models.CharField(
+        _("who may join"), max_length=16, choices=JoinPolicy.choices, default=JoinPolicy.OPEN
+    )
+    lead_assignment = models.CharField(
+        _("lead assignment"), max_length=16, choices=Assignment.choices, default=Assignment.MANUAL
+    )
+    terms = models.TextField(_("terms"), blank=True)
+    cookie_domain = models.CharField(
+        _("cookie domain"),
+        max_length=253,
+        blank=True,
+        help_text=_("Set e.g. .example.com to share the referral cookie across subdomains."),
+    )
+    publishable_key = models.CharField(max_length=40, unique=True, default=new_publishable_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cookie_days__gte=1, cookie_days__lte=3650),
+                name="program_cookie_days_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def landing_url_list(self) -> list[str]:
+        return [u.strip() for u in self.landing_urls.splitlines() if u.strip()]
+
+    @property
+    def default_landing_url(self) -> str:
+        urls = self.landing_url_list
+        return urls[0] if urls else ""
+
+    def allows_url(self, url: str) -> bool:
+        """True when ``url`` is on one of the allowed landing URLs (same scheme and
+        host, and under its path): the guard against open redirects."""
+        target = urlsplit(url)
+        if target.scheme not in {"http", "https"} or not target.netloc:
+            return False
+        for allowed in self.landing_url_list:
+            base = urlsplit(allowed)
+            if (target.scheme, target.netloc.lower()) != (base.scheme, base.netloc.lower()):
+                continue
+            base_path = base.path.rstrip("/")
+            if target.path == base_path or target.path.startswith(base_path + "/") or not base_path:
+                return True
+        return False
+
+    @property
+    def is_tracking(self) -> bool:
+        """Only active programs credit partners."""
+        return self.status == self.Status.ACTIVE
+
+    def snippet_url(self, tenant_base_url: str) -> str:
+        return f"{tenant_base_url}/t/{self.publishable_key}.js"
+
+    @property
+    def snippet_secure(self) -> bool:
+        return settings.PRM_SCHEME == "https"

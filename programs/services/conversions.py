@@ -1,0 +1,137 @@
+"""Writes to conversions: recording (idempotent on the order id) and refunds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from prm.models import Tenant
+from programs.models import Conversion, Lead, LeadEvent, Program, Refund
+from programs.services.attribution import attribute
+from programs.services.clicks import clicks_flush
+from programs.services.normalize import normalize_email
+
+REFUND_TOO_LARGE = _("The refund is larger than what is left of the conversion.")
+ORDER_ID_REUSED = _("This order id was already used with a different amount or currency.")
+
+
+@dataclass
+class ConversionInput:
+    external_id: str
+    amount: Decimal
+    currency: str
+    kind: str = Conversion.Kind.SALE
+    customer_email: str = ""
+    customer_external_id: str = ""
+    visitor_id: str = ""
+    promo_code: str = ""
+    referral_code: str = ""
+    occurred_at: datetime | None = None
+
+
+def conversion_record(
+    *, tenant: Tenant, program: Program, data: ConversionInput
+) -> tuple[Conversion, bool]:
+    """Record a conversion; the same order id again returns the first one (created=False)."""
+    existing = Conversion.objects.filter(program=program, external_id=data.external_id).first()
+    if existing is not None:
+        return _same_or_conflict(existing, data), False
+    if data.visitor_id:
+        clicks_flush()  # the visitor's latest clicks may still be in the Redis buffer
+    try:
+        with transaction.atomic():
+            return _create(tenant, program, data), True
+    except IntegrityError:
+        # A concurrent request with the same order id won the race.
+        existing = Conversion.objects.get(program=program, external_id=data.external_id)
+        return _same_or_conflict(existing, data), False
+
+
+def _same_or_conflict(existing: Conversion, data: ConversionInput) -> Conversion:
+    if existing.amount != data.amount or existing.currency != data.currency:
+        raise ValidationError(ORDER_ID_REUSED, code="conflict")
+    return existing
+
+
+def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversion:
+    at = data.occurred_at or timezone.now()
+    email = normalize_email(data.customer_email)
+    result = attribute(
+        program=program,
+        at=at,
+        promo_code=data.promo_code,
+        email=email,
+        external_id=data.customer_external_id,
+        visitor_id=data.visitor_id,
+        cookie_code=data.referral_code,
+    )
+    conversion = Conversion.objects.create(
+        tenant=tenant,
+        program=program,
+        partner=result.partner,
+        lead=result.lead,
+        external_id=data.external_id,
+        kind=data.kind,
+        status=Conversion.Status.ATTRIBUTED if result.partner else Conversion.Status.UNATTRIBUTED,
+        amount=data.amount,
+        currency=data.currency,
+        customer_email=email,
+        customer_external_id=data.customer_external_id,
+        visitor_id=data.visitor_id,
+        promo_code=data.promo_code,
+        attribution=result.trail(),
+        occurred_at=at,
+    )
+    lead = result.lead
+    if lead is not None and lead.status != Lead.Status.CONVERTED:
+        old = lead.status
+        Lead.objects.filter(pk=lead.pk).update(
+            status=Lead.Status.CONVERTED, updated_at=timezone.now()
+        )
+        LeadEvent.objects.create(
+            tenant=tenant,
+            lead=lead,
+            kind=LeadEvent.Kind.STATUS,
+            old_value=old,
+            new_value="converted",
+            text=f"order {conversion.external_id}",
+        )
+    return conversion
+
+
+@transaction.atomic
+def refund_record(
+    *,
+    tenant: Tenant,
+    conversion: Conversion,
+    external_id: str,
+    amount: Decimal | None,
+    reason: str = "",
+) -> tuple[Refund, bool]:
+    """A full (amount None) or partial refund, idempotent on ``external_id``."""
+    conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
+    existing = Refund.objects.filter(conversion=conversion, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    remaining = conversion.amount - conversion.refunded_amount
+    amount = remaining if amount is None else amount
+    if amount <= 0 or amount > remaining:
+        raise ValidationError(REFUND_TOO_LARGE, code="refund")
+    refund = Refund.objects.create(
+        tenant=tenant,
+        conversion=conversion,
+        external_id=external_id,
+        amount=amount,
+        reason=reason[:200],
+    )
+    conversion.refunded_amount += amount
+    if conversion.refunded_amount == conversion.amount:
+        conversion.status = Conversion.Status.REFUNDED
+    conversion.save(update_fields=["refunded_amount", "status"])
+    return refund, True

@@ -1,0 +1,27 @@
+"""Tracking and API URLs of a tenant host (console and cabinet pages: programs.urls_pages)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from programs import api
+from programs.views import tracking
+
+tracking_patterns = [
+    path("t/<str:key>.js", tracking.snippet, name="snippet"),
+    path("t/l", tracking.lead, name="track_lead"),
+    path("r/<str:code>", tracking.referral_redirect, name="referral_redirect"),
+]
+
+api_patterns = [
+    path("api/v1/leads", api.leads_create, name="api_leads"),
+    path("api/v1/conversions", api.conversions_create, name="api_conversions"),
+    path("api/v1/conversions/<str:order_id>", api.conversion_detail, name="api_conversion"),
+    path("api/v1/conversions/<str:order_id>/refunds", api.refunds_create, name="api_refunds"),
+    path(
+        "api/v1/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="api_schema",
+    ),
+]
