@@ -52,7 +52,8 @@ def join(request: HttpRequest) -> HttpResponse:
 @staff_required()
 def partner_list(request: HttpRequest) -> HttpResponse:
     partners = PartnerProfile.objects.select_related("user")
-    q = request.GET.get("q", "").strip()
+    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
+    q = request.GET.get("q", "").replace("\x00", "").strip()
     status = request.GET.get("status", "")
     if q:
         partners = partners.filter(

@@ -42,18 +42,18 @@ def membership_in_tenant(request: HttpRequest) -> Membership | None:
     return memo[1]
 
 
-def get_in_tenant_or_404(model: type[M], **lookup: Any) -> M:
-    """Fetch a tenant-owned row of the active tenant; anything else is a 404.
-
-    Malformed UUIDs are also a 404 rather than a 500.
-    """
+def get_in_tenant_or_404(model: type[M] | models.QuerySet[M], **lookup: Any) -> M:
+    """Fetch a tenant-owned row of the active tenant (from a model or a queryset of
+    its scoped manager); anything else, malformed ids included, is a 404."""
+    queryset = model if isinstance(model, models.QuerySet) else model.objects  # type: ignore[attr-defined]
+    name = queryset.model.__name__
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
     if any(isinstance(value, str) and "\x00" in value for value in lookup.values()):
-        raise Http404(f"{model.__name__} not found")
+        raise Http404(f"{name} not found")
     try:
-        return model.objects.get(**lookup)  # type: ignore[attr-defined]
-    except (model.DoesNotExist, ValueError, ValidationError):  # type: ignore[attr-defined]
-        raise Http404(f"{model.__name__} not found") from None
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, ValidationError):
+        raise Http404(f"{name} not found") from None
 
 
 def staff_required(perm: Perm = Perm.CONSOLE_VIEW) -> Callable[[View], View]:

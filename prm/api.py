@@ -1,18 +1,14 @@
-"""The API's door: secret API keys, and JSON errors for every failure."""
+"""The API's door: secret API keys of the request's tenant."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from django.utils import timezone
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from prm.models import ApiKey
 from prm.models.apikey import hash_secret
@@ -46,25 +42,3 @@ class ApiKeyAuthentication(BaseAuthentication):
 class HasApiKey(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.auth, ApiKey)
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every error is ``{"error": "...", "fields": {...}}`` with a 4xx status."""
-    if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {}
-        message = "; ".join(str(m) for m in exc.messages)
-        return Response({"error": message, "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or "not found")
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    data = response.data
-    if isinstance(data, dict) and "detail" in data:
-        body = {"error": str(data["detail"])}
-    elif isinstance(data, dict):
-        body = {"error": "invalid input", "fields": data}
-    else:
-        body = {"error": "invalid input", "fields": {"non_field_errors": data}}
-    response.data = body
-    return response

@@ -5,8 +5,12 @@ from __future__ import annotations
 from rq import cron
 
 from prm.jobs import run_periodic
+from programs.services.clicks import clicks_flush
 
 cron.register(run_periodic, queue_name="default", args=("prm.jobs.sweep_stale_jobs",), interval=60)
 cron.register(
     run_periodic, queue_name="default", args=("prm.jobs.prune_finished_jobs",), cron="17 3 * * *"
 )
+# Buffered clicks: every few seconds, straight to the tracking queue. No Job row per
+# run here: at this frequency the rows would drown the useful ones.
+cron.register(clicks_flush, queue_name="tracking", interval=5)

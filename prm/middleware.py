@@ -75,6 +75,11 @@ class TenantMiddleware:
             request.urlconf = "prm.urls_platform"
             with tenant_scope(None):
                 return self.get_response(request)
+        if settings.PRM_DEMO_SHOP and host == f"shop.{settings.PRM_BASE_DOMAIN}":
+            request.tenant = None  # type: ignore[attr-defined]
+            request.urlconf = "programs.shop.urls"
+            with tenant_scope(None):
+                return self.get_response(request)
         tenant = tenant_for_host(host) if host else None
         if tenant is None:
             html = render_to_string("errors/unknown_host.html", {"host": host}, request=request)

@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["prm.api.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "prm.api.exception_handler",
+    "EXCEPTION_HANDLER": "prm.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -267,7 +267,9 @@ if not DEBUG:
 
 # Outbound HTTP (prm.http): private addresses are refused unless allowed (tests run
 # fake servers on 127.0.0.1).
-PRM_HTTP_ALLOW_PRIVATE = env_bool("PRM_HTTP_ALLOW_PRIVATE", "0")
+PRM_HTTP_ALLOW_PRIVATE = env_bool("PRM_HTTP_ALLOW_PRIVATE", "1" if DEBUG else "0")
+# The sample client site at shop.<base domain> (demo mode only).
+PRM_DEMO_SHOP = env_bool("PRM_DEMO_SHOP", "1" if DEBUG else "0")
 # How many proxies sit in front of gunicorn; 0 means REMOTE_ADDR is the client.
 PRM_TRUSTED_PROXIES = int(os.environ.get("PRM_TRUSTED_PROXIES", "0"))
 

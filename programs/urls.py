@@ -21,7 +21,9 @@ api_patterns = [
     path("api/v1/conversions/<str:order_id>/refunds", api.refunds_create, name="api_refunds"),
     path(
         "api/v1/schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        SpectacularAPIView.as_view(
+            urlconf="prm.urls_tenant", authentication_classes=[], permission_classes=[]
+        ),
         name="api_schema",
     ),
 ]

@@ -102,14 +102,17 @@ def forget(*keys: str) -> None:
         _local.pop(key, None)
 
 
+def _codes(**where: Any) -> list[str]:
+    from programs.models import Enrollment
+
+    # Runs on commit, possibly after the request's scope ended; the filter is explicit.
+    return list(Enrollment.all_tenants_unscoped.filter(**where).values_list("code", flat=True))
+
+
 def forget_program(program: Any) -> None:
-    codes = [
-        code_cache_key(program.tenant_id, c)
-        for c in program.enrollments.values_list("code", flat=True)
-    ]
+    codes = [code_cache_key(program.tenant_id, c) for c in _codes(program_id=program.pk)]
     forget(program_key_cache_key(program.publishable_key), *codes)
 
 
 def forget_partner(partner: Any) -> None:
-    codes = partner.enrollments.values_list("code", flat=True)
-    forget(*[code_cache_key(partner.tenant_id, c) for c in codes])
+    forget(*[code_cache_key(partner.tenant_id, c) for c in _codes(partner_id=partner.pk)])

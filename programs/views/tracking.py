@@ -61,7 +61,9 @@ def snippet(request: HttpRequest, key: str) -> HttpResponse:
         "days": info["cookie_days"],
         "model": "first" if info["attribution"] == Program.Attribution.FIRST_CLICK else "last",
         "cookieDomain": info["cookie_domain"],
-        "secure": request.is_secure(),
+        # The snippet adds Secure itself on https pages; the tenant host's scheme says
+        # nothing about the client site's.
+        "secure": False,
     }
     body = f"{_snippet_source()}({json.dumps(config, separators=(',', ':'))});\n"
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")

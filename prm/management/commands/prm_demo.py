@@ -65,6 +65,9 @@ class Command(BaseCommand):
                         "company": company,
                     },
                 )
+            from programs import demo as tracking_demo
+
+            tracking_demo.load(tenant)
         demo_user(OPERATOR, "Platform", "Operator", is_staff=True, is_superuser=True)
 
         port = f":{settings.PRM_PUBLIC_PORT}" if settings.PRM_PUBLIC_PORT else ""
@@ -80,5 +83,7 @@ class Command(BaseCommand):
     owner@acme.test      owner of acme (also admin@, manager@, finance@, analyst@acme.test)
     partner@acme.test    partner of acme
     ops@prm.test         platform operator (superuser)
+  Demo shop         {tracking_demo.shop_base_url()}?ref=ALICE
+                    (arrive as a referred visitor, sign up and buy)
 """
         )

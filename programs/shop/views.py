@@ -1,0 +1,135 @@
+"""A small client website that embeds the tracking snippet, as a customer of the
+platform would: its sign-up posts a lead and its "buy" button posts a sale to the
+platform's API from the server, with the secret API key."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from prm import http
+from prm.models import Tenant
+from programs.demo import DEMO_SHOP_SECRET
+from programs.models import Program
+
+PRICE = "49.00"
+
+
+def _demo() -> tuple[Tenant, Program]:
+    tenant = Tenant.objects.filter(slug="acme").first()
+    # The shop is outside any tenant: it finds the demo program like a configured site.
+    program = (
+        Program.all_tenants_unscoped.filter(tenant=tenant, name="Pro plan").first()
+        if tenant
+        else None
+    )
+    if tenant is None or program is None:
+        raise Http404("the demo is not loaded: run manage.py prm_demo")
+    return tenant, program
+
+
+def _origin(request: HttpRequest, tenant: Tenant) -> str:
+    scheme = "https" if request.is_secure() else "http"
+    return f"{scheme}://{tenant.host}:{request.get_port()}"
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any] | None = None
+) -> HttpResponse:
+    tenant, program = _demo()
+    origin = _origin(request, tenant)
+    response = render(
+        request,
+        template,
+        {
+            "snippet_src": f"{origin}/t/{program.publishable_key}.js",
+            "customer": request.session.get("shop_customer"),
+            **(context or {}),
+        },
+    )
+    # Like any client site: its CSP allows the platform's tenant host.
+    response._csp_update = {"script-src": [origin], "connect-src": [origin]}  # type: ignore[attr-defined]
+    return response
+
+
+def _api(request: HttpRequest, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Server-to-server call to the platform, as the client's backend makes it."""
+    tenant, _ = _demo()
+    response = http.request(
+        "POST",
+        f"http://127.0.0.1:{request.get_port()}{path}",
+        json=payload,
+        headers={
+            "Host": f"{tenant.host}:{request.get_port()}",
+            "Authorization": f"Bearer {DEMO_SHOP_SECRET}",
+        },
+    )
+    return response.status_code, response.json()
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return _page(request, "shop/home.html")
+
+
+def pricing(request: HttpRequest) -> HttpResponse:
+    return _page(request, "shop/pricing.html")
+
+
+@require_POST
+def signup(request: HttpRequest) -> HttpResponse:
+    email = request.POST.get("email", "").strip()
+    name = request.POST.get("name", "").strip()
+    visitor = request.POST.get("prm_visitor", "")
+    status, body = _api(
+        request,
+        "/api/v1/leads",
+        {
+            "name": name,
+            "email": email,
+            "visitor_id": visitor,
+            "referral_code": request.POST.get("prm_ref", ""),
+        },
+    )
+    if status != 201:
+        return _page(
+            request, "shop/home.html", {"error": body.get("error"), "fields": body.get("fields")}
+        )
+    request.session["shop_customer"] = {
+        "email": email,
+        "name": name,
+        "visitor": visitor,
+        "ref": request.POST.get("prm_ref", ""),
+    }
+    return redirect("shop_account")
+
+
+def account(request: HttpRequest) -> HttpResponse:
+    if not request.session.get("shop_customer"):
+        return redirect("shop_home")
+    return _page(request, "shop/account.html", {"price": PRICE})
+
+
+@require_POST
+def buy(request: HttpRequest) -> HttpResponse:
+    customer = request.session.get("shop_customer")
+    if not customer:
+        return redirect("shop_home")
+    status, body = _api(
+        request,
+        "/api/v1/conversions",
+        {
+            "order_id": f"shop-{uuid.uuid4().hex[:12]}",
+            "amount": PRICE,
+            "currency": "USD",
+            "kind": "subscription",
+            "customer_email": customer["email"],
+            "visitor_id": customer["visitor"],
+            "referral_code": customer["ref"],
+            "promo_code": request.POST.get("promo_code", "").strip(),
+        },
+    )
+    return _page(request, "shop/thanks.html", {"ok": status in (200, 201), "result": body})

@@ -1,0 +1,244 @@
+"""Who reaches which console URL: outsiders get 404, partners and roles lacking a
+permission 403, anonymous visitors the sign-in page; none of them changes anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from partners.models import PartnerProfile
+from prm.models import AuditEntry, Invitation, Membership, Role, Tenant, TenantDomain
+from prm.tenancy import tenant_scope
+from prm.urls_tenant import console_patterns
+from tests.factories import InvitationFactory, MembershipFactory, PartnerFactory, UserFactory
+
+GENERAL = {
+    "name": "Hacked",
+    "default_currency": "EUR",
+    "language": "en",
+    "timezone": "UTC",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One console URL, called the way its page calls it."""
+
+    name: str
+    method: str
+    path: str  # {membership}, {invitation}, {partner}, {domain}: ids of acme's rows
+    data: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, ids: dict[str, str]) -> str:
+        return self.path.format(**ids)
+
+
+CASES = [
+    Case("dashboard", "GET", "/manage/"),
+    Case("team", "GET", "/manage/team/"),
+    Case("team_invite", "POST", "/manage/team/invite/", {"email": "x@x.test", "role": "analyst"}),
+    Case("member_role", "POST", "/manage/team/{membership}/role/", {"role": "finance"}),
+    Case("member_remove", "POST", "/manage/team/{membership}/remove/"),
+    Case("invitation_revoke", "POST", "/manage/team/invitations/{invitation}/revoke/"),
+    Case("partners", "GET", "/manage/partners/"),
+    Case("partner_status", "POST", "/manage/partners/{partner}/status/", {"status": "blocked"}),
+    Case("settings", "GET", "/manage/settings/"),
+    Case("settings", "POST", "/manage/settings/", GENERAL),
+    Case("settings_security", "POST", "/manage/settings/security/", {"require_staff_2fa": "on"}),
+    Case("domain_create", "POST", "/manage/settings/domains/", {"domain": "evil.example.com"}),
+    Case("domain_delete", "POST", "/manage/settings/domains/{domain}/remove/"),
+    Case("audit", "GET", "/manage/audit/"),
+]
+WITH_IDS = [case for case in CASES if "{" in case.path]
+
+# Which roles get 403 where, as prm/permissions.py decides; everyone else gets through.
+FORBIDDEN: dict[str, set[str]] = {
+    "dashboard": set(),
+    "team": set(),
+    "team_invite": {"manager", "finance", "analyst"},
+    "member_role": {"manager", "finance", "analyst"},
+    "member_remove": {"manager", "finance", "analyst"},
+    "invitation_revoke": {"manager", "finance", "analyst"},
+    "partners": set(),
+    "partner_status": {"finance", "analyst"},
+    "settings": {"manager", "finance", "analyst"},
+    "settings_security": {"admin", "manager", "finance", "analyst"},
+    "domain_create": {"manager", "finance", "analyst"},
+    "domain_delete": {"manager", "finance", "analyst"},
+    "audit": {"manager", "finance"},
+}
+STAFF = ["owner", "admin", "manager", "finance", "analyst"]
+
+
+@pytest.fixture
+def acme_rows(acme: Tenant, partner) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """One row of each kind the console addresses by id, all in acme."""
+    target = MembershipFactory(
+        tenant=acme, role=Role.MANAGER, user=UserFactory(email="target@acme.test")
+    )
+    invitation = InvitationFactory(tenant=acme, email="invitee@example.test")
+    domain = TenantDomain.all_tenants_unscoped.create(
+        tenant=acme, domain="partners.acme.com", is_verified=True
+    )
+    with tenant_scope(acme):
+        profile = PartnerProfile.objects.get(user=partner)
+    return {
+        "membership": str(target.pk),
+        "invitation": str(invitation.pk),
+        "domain": str(domain.pk),
+        "partner": str(profile.pk),
+    }
+
+
+def state(tenant: Tenant) -> dict[str, Any]:
+    """Everything a console URL could change in ``tenant``."""
+    tenant = Tenant.objects.get(pk=tenant.pk)
+    with tenant_scope(tenant):
+        return {
+            "tenant": (
+                tenant.name,
+                tenant.default_currency,
+                tenant.require_staff_2fa,
+                tenant.partner_signup_open,
+            ),
+            "members": set(Membership.objects.values_list("id", "role")),
+            "invitations": set(Invitation.objects.values_list("id", "email", "status")),
+            "domains": set(TenantDomain.objects.values_list("id", "domain")),
+            "partners": set(PartnerProfile.objects.values_list("id", "status")),
+            "audit": AuditEntry.objects.count(),
+        }
+
+
+def call(client, case: Case, ids: dict[str, str]):  # type: ignore[no-untyped-def]
+    url = case.url(ids)
+    return client.get(url) if case.method == "GET" else client.post(url, case.data)
+
+
+def test_the_cases_cover_every_console_url():
+    names = {pattern.name for pattern in console_patterns[0]}
+    assert {case.name for case in CASES} == names
+    assert set(FORBIDDEN) == names
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_an_outsider_signed_in_on_acme_gets_404_and_changes_nothing(
+    client_for, acme, acme_rows, outsider, case
+):
+    before = state(acme)
+    response = call(client_for(outsider, "acme.localhost"), case, acme_rows)
+    assert response.status_code == 404
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", WITH_IDS, ids=str)
+def test_an_outsider_on_their_own_host_cannot_reach_acme_rows_by_id(
+    client_for, acme, acme_rows, globex, outsider, case
+):
+    before_acme, before_globex = state(acme), state(globex)
+    response = call(client_for(outsider, "globex.localhost"), case, acme_rows)
+    assert response.status_code == 404
+    assert state(acme) == before_acme
+    assert state(globex) == before_globex
+
+
+def test_an_outsider_cannot_use_an_acme_invitation_on_their_host(
+    client_for, acme, globex, outsider
+):
+    invitation = InvitationFactory(tenant=acme, email="owner@globex.test")
+    client = client_for(outsider, "globex.localhost")
+    assert client.get(f"/invite/{invitation.token}/").status_code == 404
+    assert client.post(f"/invite/{invitation.token}/").status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.PENDING
+
+
+def test_acme_staff_have_no_console_on_another_tenants_host(client_for, acme, owner, globex):
+    assert client_for(owner, "globex.localhost").get("/manage/").status_code == 404
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_partner_of_acme_gets_403_on_the_console(client_for, acme, acme_rows, partner, case):
+    before = state(acme)
+    response = call(client_for(partner), case, acme_rows)
+    assert response.status_code == 403
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_an_anonymous_visitor_is_sent_to_sign_in(client_for, acme, acme_rows, case):
+    before = state(acme)
+    url = case.url(acme_rows)
+    response = call(client_for(None), case, acme_rows)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={url}"
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("role", STAFF)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_role_gets_403_exactly_where_its_permissions_say(
+    client_for, acme, acme_rows, case, role, request
+):
+    user = request.getfixturevalue(role)
+    before = state(acme)
+    response = call(client_for(user), case, acme_rows)
+    if role in FORBIDDEN[case.name]:
+        assert response.status_code == 403
+        assert state(acme) == before
+    else:
+        assert response.status_code in {200, 302}
+        assert response.get("Location", "/manage/").startswith("/manage/")
+
+
+@pytest.mark.parametrize("case", WITH_IDS, ids=str)
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "not-a-uuid",
+        "123",
+        "00000000-0000-0000-0000-00000000000",
+        "00000000-0000-0000-0000-0000000000000",
+        "%00",
+        "%27%20OR%201%3D1--",
+        "00000000-0000-0000-0000-000000000000",  # well-formed, but nobody's
+    ],
+)
+def test_a_malformed_or_unknown_id_is_a_404_never_a_500(
+    client_for, acme, acme_rows, owner, case, bad_id
+):
+    ids = dict.fromkeys(acme_rows, bad_id)
+    before = state(acme)
+    response = call(client_for(owner), case, ids)
+    assert response.status_code == 404
+    assert state(acme) == before
+
+
+def test_an_unknown_host_is_a_404_for_everyone(client_for, acme, owner):
+    response = client_for(owner, "nobody.localhost").get("/manage/")
+    assert response.status_code == 404
+    assert "There is no workspace here" in response.content.decode()
+
+
+def test_the_same_user_is_staff_in_one_tenant_and_partner_in_another(
+    client_for, acme, globex, outsider
+):
+    PartnerFactory(tenant=acme, user=outsider)
+    assert client_for(outsider, "acme.localhost").get("/manage/").status_code == 403
+    assert client_for(outsider, "acme.localhost").get("/").status_code == 200
+    assert client_for(outsider, "globex.localhost").get("/manage/").status_code == 200
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.method == "POST"], ids=str)
+def test_a_console_post_without_a_csrf_token_is_refused(client_for, acme, acme_rows, owner, case):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    before = state(acme)
+    response = client.post(case.url(acme_rows), case.data, HTTP_HOST="acme.localhost")
+    assert response.status_code == 403
+    assert state(acme) == before
