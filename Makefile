@@ -25,6 +25,11 @@ test: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(PY) -m pytest $(ARGS)
 
+# Click ingestion vs a bare 204 view under gunicorn + wrk; writes BENCHMARKS.md.
+# Knobs: BENCH_SECONDS (60), BENCH_WORKERS, BENCH_WORKER_CLASS, ... (bench/clicks.py).
+bench: $(STAMP)
+	$(PY) bench/clicks.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -268,6 +268,8 @@ if not DEBUG:
 # Outbound HTTP (prm.http): private addresses are refused unless allowed (tests run
 # fake servers on 127.0.0.1).
 PRM_HTTP_ALLOW_PRIVATE = env_bool("PRM_HTTP_ALLOW_PRIVATE", "1" if DEBUG else "0")
+# Exposes /bench/204 for bench/ (never in production).
+PRM_BENCH = env_bool("PRM_BENCH", "0")
 # The sample client site at shop.<base domain> (demo mode only).
 PRM_DEMO_SHOP = env_bool("PRM_DEMO_SHOP", "1" if DEBUG else "0")
 # How many proxies sit in front of gunicorn; 0 means REMOTE_ADDR is the client.

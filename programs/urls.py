@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -27,3 +29,12 @@ api_patterns = [
         name="api_schema",
     ),
 ]
+
+
+def bare_204(request: HttpRequest) -> HttpResponse:
+    """The benchmark's ceiling: the cheapest view Django serves (PRM_BENCH=1 only)."""
+    return HttpResponse(status=204)
+
+
+if settings.PRM_BENCH:
+    tracking_patterns.append(path("bench/204", bare_204))

@@ -17,8 +17,14 @@ from tests.factories import MembershipFactory, PartnerFactory, TenantFactory, Us
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    # Tenant host lookups and rate limits live in the (Redis) cache.
+    # Tenant host lookups and rate limits live in the (Redis) cache, and the tracking
+    # hot path keeps a few seconds' copy in process memory.
+    from programs import middleware as click_middleware
+    from programs.services import lookups
+
     cache.clear()
+    lookups._local.clear()
+    click_middleware._hosts.clear()
     yield
 
 

@@ -203,7 +203,7 @@ def attribute(
         result.reason = {
             "promo_code": "A promo code was used; it outranks leads and cookies.",
             "lead_owner": "The customer is a lead this partner brought within the window.",
-            "click": f"The visitor's {program.get_attribution_display().lower()} within the window.",
+            "click": f"The visitor's {program.attribution.replace('_', ' ')} within the window.",
             "cookie": "The referral cookie on the customer's browser names this partner.",
         }[result.via]
     else:

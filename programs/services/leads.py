@@ -109,7 +109,14 @@ def lead_create(
                 "partner": str(partner),
                 "via": "registration",
             },
-            "evidence": [{"type": "registration", "partner": str(partner), "eligible": True}],
+            "evidence": [
+                {
+                    "type": "registration",
+                    "partner_id": str(partner.pk),
+                    "partner": str(partner),
+                    "eligible": True,
+                }
+            ],
             "reason": "The partner registered this deal in the cabinet.",
         }
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponseNotFound
 from django.urls import path
 
 from programs.shop import views
@@ -13,3 +14,10 @@ urlpatterns = [
     path("account", views.account, name="shop_account"),
     path("buy", views.buy, name="shop_buy"),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponseNotFound:
+    return HttpResponseNotFound("Not found")
+
+
+handler404 = not_found

@@ -58,11 +58,11 @@ def _page(
 
 def _api(request: HttpRequest, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Server-to-server call to the platform, as the client's backend makes it."""
-    tenant, _ = _demo()
+    tenant, program = _demo()
     response = http.request(
         "POST",
         f"http://127.0.0.1:{request.get_port()}{path}",
-        json=payload,
+        json={"program": str(program.pk), **payload},
         headers={
             "Host": f"{tenant.host}:{request.get_port()}",
             "Authorization": f"Bearer {DEMO_SHOP_SECRET}",

@@ -1,0 +1,385 @@
+"""Click ingestion benchmark: `make bench`.
+
+Runs POST /t/c (the snippet's click) and GET /bench/204 (a bare Django view, the
+stack's ceiling) one after the other against the same gunicorn, each for BENCH_SECONDS
+under wrk, then flushes the Redis stream into PostgreSQL and checks that every click
+answered 204 was stored. Writes the "Click ingestion" section of BENCHMARKS.md.
+
+Uses a database and a Redis database of its own, created/flushed first:
+  BENCH_DATABASE_URL  postgres://postgres@127.0.0.1:5432/prm_bench (dropped and created)
+  BENCH_REDIS_URL     redis://127.0.0.1:6379/7 (flushed)
+Knobs (environment): BENCH_SECONDS (60), BENCH_PORT (8765), BENCH_WORKERS (4),
+BENCH_WORKER_CLASS (sync), BENCH_THREADS (1, gthread only), BENCH_CONNECTIONS (16),
+BENCH_WRK_THREADS (2), BENCH_WRITE (1: update BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+GUNICORN = str(Path(PY).parent / "gunicorn")
+LUA = str(ROOT / "bench" / "wrk.lua")
+REPORT = ROOT / "BENCHMARKS.md"
+START = "<!-- bench/clicks.py: start -->"
+END = "<!-- bench/clicks.py: end -->"
+HOST = "acme.localhost"
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
+WRITE = os.environ.get("BENCH_WRITE", "1") == "1"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "prm.settings",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-" + "b" * 40,
+    "PRM_BENCH": "1",
+    "SECURE_SSL_REDIRECT": "0",
+    "ALLOWED_HOSTS": "*",
+    "LOG_LEVEL": "WARNING",
+}
+ENV.pop("PYTEST_XDIST_WORKER", None)
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def run(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        args, cwd=ROOT, env=ENV, check=True, text=True, capture_output=capture
+    )
+    return result.stdout if capture else ""
+
+
+def manage(*args: str, capture: bool = False) -> str:
+    return run(PY, "manage.py", *args, capture=capture)
+
+
+def shell(code: str) -> str:
+    return manage("shell", "-c", code, capture=True).strip().splitlines()[-1]
+
+
+def need_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    say("wrk is missing: apt-get install wrk")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-qq", "wrk"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return shutil.which("wrk") or sys.exit("wrk could not be installed")
+
+
+def fresh_database() -> None:
+    url = urllib.parse.urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name) or name in {"prm", "postgres", "prm_dev"}:
+        sys.exit(f"refusing to drop database {name!r}: give BENCH_DATABASE_URL a bench name")
+    admin = url._replace(path="/postgres").geturl()
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", admin, "-qtAc", sql], check=True)
+
+
+def fresh_redis() -> None:
+    url = urllib.parse.urlparse(REDIS_URL)
+    db = url.path.lstrip("/") or "0"
+    if db == "0":
+        sys.exit("refusing to flush Redis database 0: give BENCH_REDIS_URL its own database")
+    subprocess.run(
+        ["redis-cli", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 6379),
+         "-n", db, "FLUSHDB"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def gunicorn_args() -> list[str]:
+    args = [
+        GUNICORN,
+        "prm.wsgi:application",
+        "--bind", f"127.0.0.1:{PORT}",
+        "--workers", str(WORKERS),
+        "--worker-class", WORKER_CLASS,
+        "--backlog", "2048",
+        "--log-level", "warning",
+    ]
+    if WORKER_CLASS == "gthread":
+        args += ["--threads", str(THREADS)]
+    return args
+
+
+def gunicorn_settings() -> str:
+    threads = f", {THREADS} threads each" if WORKER_CLASS == "gthread" else ""
+    return f"{WORKERS} {WORKER_CLASS} workers{threads}, backlog 2048, no access log"
+
+
+def start_gunicorn() -> subprocess.Popen[bytes]:
+    say("gunicorn " + " ".join(gunicorn_args()[1:]))
+    server = subprocess.Popen(gunicorn_args(), cwd=ROOT, env=ENV, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit("gunicorn exited at start")
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{PORT}/bench/204", headers={"Host": HOST}
+            )
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 204:
+                    return server
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.3)
+    stop_gunicorn(server)
+    sys.exit("gunicorn did not answer /bench/204 within 30 s")
+
+
+def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def wrk(binary: str, endpoint: str, seconds: int, *script_args: str) -> dict[str, float]:
+    args = [
+        binary,
+        f"-t{WRK_THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-H", f"Host: {HOST}",
+        "-s", LUA,
+        f"http://127.0.0.1:{PORT}{endpoint}",
+        "--", *script_args,
+    ]
+    out = subprocess.run(args, check=True, text=True, capture_output=True).stdout
+    figures = {}
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            _, name, value = line.split()
+            figures[name] = float(value)
+    if "requests" not in figures:
+        sys.exit("wrk printed no figures:\n" + out)
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["accepted"] = figures["requests"] - figures["non2xx"]
+    return figures
+
+
+FLUSH = """
+import time
+from programs.services.clicks import clicks_flush
+total, started = 0, time.monotonic()
+while n := clicks_flush():
+    total += n
+print(total, round(time.monotonic() - started, 3))
+"""
+
+
+def flush() -> tuple[int, float]:
+    total, seconds = shell(FLUSH).split()
+    return int(total), float(seconds)
+
+
+def stored_clicks() -> int:
+    return int(shell("from programs.models import Click; print(Click.all_tenants_unscoped.count())"))
+
+
+def machine() -> dict[str, str]:
+    meminfo = Path("/proc/meminfo").read_text()
+    kib = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
+
+    def version(*cmd: str) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": model.group(1).strip() if model else platform.processor() or "?",
+        "memory": f"{kib / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "django": version(PY, "-c", "import django; print(django.get_version())"),
+        "gunicorn": version(GUNICORN, "--version"),
+        "postgres": version("psql", DATABASE_URL, "-tAc", "SHOW server_version"),
+        "redis": redis_version(),
+        "wrk": version("wrk", "-v").split(" [")[0],
+    }
+
+
+def redis_version() -> str:
+    url = urllib.parse.urlparse(REDIS_URL)
+    out = subprocess.run(
+        ["redis-cli", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 6379),
+         "INFO", "server"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = re.search(r"redis_version:(\S+)", out)
+    return found.group(1) if found else "?"
+
+
+def ms(us: float) -> str:
+    return f"{us / 1000:.2f} ms"
+
+
+def report(
+    click: dict[str, float],
+    bare: dict[str, float],
+    stored: int,
+    flushed: tuple[int, float],
+    box: dict[str, str],
+) -> tuple[str, bool]:
+    ratio = 100 * click["rps"] / bare["rps"]
+    accepted = int(click["accepted"])
+    in_flight = int(click["sent"] - click["requests"])
+    lost = max(0, accepted - stored)
+    extra = stored - accepted
+    ok_ratio = ratio >= 60
+    ok_p99 = click["p99_us"] < 50_000
+    ok_stored = lost == 0 and 0 <= extra <= in_flight
+    ok = ok_ratio and ok_p99 and ok_stored and click["non2xx"] == 0
+    mark = {True: "yes", False: "**no**"}
+    rate = flushed[0] / flushed[1] if flushed[1] else 0
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def row(name: str, f: dict[str, float]) -> str:
+        return (
+            f"| {name} | {f['rps']:,.0f} | {ms(f['p50_us'])} | {ms(f['p99_us'])} | "
+            f"{ms(f['max_us'])} | {int(f['requests']):,} | {int(f['non2xx'])} | "
+            f"{int(f['socket_errors'])} |"
+        )
+
+    text = f"""{START}
+## Click ingestion
+
+Measured {when} by `make bench` (bench/clicks.py, bench/wrk.lua); every figure below
+comes from that run.
+
+- **Machine**: {box['cpus']} CPUs ({box['cpu']}), {box['memory']} RAM, Linux {box['kernel']};
+  load generator, server, PostgreSQL and Redis all share it (loopback).
+- **Software**: Python {box['python']}, Django {box['django']}, {box['gunicorn']},
+  PostgreSQL {box['postgres']}, Redis {box['redis']}, {box['wrk']}.
+- **Server**: `gunicorn prm.wsgi:application` with {gunicorn_settings()}; DEBUG=0,
+  the full production middleware stack, the same settings for both endpoints.
+- **Load**: wrk, {WRK_THREADS} threads, {CONNECTIONS} connections, {SECONDS} s per
+  endpoint, one after the other. The click body is the snippet's text/plain JSON with a
+  visitor id unique to every request, so no click is deduplicated.
+
+| endpoint | req/s | p50 | p99 | max | requests | non-2xx | socket errors |
+|---|---:|---:|---:|---:|---:|---:|---:|
+{row("`POST /t/c` (click)", click)}
+{row("`GET /bench/204` (bare view, ceiling)", bare)}
+
+- **Clicks / ceiling**: {ratio:.1f} % of the bare view's requests per second
+  (target ≥ 60 %: {mark[ok_ratio]}).
+- **Click p99**: {ms(click['p99_us'])} (target < 50 ms: {mark[ok_p99]}).
+- **Stored vs accepted**: {stored:,} clicks stored in PostgreSQL after the flush,
+  {accepted:,} answered 2xx ({int(click['non2xx'])} non-2xx){
+        "" if extra == 0 else f", {in_flight} requests still in flight when wrk stopped"
+    }; lost: {lost} ({mark[ok_stored]}).
+- **Flush**: `clicks_flush()` moved {flushed[0]:,} stream entries into PostgreSQL in
+  {flushed[1]:.1f} s ({rate:,.0f} rows/s), after the load.
+
+Run it again with:
+
+```sh
+make bench                  # BENCH_SECONDS=5 make bench for a quick smoke run
+```
+{END}
+"""
+    return text, ok
+
+
+def write_report(section: str) -> None:
+    if REPORT.exists():
+        current = REPORT.read_text()
+        if START in current and END in current:
+            head, rest = current.split(START, 1)
+            _, tail = rest.split(END, 1)
+            REPORT.write_text(head + section.rstrip("\n") + tail)
+            return
+        REPORT.write_text(current.rstrip("\n") + "\n\n" + section)
+        return
+    REPORT.write_text("# Benchmarks\n\nFigures written by the benchmark scripts in bench/.\n\n" + section)
+
+
+def main() -> None:
+    binary = need_wrk()
+    say(f"fresh database {DATABASE_URL} and Redis {REDIS_URL}")
+    fresh_database()
+    fresh_redis()
+    manage("migrate", "--no-input", "-v", "0")
+    manage("prm_demo", capture=True)
+    key = shell(
+        "from programs.models import Program; print(Program.all_tenants_unscoped"
+        ".get(tenant__slug='acme', name='Pro plan').publishable_key)"
+    )
+    label = time.strftime("%H%M%S")
+    server = start_gunicorn()
+    try:
+        say("warm-up: 3 s on each endpoint")
+        wrk(binary, "/t/c", 3, "click", key, f"w{label}")
+        wrk(binary, "/bench/204", 3, "bare")
+        flush()
+        before = stored_clicks()
+        say(f"POST /t/c for {SECONDS} s")
+        click = wrk(binary, "/t/c", SECONDS, "click", key, f"r{label}")
+        say(f"GET /bench/204 for {SECONDS} s")
+        bare = wrk(binary, "/bench/204", SECONDS, "bare")
+    finally:
+        stop_gunicorn(server)
+    say("flushing the stream into PostgreSQL")
+    flushed = flush()
+    stored = stored_clicks() - before
+    section, ok = report(click, bare, stored, flushed, machine())
+    print(section)
+    if WRITE:
+        write_report(section)
+        say(f"wrote {REPORT.relative_to(ROOT)}")
+    if not ok:
+        say("a target was missed (see above)")
+    if stored < click["accepted"] or click["non2xx"]:
+        sys.exit("clicks were refused or lost")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Console: programs, their enrollments and promo codes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from prm.access import can, get_in_tenant_or_404, staff_required
+from prm.permissions import Perm
+from programs import selectors
+from programs.forms import EnrollForm, EnrollmentStatusForm, ProgramForm, PromoCodeForm
+from programs.models import Enrollment, Program
+from programs.services.attribution import PRECEDENCE
+from programs.services.enrollments import (
+    enrollment_create,
+    enrollment_set_status,
+    promo_code_create,
+)
+from programs.services.programs import program_save
+
+
+def can_manage_enrollments(request: HttpRequest) -> bool:
+    return can(request, Perm.PROGRAMS_MANAGE) or can(request, Perm.PARTNERS_MANAGE)
+
+
+def enrollments_manager_required(view: Any) -> Any:
+    """Enrollments and promo codes are run by whoever manages programs or partners."""
+
+    @staff_required()
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not can_manage_enrollments(request):
+            raise PermissionDenied("may not manage enrollments")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@staff_required()
+def program_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/programs/list.html",
+        {"programs": selectors.programs_with_counts()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.PROGRAMS_MANAGE)
+def program_create(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = ProgramForm(
+        request.POST or None, instance=Program(), initial={"currency": tenant.default_currency}
+    )
+    if request.method == "POST" and form.is_valid():
+        program = program_save(
+            tenant=tenant,
+            actor=request.user,  # type: ignore[arg-type]
+            program=Program(),
+            changes=form.cleaned_data,
+            request=request,
+        )
+        messages.success(request, _("Program %s created.") % program.name)
+        return redirect("console:program_detail", program_id=program.pk)
+    return render(request, "console/programs/form.html", {"form": form, "program": None})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Perm.PROGRAMS_MANAGE)
+def program_edit(request: HttpRequest, program_id: str) -> HttpResponse:
+    program = get_in_tenant_or_404(Program, pk=program_id)
+    if request.method == "GET":
+        form = ProgramForm(instance=program)
+    else:
+        # The form validates a blank copy: on errors the page still shows the saved program.
+        form = ProgramForm(request.POST, instance=Program(pk=program.pk))
+        if form.is_valid():
+            program_save(
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                actor=request.user,  # type: ignore[arg-type]
+                program=program,
+                changes=form.cleaned_data,
+                request=request,
+            )
+            messages.success(request, _("Program %s saved.") % program.name)
+            return redirect("console:program_detail", program_id=program.pk)
+    return render(request, "console/programs/form.html", {"form": form, "program": program})
+
+
+@staff_required()
+def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
+    program = get_in_tenant_or_404(Program, pk=program_id)
+    return _program_page(request, program)
+
+
+def _program_page(
+    request: HttpRequest,
+    program: Program,
+    enroll_form: EnrollForm | None = None,
+    promo_form: PromoCodeForm | None = None,
+) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    manages = can_manage_enrollments(request)
+    context = {
+        "program": program,
+        "snippet_url": program.snippet_url(tenant.base_url),
+        "enrollments": selectors.enrollments_with_counts(program),
+        "promo_codes": program.promo_codes.select_related("partner__user"),
+        "can_manage": manages,
+        "enroll_form": (enroll_form or EnrollForm()) if manages else None,
+        "promo_form": (promo_form or PromoCodeForm(program=program)) if manages else None,
+        "precedence": PRECEDENCE,
+    }
+    return render(request, "console/programs/detail.html", context)
+
+
+@require_POST
+@enrollments_manager_required
+def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
+    program = get_in_tenant_or_404(Program, pk=program_id)
+    form = EnrollForm(request.POST)
+    if form.is_valid():
+        partner = form.cleaned_data["partner"]
+        try:
+            enrollment = enrollment_create(
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                program=program,
+                partner=partner,
+                code=form.cleaned_data["code"],
+                by_staff=True,
+            )
+        except ValidationError as exc:
+            form.add_error("code", exc)
+        else:
+            messages.success(
+                request,
+                _("%(partner)s is enrolled with the code %(code)s.")
+                % {"partner": partner, "code": enrollment.code},
+            )
+            return redirect("console:program_detail", program_id=program.pk)
+    return _program_page(request, program, enroll_form=form)
+
+
+@require_POST
+@enrollments_manager_required
+def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
+    enrollment = get_in_tenant_or_404(
+        Enrollment.objects.select_related("partner__user"), pk=enrollment_id
+    )
+    form = EnrollmentStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid status."))
+    else:
+        enrollment_set_status(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            enrollment=enrollment,
+            status=form.cleaned_data["status"],
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+        messages.success(
+            request,
+            _("%(partner)s: %(status)s.")
+            % {"partner": enrollment.partner, "status": enrollment.get_status_display()},
+        )
+    return redirect("console:program_detail", program_id=enrollment.program_id)
+
+
+@require_POST
+@enrollments_manager_required
+def promo_code_add(request: HttpRequest, program_id: str) -> HttpResponse:
+    program = get_in_tenant_or_404(Program, pk=program_id)
+    form = PromoCodeForm(request.POST, program=program)
+    if form.is_valid():
+        try:
+            promo = promo_code_create(
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                program=program,
+                partner=form.cleaned_data["partner"],
+                code=form.cleaned_data["code"],
+            )
+        except ValidationError as exc:
+            form.add_error("code", exc)
+        else:
+            messages.success(request, _("Promo code %s created.") % promo.code)
+            return redirect("console:program_detail", program_id=program.pk)
+    return _program_page(request, program, promo_form=form)

@@ -1,0 +1,45 @@
+"""Console: conversions and the attribution trail that credited them."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from prm.access import get_in_tenant_or_404, staff_required
+from programs import selectors
+from programs.forms import ConversionFilterForm
+from programs.models import Conversion
+
+PAGE_SIZE = 50
+
+
+@staff_required()
+def conversion_list(request: HttpRequest) -> HttpResponse:
+    filters = ConversionFilterForm(request.GET)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    conversions = selectors.conversions_filtered(**filters.cleaned_data)
+    page = Paginator(conversions, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "console/conversions/list.html",
+        {"page": page, "filters": filters, "query": params.urlencode()},
+    )
+
+
+@staff_required()
+def conversion_detail(request: HttpRequest, conversion_id: str) -> HttpResponse:
+    conversion = get_in_tenant_or_404(
+        Conversion.objects.select_related("program", "partner__user", "lead"), pk=conversion_id
+    )
+    return render(
+        request,
+        "console/conversions/detail.html",
+        {
+            "conversion": conversion,
+            "refunds": conversion.refunds.order_by("created_at"),
+            "trail": conversion.attribution,
+        },
+    )
