@@ -1,6 +1,7 @@
 -- wrk script for bench/clicks.py.
 --   wrk ... -s bench/wrk.lua URL -- click <publishable key> <run label>
---   wrk ... -s bench/wrk.lua URL -- bare
+--   wrk ... -s bench/wrk.lua URL -- bare        (GET)
+--   wrk ... -s bench/wrk.lua URL -- preflight   (OPTIONS)
 -- "click" POSTs the snippet's text/plain JSON body with a visitor id unique to every
 -- request (thread number + counter + run label), so nothing is deduplicated. Both
 -- modes count the requests sent and the non-2xx answers; done() prints the figures as
@@ -24,9 +25,10 @@ function init(args)
   if mode == "click" then
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "text/plain"
+  elseif mode == "preflight" then
+    wrk.method = "OPTIONS"
   else
     wrk.method = "GET"
-    wrk.body = nil
   end
   prefix = string.format("%s-t%d-", label, tid)
 end

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
+from programs import urls_pages as pages
 from programs.urls import api_patterns, tracking_patterns
 
 console_patterns = (
@@ -35,6 +36,7 @@ console_patterns = (
             name="domain_delete",
         ),
         path("audit/", audit.audit_list, name="audit"),
+        *pages.console_patterns,
     ],
     "console",
 )
@@ -51,6 +53,7 @@ partner_patterns = (
     [
         path("", partner_views.home, name="home"),
         path("join/", partner_views.join, name="join"),
+        *pages.cabinet_patterns,
     ],
     "partners",
 )

@@ -16,3 +16,25 @@
     }
   });
 })();
+// Copy buttons (<button class="js-copy" data-copy="element-id">) and "select all"
+// checkboxes (<input type="checkbox" class="js-check-all" data-name="leads">).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".js-copy");
+    if (!button || !navigator.clipboard) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      button.textContent = button.getAttribute("data-copied") || button.textContent;
+    });
+  });
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.classList || !box.classList.contains("js-check-all") || !box.form) return;
+    var name = box.getAttribute("data-name");
+    Array.prototype.forEach.call(box.form.elements, function (el) {
+      if (el.type === "checkbox" && el.name === name) el.checked = box.checked;
+    });
+  });
+})();

@@ -42,7 +42,11 @@ def test_it_changes_a_partners_status_with_an_audit_row(in_acme, owner):
     profile.refresh_from_db()
     assert profile.status == PartnerProfile.Status.ACTIVE
     entry = AuditEntry.objects.get()
-    assert (entry.action, entry.actor, entry.object_id) == ("partner.status", owner, str(profile.pk))
+    assert (entry.action, entry.actor, entry.object_id) == (
+        "partner.status",
+        owner,
+        str(profile.pk),
+    )
     assert (entry.before, entry.after) == ({"status": "pending"}, {"status": "active"})
 
 

@@ -249,7 +249,9 @@ def test_the_partner_list_stays_within_its_query_budget(
 
 def test_it_approves_a_pending_partner_with_an_audit_row(client_for, acme, owner):
     profile = PartnerFactory(tenant=acme, status=PartnerProfile.Status.PENDING, display_name="Pia")
-    response = client_for(owner).post(f"/manage/partners/{profile.pk}/status/", {"status": "active"})
+    response = client_for(owner).post(
+        f"/manage/partners/{profile.pk}/status/", {"status": "active"}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/manage/partners/"
     assert messages_of(response) == ["Partner Pia updated."]

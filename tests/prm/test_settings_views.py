@@ -79,7 +79,11 @@ def test_it_saves_the_settings_and_audits_only_what_changed(
     assert entry.object_type == "tenant"
     assert entry.object_id == str(acme.pk)
     assert entry.before == {"name": "Acme", "default_currency": "USD", "timezone": "UTC"}
-    assert entry.after == {"name": "Acme Corp", "default_currency": "EUR", "timezone": "Europe/Paris"}
+    assert entry.after == {
+        "name": "Acme Corp",
+        "default_currency": "EUR",
+        "timezone": "Europe/Paris",
+    }
     # The cached tenant of the host was dropped, so the next page shows the new name.
     assert "Acme Corp" in client.get("/manage/settings/").content.decode()
 
@@ -232,9 +236,7 @@ def test_the_2fa_rule_does_not_hide_that_partners_and_outsiders_have_no_console(
     assert client_for(outsider).get("/manage/").status_code == 404
 
 
-def test_the_2fa_rule_of_one_tenant_does_not_apply_in_another(
-    client_for, requiring_2fa, outsider
-):
+def test_the_2fa_rule_of_one_tenant_does_not_apply_in_another(client_for, requiring_2fa, outsider):
     assert client_for(outsider, "globex.localhost").get("/manage/").status_code == 200
 
 

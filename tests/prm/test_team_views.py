@@ -4,8 +4,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 
-from prm.adapters import INVITATION_SESSION_KEY
 from partners.models import PartnerProfile
+from prm.adapters import INVITATION_SESSION_KEY
 from prm.models import AuditEntry, Invitation, Membership, Role, Tenant, User
 from prm.services.errors import (
     ALREADY_INVITED,
@@ -315,9 +315,7 @@ def test_a_revoked_invitation_link_is_gone(client_for, acme, owner):
 # Accepting an invitation
 
 
-def test_an_anonymous_visitor_is_asked_to_sign_in_and_the_token_is_remembered(
-    client_for, acme
-):
+def test_an_anonymous_visitor_is_asked_to_sign_in_and_the_token_is_remembered(client_for, acme):
     invitation = InvitationFactory(tenant=acme, email="new@example.test", role=Role.FINANCE)
     client = client_for(None)
     response = client.get(f"/invite/{invitation.token}/")
