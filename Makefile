@@ -22,6 +22,8 @@ run: $(STAMP)
 	bin/run
 
 test: $(STAMP)
+	@if command -v node >/dev/null; then node --test tests/snippet/; \
+		else echo "node not found: snippet tests skipped"; fi
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(PY) -m pytest $(ARGS)
 

@@ -37,7 +37,7 @@ function request()
   sent = sent + 1
   if mode == "click" then
     local body = string.format(
-      '{"k":"%s","c":"ALICE","v":"%s%d","u":"http://shop.localhost:8000/?ref=ALICE"}',
+      '{"k":"%s","c":"ALICE","v":"%s%09d","u":"http://shop.localhost:8000/?ref=ALICE"}',
       key, prefix, sent)
     return wrk.format(nil, nil, nil, body)
   end

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -7,6 +8,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from prm.tenancy import TenantOwned
+
+
+def new_recruit_code() -> str:
+    return secrets.token_urlsafe(6)
 
 
 class PartnerProfile(TenantOwned):
@@ -26,12 +31,31 @@ class PartnerProfile(TenantOwned):
     )
     display_name = models.CharField(_("name"), max_length=120, blank=True)
     company = models.CharField(_("company"), max_length=120, blank=True)
+    group = models.ForeignKey(
+        "rewards.PartnerGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="partners",
+        verbose_name=_("group"),
+    )
+    # Multi-level: who recruited this partner (never a cycle; see rewards.multilevel).
+    recruited_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recruits",
+        verbose_name=_("recruited by"),
+    )
+    recruit_code = models.CharField(max_length=16, default=new_recruit_code)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user"], name="partner_unique_user")
+            models.UniqueConstraint(fields=["tenant", "user"], name="partner_unique_user"),
+            models.UniqueConstraint(fields=["tenant", "recruit_code"], name="partner_recruit_code"),
         ]
 
     def __str__(self) -> str:

@@ -10,10 +10,16 @@ from prm.audit import audit_record
 from prm.models import Tenant, User
 
 
+RECRUITER_SESSION_KEY = "prm_recruiter"
+
+
 @transaction.atomic
-def partner_join(*, tenant: Tenant, user: User, display_name: str = "") -> PartnerProfile:
+def partner_join(
+    *, tenant: Tenant, user: User, display_name: str = "", recruiter_code: str = ""
+) -> PartnerProfile:
     """Make ``user`` a partner of ``tenant`` (idempotent). Approval is needed when the
-    tenant does not let partners in on their own."""
+    tenant does not let partners in on their own. ``recruiter_code`` comes from a
+    partner's recruit link (multi-level programs)."""
     status = (
         PartnerProfile.Status.ACTIVE
         if tenant.partner_signup_open
@@ -24,7 +30,44 @@ def partner_join(*, tenant: Tenant, user: User, display_name: str = "") -> Partn
         user=user,
         defaults={"status": status, "display_name": display_name or user.get_full_name()},
     )
+    if recruiter_code and profile.recruited_by_id is None:
+        recruiter = PartnerProfile.objects.filter(recruit_code=recruiter_code).first()
+        if recruiter is not None:
+            partner_set_recruiter(partner=profile, recruiter=recruiter)
     return profile
+
+
+def creates_cycle(partner: PartnerProfile, recruiter: PartnerProfile) -> bool:
+    """True when ``partner`` is ``recruiter`` or above them in the chain."""
+    seen = set()
+    current: PartnerProfile | None = recruiter
+    while current is not None and current.pk not in seen:
+        if current.pk == partner.pk:
+            return True
+        seen.add(current.pk)
+        current = (
+            PartnerProfile.objects.filter(pk=current.recruited_by_id).first()
+            if current.recruited_by_id
+            else None
+        )
+    return False
+
+
+@transaction.atomic
+def partner_set_recruiter(
+    *, partner: PartnerProfile, recruiter: PartnerProfile | None
+) -> PartnerProfile:
+    """Attach ``partner`` under ``recruiter``; refuses cycles (and self-recruiting)."""
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    if recruiter is not None and creates_cycle(partner, recruiter):
+        raise ValidationError(_("A partner cannot be recruited by their own recruit."))
+    PartnerProfile.objects.filter(pk=partner.pk).update(
+        recruited_by=recruiter
+    )
+    partner.recruited_by = recruiter
+    return partner
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
-from partners.services import partner_join, partner_set_status
+from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.permissions import Perm
 
@@ -39,7 +39,11 @@ def join(request: HttpRequest) -> HttpResponse:
     if partner_profile_in_tenant(request) is not None:
         return redirect("partners:home")
     if request.method == "POST":
-        partner_join(tenant=tenant, user=request.user)  # type: ignore[arg-type]
+        partner_join(
+            tenant=tenant,
+            user=request.user,  # type: ignore[arg-type]
+            recruiter_code=request.session.pop(RECRUITER_SESSION_KEY, ""),
+        )
         messages.success(request, _("Welcome to the partner program of %s!") % tenant.name)
         return redirect("partners:home")
     return render(
@@ -86,3 +90,15 @@ def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
     )
     messages.success(request, _("Partner %s updated.") % partner)
     return redirect("console:partners")
+
+
+@require_http_methods(["GET"])
+def recruit(request: HttpRequest, code: str) -> HttpResponse:
+    """A partner's recruit link: remember who invited, then sign up (or join)."""
+    recruiter = get_in_tenant_or_404(
+        PartnerProfile.objects.filter(status=PartnerProfile.Status.ACTIVE), recruit_code=code
+    )
+    request.session[RECRUITER_SESSION_KEY] = recruiter.recruit_code
+    if request.user.is_authenticated:
+        return redirect("partners:join")
+    return redirect("account_signup")

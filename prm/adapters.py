@@ -24,9 +24,13 @@ class AccountAdapter(DefaultAccountAdapter):
         tenant = getattr(request, "tenant", None)
         # Someone who signs up to accept a staff invitation is not made a partner.
         if commit and tenant is not None and INVITATION_SESSION_KEY not in request.session:
-            from partners.services import partner_join
+            from partners.services import RECRUITER_SESSION_KEY, partner_join
 
-            partner_join(tenant=tenant, user=user)
+            partner_join(
+                tenant=tenant,
+                user=user,
+                recruiter_code=request.session.pop(RECRUITER_SESSION_KEY, ""),
+            )
         return user
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:

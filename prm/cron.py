@@ -14,3 +14,15 @@ cron.register(
 # Buffered clicks: every few seconds, straight to the tracking queue. No Job row per
 # run here: at this frequency the rows would drown the useful ones.
 cron.register(clicks_flush, queue_name="tracking", interval=5)
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.services.approvals.approve_due",),
+    interval=3600,
+)
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.services.payouts.scheduled_payouts",),
+    cron="5 6 * * *",
+)

@@ -53,6 +53,7 @@ partner_patterns = (
     [
         path("", partner_views.home, name="home"),
         path("join/", partner_views.join, name="join"),
+        path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
         *pages.cabinet_patterns,
     ],
     "partners",

@@ -25,7 +25,6 @@ DOMAIN_RE = re.compile(r"^\.?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 
 BAD_LANDING_URL = _("Line %(line)s is not an http(s) address: %(url)s")
-NO_LANDING_URL = _("Give at least one landing URL.")
 BAD_REF_PARAM = _("Use 1-32 letters, digits, dashes or underscores.")
 RESERVED_REF_PARAM = _("This parameter name is used by the platform's own links.")
 BAD_COOKIE_DOMAIN = _("Enter a domain such as .example.com.")
@@ -120,8 +119,6 @@ class ProgramForm(forms.ModelForm):
             except ValidationError:
                 raise ValidationError(BAD_LANDING_URL % {"line": number, "url": url}) from None
             urls.append(url)
-        if not urls:
-            raise ValidationError(NO_LANDING_URL)
         return "\n".join(urls)
 
     def clean_ref_param(self) -> str:

@@ -55,6 +55,14 @@ class Tenant(models.Model):
         ],
         default="truncate",
     )
+    manual_approval_above = models.DecimalField(
+        _("approve by hand rewards above"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Rewards larger than this wait for a person after the hold. Empty: none."),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

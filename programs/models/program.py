@@ -12,6 +12,10 @@ from prm.models.tenant import CURRENCY_CHOICES
 from prm.tenancy import TenantOwned
 
 
+def default_level_percents() -> list[int]:
+    return [10]
+
+
 def new_publishable_key() -> str:
     return "pk_" + secrets.token_urlsafe(18)
 
@@ -76,6 +80,30 @@ class Program(TenantOwned):
         help_text=_("Set e.g. .example.com to share the referral cookie across subdomains."),
     )
     publishable_key = models.CharField(max_length=40, unique=True, default=new_publishable_key)
+    hold_days = models.PositiveIntegerField(
+        _("hold period, days"),
+        default=30,
+        help_text=_("Rewards wait this long (refund window) before they can be paid."),
+    )
+    levels = models.PositiveSmallIntegerField(
+        _("referral levels"),
+        default=2,
+        help_text=_("1 = only the partner who brought the customer; 2 = also their recruiter…"),
+    )
+    level_percents = models.JSONField(
+        _("upline shares, % of the level-1 reward"),
+        default=default_level_percents,
+        blank=True,
+        help_text=_("One number per level from 2 on, e.g. [10, 5]."),
+    )
+    reward_budget = models.DecimalField(
+        _("program budget"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Rewards stop once their total reaches this amount. Empty: no limit."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwned.Meta):
@@ -84,7 +112,10 @@ class Program(TenantOwned):
             models.CheckConstraint(
                 condition=models.Q(cookie_days__gte=1, cookie_days__lte=3650),
                 name="program_cookie_days_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(levels__gte=1, levels__lte=10), name="program_levels_range"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from prm.jobs import job_enqueue
 from prm.models import Tenant
 from programs.models import Conversion, Lead, LeadEvent, Program, Refund
 from programs.services.attribution import attribute
@@ -88,6 +89,12 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
         attribution=result.trail(),
         occurred_at=at,
     )
+    # Rewards are computed by a job after commit (idempotent per conversion).
+    job_enqueue(
+        "rewards.services.accrual.accrue_conversion",
+        tenant=tenant,
+        conversion_id=str(conversion.pk),
+    )
     lead = result.lead
     if lead is not None and lead.status != Lead.Status.CONVERTED:
         old = lead.status
@@ -134,4 +141,7 @@ def refund_record(
     if conversion.refunded_amount == conversion.amount:
         conversion.status = Conversion.Status.REFUNDED
     conversion.save(update_fields=["refunded_amount", "status"])
+    job_enqueue(
+        "rewards.services.approvals.clawback_refund", tenant=tenant, refund_id=str(refund.pk)
+    )
     return refund, True

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from partners.models import PartnerProfile
 from prm.audit import audit_record
+from prm.jobs import job_enqueue
 from prm.models import Membership, Role, Tenant, User
 from programs.models import Enrollment, Lead, LeadEvent, Program
 from programs.services.attribution import attribute
@@ -176,6 +177,8 @@ def lead_create(
             new_value=str(lead.pk),
             actor=actor,
         )
+    if lead.partner_id is not None:
+        job_enqueue("rewards.services.accrual.accrue_lead", tenant=tenant, lead_id=str(lead.pk))
     if lead.assigned_to_id:
         LeadEvent.objects.create(
             tenant=tenant,

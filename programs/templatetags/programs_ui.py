@@ -71,3 +71,32 @@ def iso_datetime(value: Any) -> Any:
         return parse_datetime(str(value)) or value
     except ValueError:
         return value
+
+
+@register.filter
+def evidence_rows(trail: Any) -> list[dict[str, Any]]:
+    """The trail's evidence, each with ``won`` set on the piece that got the credit."""
+    if not isinstance(trail, dict):
+        return []
+    evidence = [item for item in trail.get("evidence") or [] if isinstance(item, dict)]
+    winner = trail.get("winner") or {}
+    via, partner_id = winner.get("via"), winner.get("partner_id")
+    rows = [{**item, "won": False} for item in evidence]
+
+    def is_candidate(row: dict[str, Any]) -> bool:
+        return (
+            row.get("type") == via
+            and bool(row.get("eligible"))
+            and row.get("partner_id", partner_id) == partner_id
+        )
+
+    candidates = [row for row in rows if is_candidate(row)]
+    rule = next((row for row in rows if row.get("type") == "rule"), None)
+    if via == "click" and rule is not None:
+        # The rule names the chosen click's code; first or last click by time order.
+        candidates = [row for row in candidates if row.get("code") == rule.get("code")]
+        if candidates and rule.get("rule") != "first_click":
+            candidates = candidates[::-1]
+    if candidates:
+        candidates[0]["won"] = True
+    return rows

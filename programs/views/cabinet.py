@@ -7,12 +7,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from partners.access import partner_required
+from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
 from prm.access import get_in_tenant_or_404
 from programs import links, selectors
@@ -24,10 +24,24 @@ from programs.services.leads import LeadInput, lead_create
 STATS_ROWS = 100
 
 
+def partner_page(view: Any) -> Any:
+    """``partner_required``, except that a signed-in user who is no partner here gets a
+    404, as outsiders do in the console (the cabinet home still offers them to join)."""
+    guarded = partner_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and partner_profile_in_tenant(request) is None:
+            raise Http404("not a partner of this workspace")
+        return guarded(request, *args, **kwargs)
+
+    return wrapper
+
+
 def active_partner_required(view: Any) -> Any:
     """Programs and links are for active partners; others see why they cannot."""
 
-    @partner_required
+    @partner_page
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         partner = request.partner  # type: ignore[attr-defined]
@@ -186,7 +200,7 @@ def deal_register(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     return _enrollment_page(request, enrollment, deal_form=form)
 
 
-@partner_required
+@partner_page
 def stats(request: HttpRequest) -> HttpResponse:
     partner = request.partner  # type: ignore[attr-defined]
     clicks = selectors.partner_clicks(partner)

@@ -54,6 +54,13 @@ def client_url(site: Site, program: Program):
         yield url
 
 
+def eventually(check, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 def wait_for_snippet(page: Page) -> None:
     page.wait_for_function("typeof window.prm === 'function' && !window.prm.q")
 
@@ -100,6 +107,7 @@ def test_a_visitor_by_link_who_returns_later_becomes_the_partners_lead(
     [lead] = stored(tenant, Lead)
     assert lead.partner == alice
     assert lead.visitor_id == jar["v"]
+    eventually(lambda: len(stored(tenant, Click)) == 1)
     [click] = stored(tenant, Click)  # one click: the arrival; browsing sent none
     assert (click.code, click.sub_id, click.visitor_id) == ("ALICE", "yt", jar["v"])
     assert click.landing_url.startswith(f"{client_url}/?ref=ALICE")
@@ -122,7 +130,7 @@ def test_first_and_last_click_with_two_partners(
     assert sign_up(page, "bo@example.com") == "credited"
     [lead] = stored(tenant, Lead)
     assert lead.partner == partners[winner]
-    assert {c.code for c in stored(tenant, Click)} == {"ALICE", "BOB"}
+    eventually(lambda: {c.code for c in stored(tenant, Click)} == {"ALICE", "BOB"})
 
 
 def test_an_expired_cookie_credits_nobody(
@@ -137,6 +145,7 @@ def test_an_expired_cookie_credits_nobody(
     page.context.add_cookies(
         [{"name": "_prm", "value": f"v%3D{visitor}%26c%3DALICE%26t%3D{old}", "url": client_url}]
     )
+    eventually(lambda: Click.all_tenants_unscoped.exists())  # the beacon is asynchronous
     Click.all_tenants_unscoped.update(created_at=timezone.now() - timedelta(days=31))
     page.goto(f"{client_url}/")
     assert sign_up(page, "late@example.com") == "not credited"
@@ -152,6 +161,7 @@ def test_a_blocked_partner_gets_no_credit_and_the_click_is_kept_as_rejected(
     )
     page.goto(f"{client_url}/?ref=ALICE")
     assert sign_up(page, "bl@example.com") == "not credited"
+    eventually(lambda: len(stored(tenant, Click)) == 1)
     [click] = stored(tenant, Click)
     assert click.status == Click.Status.REJECTED
     assert click.reject_reason == "partner_blocked"
@@ -164,6 +174,7 @@ def test_a_paused_program_credits_nobody_and_keeps_the_click_as_rejected(
     Program.all_tenants_unscoped.filter(pk=program.pk).update(status=Program.Status.PAUSED)
     page.goto(f"{client_url}/?ref=ALICE")
     assert sign_up(page, "paused@example.com") == "error 400"
+    eventually(lambda: len(stored(tenant, Click)) == 1)
     [click] = stored(tenant, Click)
     assert click.status == Click.Status.REJECTED
     assert click.reject_reason == "program_paused"

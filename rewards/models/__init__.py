@@ -1,0 +1,18 @@
+from rewards.models.fx import ExchangeRate
+from rewards.models.group import PartnerGroup
+from rewards.models.ledger import LedgerEntry, Reward
+from rewards.models.payouts import PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
+from rewards.models.rules import BonusRule, RewardRule
+
+__all__ = [
+    "BonusRule",
+    "ExchangeRate",
+    "LedgerEntry",
+    "PartnerGroup",
+    "PayoutBatch",
+    "PayoutDetails",
+    "PayoutMethod",
+    "PayoutRequest",
+    "Reward",
+    "RewardRule",
+]

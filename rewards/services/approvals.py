@@ -1,0 +1,236 @@
+"""Holds, approvals, rejections, clawbacks and manual corrections."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import PartnerProfile
+from prm.audit import audit_record
+from prm.models import Tenant, User
+from prm.tenancy import tenant_scope
+from programs.models import Conversion, Refund
+from rewards.models import LedgerEntry, Reward
+from rewards.services.ledger import ZERO, lock_partner, money, post
+
+NOT_PENDING = _("Only rewards on hold can be approved or rejected.")
+REFUNDED = _("The purchase was refunded.")
+NEEDS_REASON = _("Give a reason the partner will see.")
+
+
+def remaining(reward: Reward) -> Decimal:
+    """What is left of a reward after clawbacks."""
+    clawed = LedgerEntry.objects.filter(reward=reward, kind=LedgerEntry.Kind.CLAWBACK).aggregate(
+        p=Sum("pending"), a=Sum("available")
+    )
+    return reward.amount + (clawed["p"] or ZERO) + (clawed["a"] or ZERO)
+
+
+def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "") -> Reward:
+    with transaction.atomic():
+        lock_partner(reward.partner)
+        left = remaining(reward)
+        if left <= 0:
+            return _reject_locked(reward, actor, str(REFUNDED))
+        updated = Reward.objects.filter(pk=reward.pk, status=Reward.Status.PENDING).update(
+            status=Reward.Status.APPROVED, decided_at=timezone.now(), reason=reason[:300]
+        )
+        if not updated:
+            raise ValidationError(NOT_PENDING)
+        post(
+            tenant=reward.tenant,
+            partner=reward.partner,
+            currency=reward.currency,
+            kind=LedgerEntry.Kind.APPROVAL,
+            key=f"approval:{reward.pk}",
+            pending=-left,
+            available=left,
+            reward=reward,
+            actor=actor,
+            memo=reason[:300],
+        )
+        if actor is not None:
+            audit_record(
+                tenant=reward.tenant,
+                actor=actor,
+                action="reward.approve",
+                obj=reward,
+                after={"amount": str(left), "reason": reason},
+            )
+    reward.refresh_from_db()
+    return reward
+
+
+def reward_reject(*, reward: Reward, actor: User | None, reason: str) -> Reward:
+    if not reason.strip():
+        raise ValidationError(NEEDS_REASON)
+    with transaction.atomic():
+        lock_partner(reward.partner)
+        _reject_locked(reward, actor, reason)
+        if actor is not None:
+            audit_record(
+                tenant=reward.tenant,
+                actor=actor,
+                action="reward.reject",
+                obj=reward,
+                after={"reason": reason},
+            )
+    reward.refresh_from_db()
+    return reward
+
+
+def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
+    left = remaining(reward)
+    updated = Reward.objects.filter(pk=reward.pk, status=Reward.Status.PENDING).update(
+        status=Reward.Status.REJECTED, decided_at=timezone.now(), reason=reason[:300]
+    )
+    if not updated:
+        raise ValidationError(NOT_PENDING)
+    post(
+        tenant=reward.tenant,
+        partner=reward.partner,
+        currency=reward.currency,
+        kind=LedgerEntry.Kind.REJECTION,
+        key=f"rejection:{reward.pk}",
+        pending=-left,
+        reward=reward,
+        actor=actor,
+        memo=reason[:300],
+    )
+    return reward
+
+
+def reward_hold(*, reward: Reward, reason: str, actor: User | None = None) -> Reward:
+    """Flag a reward for review (antifraud): it is not approved automatically."""
+    with transaction.atomic():
+        updated = Reward.objects.filter(
+            pk=reward.pk, status=Reward.Status.PENDING, flagged=False
+        ).update(flagged=True, reason=reason[:300])
+        if updated:
+            post(
+                tenant=reward.tenant,
+                partner=reward.partner,
+                currency=reward.currency,
+                kind=LedgerEntry.Kind.HOLD,
+                key=f"hold:{reward.pk}",
+                reward=reward,
+                actor=actor,
+                memo=reason[:300],
+            )
+    reward.refresh_from_db()
+    return reward
+
+
+def approve_due(*, limit: int = 5000) -> int:
+    """Periodic: approve rewards whose hold ended, unless flagged, refunded or above the
+    tenant's manual-approval amount. Crosses tenants, one scope at a time."""
+    now = timezone.now()
+    # The sweeper looks across tenants by design; each reward is then handled in its own.
+    due = (
+        Reward.all_tenants_unscoped.select_related("tenant", "partner")
+        .filter(status=Reward.Status.PENDING, flagged=False, available_at__lte=now)
+        .order_by("available_at")[:limit]
+    )
+    approved = 0
+    for reward in due:
+        threshold = reward.tenant.manual_approval_above
+        with tenant_scope(reward.tenant):
+            if threshold is not None and remaining(reward) > threshold:
+                continue
+            try:
+                reward_approve(reward=reward)
+            except ValidationError:
+                continue  # decided meanwhile
+            approved += 1
+    return approved
+
+
+def clawback_refund(*, refund_id: str) -> int:
+    """Job: take back the refunded share of every reward of the conversion.
+
+    Pro rata: reward × refund / conversion amount; the refund that completes a full
+    refund takes whatever is left, so rounding never leaves a cent behind. A reward
+    still on hold shrinks; one already approved (or paid) becomes a negative entry in
+    the available balance, netted against future earnings.
+    """
+    refund = Refund.objects.select_related("conversion").filter(pk=refund_id).first()
+    if refund is None:
+        return 0
+    conversion: Conversion = refund.conversion
+    count = 0
+    for reward in Reward.objects.filter(conversion=conversion).select_related("partner"):
+        with transaction.atomic():
+            lock_partner(reward.partner)
+            reward.refresh_from_db()
+            if reward.status == Reward.Status.REJECTED:
+                continue
+            left = remaining(reward)
+            fully_refunded = conversion.refunded_amount >= conversion.amount
+            share = (
+                left
+                if fully_refunded
+                else min(money(reward.amount * refund.amount / conversion.amount), left)
+            )
+            if share <= 0:
+                continue
+            on_hold = reward.status == Reward.Status.PENDING
+            _, created = post(
+                tenant=reward.tenant,
+                partner=reward.partner,
+                currency=reward.currency,
+                kind=LedgerEntry.Kind.CLAWBACK,
+                key=f"clawback:{refund.pk}:{reward.pk}",
+                pending=-share if on_hold else ZERO,
+                available=ZERO if on_hold else -share,
+                reward=reward,
+                memo=f"refund {refund.external_id}: {refund.amount} of {conversion.amount}",
+            )
+            count += int(created)
+    return count
+
+
+def ledger_adjust(
+    *,
+    tenant: Tenant,
+    partner: PartnerProfile,
+    currency: str,
+    amount: Decimal,
+    kind: str,
+    reason: str,
+    actor: User,
+    key: str,
+) -> LedgerEntry:
+    """A manual correction (+/-) or a penalty (-) of the available balance."""
+    if not reason.strip():
+        raise ValidationError(NEEDS_REASON)
+    if kind not in (LedgerEntry.Kind.ADJUSTMENT, LedgerEntry.Kind.PENALTY):
+        raise ValueError(kind)
+    if kind == LedgerEntry.Kind.PENALTY:
+        amount = -abs(amount)
+    if amount == 0:
+        raise ValidationError(_("The amount cannot be zero."))
+    with transaction.atomic():
+        lock_partner(partner)
+        entry, _created = post(
+            tenant=tenant,
+            partner=partner,
+            currency=currency,
+            kind=kind,
+            key=key,
+            available=amount,
+            actor=actor,
+            memo=reason[:300],
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=f"ledger.{kind}",
+            obj=partner,
+            after={"amount": str(amount), "currency": currency, "reason": reason},
+        )
+    return entry

@@ -1,0 +1,106 @@
+"""The ledger: the only place money moves, and the only source of balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from partners.models import PartnerProfile
+from prm.models import Tenant, User
+from rewards.models import LedgerEntry
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    pending: Decimal = ZERO
+    available: Decimal = ZERO
+    processing: Decimal = ZERO
+    paid: Decimal = ZERO
+
+    @property
+    def earned(self) -> Decimal:
+        return self.pending + self.available + self.processing + self.paid
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+def post(
+    *,
+    tenant: Tenant,
+    partner: PartnerProfile,
+    currency: str,
+    kind: str,
+    key: str,
+    pending: Decimal = ZERO,
+    available: Decimal = ZERO,
+    processing: Decimal = ZERO,
+    paid: Decimal = ZERO,
+    actor: User | None = None,
+    **links: Any,
+) -> tuple[LedgerEntry, bool]:
+    """Append one movement, idempotent on ``key`` (returns the first one again)."""
+    existing = LedgerEntry.objects.filter(key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            entry = LedgerEntry.objects.create(
+                tenant=tenant,
+                partner=partner,
+                currency=currency,
+                kind=kind,
+                key=key,
+                pending=money(pending),
+                available=money(available),
+                processing=money(processing),
+                paid=money(paid),
+                actor=actor,
+                **links,
+            )
+    except IntegrityError:
+        return LedgerEntry.objects.get(key=key), False
+    return entry, True
+
+
+def balances(partner: PartnerProfile) -> dict[str, Balance]:
+    """Every currency's balances of a partner, summed from the ledger."""
+    rows = (
+        LedgerEntry.objects.filter(partner=partner)
+        .values("currency")
+        .annotate(
+            pending=Sum("pending"),
+            available=Sum("available"),
+            processing=Sum("processing"),
+            paid=Sum("paid"),
+        )
+        .order_by("currency")
+    )
+    return {
+        row["currency"]: Balance(
+            currency=row["currency"],
+            pending=row["pending"],
+            available=row["available"],
+            processing=row["processing"],
+            paid=row["paid"],
+        )
+        for row in rows
+    }
+
+
+def balance(partner: PartnerProfile, currency: str) -> Balance:
+    return balances(partner).get(currency, Balance(currency=currency))
+
+
+def lock_partner(partner: PartnerProfile) -> PartnerProfile:
+    """Serialise money movements of one partner (withdrawals, approvals, clawbacks)."""
+    return PartnerProfile.objects.select_for_update().get(pk=partner.pk)

@@ -1,0 +1,262 @@
+"""Withdrawals: request, approve, reject, pay (by hand or through a provider)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import PartnerProfile
+from prm.audit import audit_record
+from prm.models import Tenant, User
+from prm.tenancy import tenant_scope
+from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
+from rewards.services.ledger import ZERO, balance, lock_partner, post
+
+NO_DETAILS = _("Add your payout details for this method first.")
+BELOW_MINIMUM = _("The minimum payout for this method is %(minimum)s %(currency)s.")
+OVER_BALANCE = _("You can withdraw at most %(available)s %(currency)s.")
+WRONG_STATUS = _("This payout is no longer %(status)s.")
+METHOD_INACTIVE = _("This payout method is not available.")
+
+
+def payout_request(
+    *,
+    tenant: Tenant,
+    partner: PartnerProfile,
+    method: PayoutMethod,
+    amount: Decimal,
+    scheduled: bool = False,
+) -> PayoutRequest:
+    """Move ``amount`` of the available balance into a payout. Locks the partner, so
+    parallel requests see each other's entries and can never overdraw."""
+    if not method.is_active:
+        raise ValidationError(METHOD_INACTIVE)
+    details = PayoutDetails.objects.filter(partner=partner, method=method).first()
+    if details is None:
+        raise ValidationError(NO_DETAILS)
+    with transaction.atomic():
+        lock_partner(partner)
+        available = balance(partner, method.currency).available
+        if amount < method.minimum or amount <= 0:
+            raise ValidationError(
+                BELOW_MINIMUM, params={"minimum": method.minimum, "currency": method.currency}
+            )
+        if amount > available:
+            raise ValidationError(
+                OVER_BALANCE,
+                params={"available": max(available, ZERO), "currency": method.currency},
+            )
+        payout = PayoutRequest.objects.create(
+            tenant=tenant,
+            partner=partner,
+            method=method,
+            details_masked=details.masked,
+            details_encrypted=details.encrypted,
+            currency=method.currency,
+            amount=amount,
+            fee=method.fee_for(amount),
+            scheduled=scheduled,
+        )
+        post(
+            tenant=tenant,
+            partner=partner,
+            currency=method.currency,
+            kind=LedgerEntry.Kind.PAYOUT,
+            key=f"payout:{payout.pk}",
+            available=-amount,
+            processing=amount,
+            payout=payout,
+        )
+    return payout
+
+
+def _transition(payout: PayoutRequest, old: list[str], new: str, **fields: object) -> None:
+    updated = PayoutRequest.objects.filter(pk=payout.pk, status__in=old).update(
+        status=new, **fields
+    )
+    if not updated:
+        raise ValidationError(WRONG_STATUS, params={"status": "/".join(old)})
+
+
+def payout_approve(*, payout: PayoutRequest, actor: User) -> PayoutRequest:
+    with transaction.atomic():
+        _transition(
+            payout,
+            [PayoutRequest.Status.REQUESTED],
+            PayoutRequest.Status.APPROVED,
+            decided_at=timezone.now(),
+        )
+        audit_record(
+            tenant=payout.tenant,
+            actor=actor,
+            action="payout.approve",
+            obj=payout,
+            before={"status": "requested"},
+            after={"status": "approved"},
+        )
+    payout.refresh_from_db()
+    return payout
+
+
+def payout_reject(
+    *, payout: PayoutRequest, actor: User | None, reason: str, failed: bool = False
+) -> PayoutRequest:
+    """Reject (or, from a provider, fail) a payout: the money returns to available."""
+    if not reason.strip():
+        raise ValidationError(_("Give a reason the partner will see."))
+    new = PayoutRequest.Status.FAILED if failed else PayoutRequest.Status.REJECTED
+    with transaction.atomic():
+        lock_partner(payout.partner)
+        old = payout.status
+        _transition(
+            payout,
+            [PayoutRequest.Status.REQUESTED, PayoutRequest.Status.APPROVED],
+            new,
+            reason=reason[:300],
+            decided_at=timezone.now(),
+        )
+        post(
+            tenant=payout.tenant,
+            partner=payout.partner,
+            currency=payout.currency,
+            kind=LedgerEntry.Kind.PAYOUT_RETURN,
+            key=f"payout_return:{payout.pk}",
+            available=payout.amount,
+            processing=-payout.amount,
+            payout=payout,
+            actor=actor,
+            memo=reason[:300],
+        )
+        if actor is not None:
+            audit_record(
+                tenant=payout.tenant,
+                actor=actor,
+                action=f"payout.{new}",
+                obj=payout,
+                before={"status": old},
+                after={"status": new, "reason": reason},
+            )
+    payout.refresh_from_db()
+    return payout
+
+
+def payout_mark_paid(
+    *, payout: PayoutRequest, actor: User | None, provider_ref: str = ""
+) -> PayoutRequest:
+    """Paid: the fee and the net amount leave processing; net goes to paid. Twice is
+    refused (the status guard), so a payout is never paid twice."""
+    with transaction.atomic():
+        lock_partner(payout.partner)
+        _transition(
+            payout,
+            [PayoutRequest.Status.APPROVED],
+            PayoutRequest.Status.PAID,
+            paid_at=timezone.now(),
+            provider_ref=provider_ref[:120],
+        )
+        if payout.fee > 0:
+            post(
+                tenant=payout.tenant,
+                partner=payout.partner,
+                currency=payout.currency,
+                kind=LedgerEntry.Kind.FEE,
+                key=f"payout_fee:{payout.pk}",
+                processing=-payout.fee,
+                payout=payout,
+                actor=actor,
+                memo=f"{payout.method.name} fee",
+            )
+        post(
+            tenant=payout.tenant,
+            partner=payout.partner,
+            currency=payout.currency,
+            kind=LedgerEntry.Kind.PAYOUT_PAID,
+            key=f"payout_paid:{payout.pk}",
+            processing=-(payout.amount - payout.fee),
+            paid=payout.amount - payout.fee,
+            payout=payout,
+            actor=actor,
+        )
+        if actor is not None:
+            audit_record(
+                tenant=payout.tenant,
+                actor=actor,
+                action="payout.paid",
+                obj=payout,
+                before={"status": "approved"},
+                after={"status": "paid"},
+            )
+    payout.refresh_from_db()
+    return payout
+
+
+def is_schedule_day(schedule: str, day: date) -> bool:
+    if schedule == PayoutMethod.Schedule.MONTHLY:
+        return day.day == 1
+    if schedule == PayoutMethod.Schedule.BIWEEKLY:
+        return day.day in (1, 15)
+    return False
+
+
+def scheduled_payouts(*, today: date | None = None) -> int:
+    """Periodic (daily): on schedule days, request a payout of every balance above the
+    method's minimum for partners who have details for it."""
+    today = today or timezone.localdate()
+    created = 0
+    # Methods of every tenant, each handled in its tenant's scope.
+    methods = PayoutMethod.all_tenants_unscoped.select_related("tenant").filter(
+        is_active=True, schedule__in=[PayoutMethod.Schedule.MONTHLY, PayoutMethod.Schedule.BIWEEKLY]
+    )
+    for method in methods:
+        if not is_schedule_day(method.schedule, today):
+            continue
+        with tenant_scope(method.tenant):
+            for details in PayoutDetails.objects.filter(method=method).select_related("partner"):
+                partner = details.partner
+                if partner.status != PartnerProfile.Status.ACTIVE:
+                    continue
+                available = balance(partner, method.currency).available
+                already = PayoutRequest.objects.filter(
+                    partner=partner, method=method, scheduled=True, created_at__date=today
+                ).exists()
+                if already or available < max(method.minimum, Decimal("0.01")):
+                    continue
+                try:
+                    payout_request(
+                        tenant=method.tenant,
+                        partner=partner,
+                        method=method,
+                        amount=available,
+                        scheduled=True,
+                    )
+                except ValidationError:
+                    continue
+                created += 1
+    return created
+
+
+def batch_create(*, tenant: Tenant, method: PayoutMethod, actor: User) -> PayoutBatch | None:
+    """Put every approved, unbatched payout of ``method`` into a new batch."""
+    with transaction.atomic():
+        payouts = list(
+            PayoutRequest.objects.select_for_update().filter(
+                method=method, status=PayoutRequest.Status.APPROVED, batch__isnull=True
+            )
+        )
+        if not payouts:
+            return None
+        batch = PayoutBatch.objects.create(tenant=tenant, method=method, created_by=actor)
+        PayoutRequest.objects.filter(pk__in=[p.pk for p in payouts]).update(batch=batch)
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="payout.batch",
+            obj=batch,
+            after={"payouts": len(payouts), "method": method.name},
+        )
+    return batch
