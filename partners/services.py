@@ -9,7 +9,6 @@ from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
 
-
 RECRUITER_SESSION_KEY = "prm_recruiter"
 
 
@@ -63,9 +62,7 @@ def partner_set_recruiter(
 
     if recruiter is not None and creates_cycle(partner, recruiter):
         raise ValidationError(_("A partner cannot be recruited by their own recruit."))
-    PartnerProfile.objects.filter(pk=partner.pk).update(
-        recruited_by=recruiter
-    )
+    PartnerProfile.objects.filter(pk=partner.pk).update(recruited_by=recruiter)
     partner.recruited_by = recruiter
     return partner
 

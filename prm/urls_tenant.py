@@ -8,6 +8,7 @@ from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
 from programs.urls import api_patterns, tracking_patterns
+from rewards import urls_pages as money_pages
 
 console_patterns = (
     [
@@ -37,6 +38,7 @@ console_patterns = (
         ),
         path("audit/", audit.audit_list, name="audit"),
         *pages.console_patterns,
+        *money_pages.console_patterns,
     ],
     "console",
 )
@@ -55,6 +57,7 @@ partner_patterns = (
         path("join/", partner_views.join, name="join"),
         path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
         *pages.cabinet_patterns,
+        *money_pages.cabinet_patterns,
     ],
     "partners",
 )

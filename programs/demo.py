@@ -70,8 +70,12 @@ def load(tenant: Tenant) -> Program:
         key_hash=hash_secret(DEMO_SHOP_SECRET),
         defaults={"name": "Demo shop", "prefix": DEMO_SHOP_SECRET[:10]},
     )
+    from rewards import demo as money_demo
+
+    money_demo.load_rules(tenant)
     if not Click.objects.filter(program=program).exists():
         _history(tenant, program)
+    money_demo.load_money(tenant)
     return program
 
 

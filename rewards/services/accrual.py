@@ -45,7 +45,7 @@ def _budget_room(program: Program) -> Decimal | None:
         .aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    return max(program.reward_budget - spent, ZERO)
+    return max(program.reward_budget - money(spent), ZERO)
 
 
 def _eligible(program: Program, partner: PartnerProfile) -> bool:
@@ -179,7 +179,9 @@ def _volume(program: Program, partner: PartnerProfile, at: datetime) -> Volume:
         .aggregate(total=Sum("amount"))["total"]
     )
     return Volume(
-        conversions=stats["n"] or 0, revenue=stats["revenue"] or ZERO, rewarded=rewarded or ZERO
+        conversions=stats["n"] or 0,
+        revenue=money(stats["revenue"] or ZERO),
+        rewarded=money(rewarded or ZERO),
     )
 
 

@@ -28,7 +28,7 @@ def remaining(reward: Reward) -> Decimal:
     clawed = LedgerEntry.objects.filter(reward=reward, kind=LedgerEntry.Kind.CLAWBACK).aggregate(
         p=Sum("pending"), a=Sum("available")
     )
-    return reward.amount + (clawed["p"] or ZERO) + (clawed["a"] or ZERO)
+    return money(reward.amount + (clawed["p"] or ZERO) + (clawed["a"] or ZERO))
 
 
 def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "") -> Reward:

@@ -30,8 +30,8 @@ class Balance:
         return self.pending + self.available + self.processing + self.paid
 
 
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT)
+def money(value: Decimal | float | int) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
 
 
 def post(
@@ -86,12 +86,13 @@ def balances(partner: PartnerProfile) -> dict[str, Balance]:
         .order_by("currency")
     )
     return {
+        # Quantized: SQLite (the demo's database) sums decimals as floats.
         row["currency"]: Balance(
             currency=row["currency"],
-            pending=row["pending"],
-            available=row["available"],
-            processing=row["processing"],
-            paid=row["paid"],
+            pending=money(row["pending"]),
+            available=money(row["available"]),
+            processing=money(row["processing"]),
+            paid=money(row["paid"]),
         )
         for row in rows
     }

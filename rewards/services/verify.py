@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from rewards.models import LedgerEntry, PayoutRequest, Reward
-from rewards.services.ledger import ZERO
+from rewards.services.ledger import ZERO, money
 
 # Which balance columns each kind may move, and in which direction (+1/-1; 0 = either).
 SIGNS: dict[str, dict[str, int]] = {
@@ -72,12 +72,10 @@ def verify() -> list[str]:
             problems.append(f"reward {reward.pk} is {reward.status} but {pending} still pending")
         if (reward.status == Reward.Status.PENDING) != (decided == 0):
             problems.append(f"reward {reward.pk}: status {reward.status} vs {decided} decisions")
-        clawed = -(
-            LedgerEntry.objects.filter(reward=reward, kind="clawback").aggregate(
-                p=Sum("pending"), a=Sum("available")
-            )["p"]
-            or ZERO
+        totals = LedgerEntry.objects.filter(reward=reward, kind="clawback").aggregate(
+            p=Sum("pending"), a=Sum("available")
         )
+        clawed = -money((totals["p"] or ZERO) + (totals["a"] or ZERO))
         if clawed > reward.amount:
             problems.append(f"reward {reward.pk}: clawed back {clawed} of {reward.amount}")
 
@@ -103,7 +101,7 @@ def verify() -> list[str]:
     )
     for row in balances:
         for column in ("pending", "processing", "paid"):
-            if row[column] < 0:
+            if money(row[column]) < 0:
                 problems.append(
                     f"partner {row['partner_id']} {row['currency']}: {column} is {row[column]}"
                 )

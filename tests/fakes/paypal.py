@@ -38,6 +38,14 @@ FAULTS = ("500", "429", "401", "hang", "drop")
 PUBLIC_HOST = "https://api.sandbox.paypal.com"
 _AMOUNT_RE = re.compile(r"\d{1,10}(\.\d{1,2})?")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_RECEIVER_OUTCOMES = (("fail", "FAILED"), ("unclaimed", "UNCLAIMED"), ("pending", "PENDING"))
+BAD_TOKEN = "Token signature verification failed"
+# Fault -> (status, error name, message) as PayPal words them.
+_CANNED = {
+    "500": (500, "INTERNAL_SERVER_ERROR", "An internal server error has occurred."),
+    "429": (429, "RATE_LIMIT_REACHED", "Too many requests. Blocked due to rate limiting."),
+    "401": (401, "invalid_token", BAD_TOKEN),
+}
 
 
 @dataclass
@@ -112,7 +120,10 @@ class FakePayPal:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -188,7 +199,8 @@ class FakePayPal:
         expected = base64.b64encode(f"{self.client_id}:{self.secret}".encode()).decode()
         if record.headers.get("authorization") != f"Basic {expected}":
             raise _Answer(
-                401, {"error": "invalid_client", "error_description": "Client Authentication failed"}
+                401,
+                {"error": "invalid_client", "error_description": "Client Authentication failed"},
             )
         body = record.body if isinstance(record.body, dict) else {}
         if body.get("grant_type") != "client_credentials":
@@ -214,19 +226,21 @@ class FakePayPal:
         if expires_at is None:
             raise _Answer(
                 401,
-                {"error": "invalid_token", "error_description": "Token signature verification failed"},
+                {
+                    "error": "invalid_token",
+                    "error_description": "Token signature verification failed",
+                },
             )
         if time.monotonic() >= expires_at:
             raise _Answer(
-                401, {"error": "invalid_token", "error_description": "Access Token not found in cache"}
+                401,
+                {"error": "invalid_token", "error_description": "Access Token not found in cache"},
             )
 
     def _create(self, record: RecordedRequest) -> tuple[int, dict[str, Any]]:
         body = record.body if isinstance(record.body, dict) else None
         if body is None:
-            raise _paypal_error(
-                400, "MALFORMED_REQUEST", "The request JSON is not well formed."
-            )
+            raise _paypal_error(400, "MALFORMED_REQUEST", "The request JSON is not well formed.")
         header = body.get("sender_batch_header")
         items = body.get("items")
         issues = _validate(header, items)
@@ -259,7 +273,9 @@ class FakePayPal:
                         "method": "GET",
                     }
                 ]
-            raise _paypal_error(400, "USER_BUSINESS_ERROR", "User business error.", details=[detail])
+            raise _paypal_error(
+                400, "USER_BUSINESS_ERROR", "User business error.", details=[detail]
+            )
         return 201, {
             "batch_header": {
                 "payout_batch_id": batch.payout_batch_id,
@@ -282,7 +298,11 @@ class FakePayPal:
         for item in items:
             receiver = str(item["receiver"]).lower()
             status = "SUCCESS"
-            for word, named in (("fail", "FAILED"), ("unclaimed", "UNCLAIMED"), ("pending", "PENDING")):
+            for word, named in (
+                ("fail", "FAILED"),
+                ("unclaimed", "UNCLAIMED"),
+                ("pending", "PENDING"),
+            ):
                 if word in receiver:
                     status = named
             entry: dict[str, Any] = {
@@ -314,7 +334,9 @@ class FakePayPal:
         with self._lock:
             batch = self.batches.get(batch_id)
             if batch is None:
-                raise _paypal_error(404, "INVALID_RESOURCE_ID", "Requested resource ID was not found.")
+                raise _paypal_error(
+                    404, "INVALID_RESOURCE_ID", "Requested resource ID was not found."
+                )
             items = [json.loads(json.dumps(i)) for i in batch.items]
         try:
             page = max(1, int(query.get("page", "1")))
@@ -379,13 +401,13 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakePayPal
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
@@ -406,12 +428,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             self.close_connection = True
             return
-        if fault in ("500", "429", "401"):
-            status, body = {
-                "500": (500, _error_body("INTERNAL_SERVER_ERROR", "An internal server error has occurred.")),
-                "429": (429, _error_body("RATE_LIMIT_REACHED", "Too many requests. Blocked due to rate limiting.")),
-                "401": (401, {"error": "invalid_token", "error_description": "Token signature verification failed"}),
-            }[fault]  # fmt: skip
+        if fault in _CANNED:
+            status, name_or_error, message = _CANNED[fault]
+            body = (
+                {"error": name_or_error, "error_description": message}
+                if status == 401
+                else _error_body(name_or_error, message)
+            )
         else:
             try:
                 status, body = fake._handle(record)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 
 from partners.models import PartnerProfile
 from prm.tenancy import tenant_scope
@@ -13,7 +12,6 @@ from programs.models import Enrollment, Lead, Program, PromoCode
 from programs.services.enrollments import CODE_TAKEN
 from programs.services.leads import LeadInput, lead_create
 from programs.services.normalize import INVALID_EMAIL, INVALID_PHONE
-from tests.factories import PartnerFactory, UserFactory
 from tests.programs.factories import (
     ClickFactory,
     ConversionFactory,
@@ -22,27 +20,12 @@ from tests.programs.factories import (
     ProgramFactory,
     PromoCodeFactory,
 )
-
-
-def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def alice(acme, partner) -> PartnerProfile:  # type: ignore[no-untyped-def]
-    with tenant_scope(acme):
-        return PartnerProfile.objects.select_related("user").get(user=partner)
-
-
-@pytest.fixture
-def bob(acme) -> PartnerProfile:  # type: ignore[no-untyped-def]
-    return PartnerFactory(
-        tenant=acme, display_name="Bob", user=UserFactory(email="bob@example.test")
-    )
+from tests.programs.helpers import messages_of
 
 
 @pytest.fixture
 def program(acme) -> Program:  # type: ignore[no-untyped-def]
+    """Overrides the conftest's: another ref_param, a landing URL with a query, terms."""
     return ProgramFactory(
         tenant=acme,
         name="Pro",
@@ -50,11 +33,6 @@ def program(acme) -> Program:  # type: ignore[no-untyped-def]
         landing_urls="https://shop.example.com/?lang=en\nhttps://shop.example.com/pricing",
         terms="Commission: 20% of the first payment.",
     )
-
-
-@pytest.fixture
-def enrollment(program, alice) -> Enrollment:  # type: ignore[no-untyped-def]
-    return EnrollmentFactory(program=program, partner=alice, code="ALICE")
 
 
 # /programs/

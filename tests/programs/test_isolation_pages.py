@@ -143,12 +143,6 @@ STAFF = ["owner", "admin", "manager", "finance", "analyst"]
 
 
 @pytest.fixture
-def alice(acme: Tenant, partner) -> PartnerProfile:  # type: ignore[no-untyped-def]
-    with tenant_scope(acme):
-        return PartnerProfile.objects.get(user=partner)
-
-
-@pytest.fixture
 def bob_user(acme: Tenant):  # type: ignore[no-untyped-def]
     return PartnerFactory(tenant=acme, user=UserFactory(email="bob@example.test")).user
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from partners.models import PartnerProfile
+from prm.models import Tenant
 from programs.models import Conversion, Program
 from programs.services.conversions import ConversionInput, conversion_record
 from programs.services.enrollments import enrollment_create
-from prm.models import Tenant
 from rewards.models import RewardRule
 from rewards.services.accrual import accrue_conversion
 from rewards.services.ledger import balance
