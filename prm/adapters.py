@@ -17,7 +17,15 @@ class AccountAdapter(DefaultAccountAdapter):
         if tenant is None:
             # On the platform host people sign up by creating a workspace (landing page).
             return False
-        return tenant.partner_signup_open or INVITATION_SESSION_KEY in request.session
+        if tenant.partner_signup_open:
+            return True
+        # Closed sign-up still lets a person with a pending staff invitation in.
+        token = request.session.get(INVITATION_SESSION_KEY)
+        if not token:
+            return False
+        from prm.models import Invitation
+
+        return Invitation.objects.filter(token=token, status=Invitation.Status.PENDING).exists()
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user = super().save_user(request, user, form, commit=commit)

@@ -19,6 +19,11 @@ CODE_TAKEN = _("This code is taken; choose another.")
 CODE_INVALID = _("Use 3-64 letters, digits, dashes or underscores.")
 JOIN_CLOSED = _("This program accepts partners by invitation only.")
 PROGRAM_CLOSED = _("This program is not open.")
+PARTNER_BLOCKED = _("A blocked partner cannot join programs.")
+NOT_ENROLLED = _("The partner is not an active member of this program.")
+INVALID_STATUS = _("Choose a valid status.")
+MAX_PROMO_CODES = 20
+TOO_MANY_CODES = _("At most %(n)s promo codes per partner and program.")
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 
 
@@ -43,6 +48,7 @@ def enrollment_create(
     partner: PartnerProfile,
     code: str = "",
     by_staff: bool = False,
+    actor: User | None = None,
 ) -> Enrollment:
     """Enroll a partner (idempotent). Open programs enroll at once, approval ones
     wait for staff; invitation-only programs accept only staff enrollments."""
@@ -58,28 +64,51 @@ def enrollment_create(
         if program.join_policy == Program.JoinPolicy.APPROVAL and not by_staff
         else Enrollment.Status.ACTIVE
     )
+    if partner.status == PartnerProfile.Status.BLOCKED:
+        raise ValidationError(PARTNER_BLOCKED, code="blocked")
     chosen = _clean_code(code) if code else ""
     for attempt in range(5):
         candidate = chosen or random_code()
-        if chosen and not _code_is_free(candidate):
-            raise ValidationError(CODE_TAKEN, code="taken")
+        if not _code_is_free(candidate):
+            if chosen:
+                raise ValidationError(CODE_TAKEN, code="taken")
+            continue
         try:
             with transaction.atomic():
-                return Enrollment.objects.create(
+                enrollment = Enrollment.objects.create(
                     tenant=tenant, program=program, partner=partner, code=candidate, status=status
                 )
         except IntegrityError:
             if chosen or attempt == 4:
                 raise ValidationError(CODE_TAKEN, code="taken") from None
-    raise AssertionError("unreachable")
+            continue
+        # A lookup of this code before it existed may be cached as "unknown".
+        key = lookups.code_cache_key(tenant.pk, candidate)
+        transaction.on_commit(lambda key=key: lookups.forget(key))
+        if by_staff and actor is not None:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action="enrollment.create",
+                obj=enrollment,
+                after={"partner": str(partner), "code": candidate, "status": status},
+            )
+        return enrollment
+    raise ValidationError(CODE_TAKEN, code="taken")
 
 
 @transaction.atomic
 def enrollment_set_status(
     *, tenant: Tenant, enrollment: Enrollment, status: str, actor: User, request: object = None
 ) -> Enrollment:
+    if status not in Enrollment.Status.values:
+        raise ValidationError(INVALID_STATUS, code="status")
     before = enrollment.status
-    Enrollment.objects.filter(pk=enrollment.pk).update(status=status)
+    if before == status:
+        return enrollment
+    updated = Enrollment.objects.filter(pk=enrollment.pk, status=before).update(status=status)
+    if not updated:
+        raise ValidationError(INVALID_STATUS, code="status")
     enrollment.status = status
     audit_record(
         tenant=tenant,
@@ -97,8 +126,20 @@ def enrollment_set_status(
 
 
 def promo_code_create(
-    *, tenant: Tenant, program: Program, partner: PartnerProfile, code: str = ""
+    *,
+    tenant: Tenant,
+    program: Program,
+    partner: PartnerProfile,
+    code: str = "",
+    actor: User | None = None,
 ) -> PromoCode:
+    active = Enrollment.objects.filter(
+        program=program, partner=partner, status=Enrollment.Status.ACTIVE
+    ).exists()
+    if not active or partner.status != PartnerProfile.Status.ACTIVE:
+        raise ValidationError(NOT_ENROLLED, code="partner")
+    if PromoCode.objects.filter(program=program, partner=partner).count() >= MAX_PROMO_CODES:
+        raise ValidationError(TOO_MANY_CODES, params={"n": MAX_PROMO_CODES}, code="limit")
     chosen = _clean_code(code) if code else ""
     for attempt in range(5):
         candidate = chosen or random_code(6)
@@ -108,9 +149,18 @@ def promo_code_create(
             continue
         try:
             with transaction.atomic():
-                return PromoCode.objects.create(
+                promo = PromoCode.objects.create(
                     tenant=tenant, program=program, partner=partner, code=candidate
                 )
+                if actor is not None:
+                    audit_record(
+                        tenant=tenant,
+                        actor=actor,
+                        action="promo_code.create",
+                        obj=promo,
+                        after={"partner": str(partner), "code": candidate},
+                    )
+                return promo
         except IntegrityError:
             if chosen or attempt == 4:
                 raise ValidationError(CODE_TAKEN, code="taken") from None

@@ -22,6 +22,8 @@ from programs.services.normalize import normalize_email, normalize_phone
 NEEDS_CONTACT = _("Give at least an e-mail, a phone or an external id.")
 NOT_ENROLLED = _("You are not an active partner of this program.")
 PROGRAM_NOT_ACTIVE = _("This program is not accepting leads.")
+INVALID_STATUS = _("Choose a valid status.")
+MANAGER_CANNOT_WORK_LEADS = _("This team member's role does not work with leads.")
 
 
 @dataclass
@@ -118,7 +120,11 @@ def lead_create(
                     "eligible": True,
                 }
             ],
-            "reason": "The partner registered this deal in the cabinet.",
+            "reason": (
+                "The partner registered this deal in the cabinet."
+                if source == Lead.Source.CABINET
+                else "Staff credited this lead to the partner by hand."
+            ),
         }
     else:
         result = attribute(
@@ -191,6 +197,8 @@ def lead_create(
 
 @transaction.atomic
 def lead_set_status(*, tenant: Tenant, lead: Lead, status: str, actor: User | None) -> Lead:
+    if status not in Lead.Status.values:
+        raise ValidationError(INVALID_STATUS, code="status")
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == status:
         return lead
@@ -212,6 +220,10 @@ def lead_set_status(*, tenant: Tenant, lead: Lead, status: str, actor: User | No
 def lead_assign(
     *, tenant: Tenant, lead: Lead, manager: Membership | None, actor: User | None
 ) -> Lead:
+    from prm.permissions import Perm, role_has
+
+    if manager is not None and not role_has(manager.role, Perm.LEADS_MANAGE):
+        raise ValidationError(MANAGER_CANNOT_WORK_LEADS, code="manager")
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.assigned_to_id == (manager.pk if manager else None):
         return lead
@@ -235,6 +247,7 @@ def lead_add_note(*, tenant: Tenant, lead: Lead, text: str, actor: User) -> Lead
     )
 
 
+@transaction.atomic
 def leads_bulk_update(
     *,
     tenant: Tenant,
@@ -244,6 +257,8 @@ def leads_bulk_update(
     manager: Membership | None = None,
     assign: bool = False,
 ) -> int:
+    if status and status not in Lead.Status.values:
+        raise ValidationError(INVALID_STATUS, code="status")
     for lead in leads:
         if status:
             lead_set_status(tenant=tenant, lead=lead, status=status, actor=actor)
@@ -257,6 +272,7 @@ def leads_bulk_update(
             object_type="lead",
             after={
                 "count": len(leads),
+                "leads": [str(lead.pk) for lead in leads][:500],
                 "status": status,
                 "manager": str(manager.user) if manager else "",
             },

@@ -135,6 +135,7 @@ def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
                 partner=partner,
                 code=form.cleaned_data["code"],
                 by_staff=True,
+                actor=request.user,  # type: ignore[arg-type]
             )
         except ValidationError as exc:
             form.add_error("code", exc)
@@ -185,6 +186,7 @@ def promo_code_add(request: HttpRequest, program_id: str) -> HttpResponse:
                 program=program,
                 partner=form.cleaned_data["partner"],
                 code=form.cleaned_data["code"],
+                actor=request.user,  # type: ignore[arg-type]
             )
         except ValidationError as exc:
             form.add_error("code", exc)
