@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from prm.models import Role, Tenant, TenantDomain, User
@@ -23,8 +24,10 @@ class WorkspaceForm(forms.Form):
         label=_("Workspace address"),
         max_length=40,
         validators=[slug_validator],
-        help_text=_("Your partners will find you at <address>.%(domain)s")
-        % {"domain": settings.PRM_BASE_DOMAIN},
+        # Lazy: formatted per request, in the visitor's language.
+        help_text=format_lazy(
+            _("Your partners will find you at <address>.{domain}"), domain=settings.PRM_BASE_DOMAIN
+        ),
     )
     email = forms.EmailField(label=_("Your work e-mail"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)

@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from partners.models import PartnerProfile
 from programs.models import Click, Enrollment, Lead, Program, PromoCode
+from programs.services import trail_text as T
 
 PRECEDENCE = ["promo_code", "lead_owner", "click", "cookie"]
 
@@ -46,13 +47,15 @@ class Attribution:
 
 def _ineligible(program: Program, enrollment: Enrollment | None, partner: PartnerProfile) -> str:
     if program.status != Program.Status.ACTIVE:
-        return f"program is {program.status}"
+        return T.status_note(T.PROGRAM_STATUS, program.status, f"program is {program.status}")
     if partner.status != PartnerProfile.Status.ACTIVE:
-        return f"partner is {partner.status}"
+        return T.status_note(T.PARTNER_STATUS, partner.status, f"partner is {partner.status}")
     if enrollment is None:
-        return "partner is not enrolled in this program"
+        return T.NOT_ENROLLED
     if enrollment.status != Enrollment.Status.ACTIVE:
-        return f"enrollment is {enrollment.status}"
+        return T.status_note(
+            T.ENROLLMENT_STATUS, enrollment.status, f"enrollment is {enrollment.status}"
+        )
     return ""
 
 
@@ -102,7 +105,7 @@ def attribute(
                     "type": "promo_code",
                     "code": promo_code,
                     "eligible": False,
-                    "note": "unknown code",
+                    "note": T.UNKNOWN_CODE,
                 }
             )
         else:
@@ -110,7 +113,7 @@ def attribute(
                 "promo_code",
                 promo.partner,
                 code=promo.code,
-                note="" if promo.is_active else "promo code is disabled",
+                note="" if promo.is_active else T.PROMO_DISABLED,
             )
 
     if use_leads:
@@ -138,7 +141,7 @@ def attribute(
                     owner_lead.partner,  # type: ignore[arg-type]
                     lead_id=str(owner_lead.pk),
                     since=owner_lead.created_at.isoformat(),
-                    note="ownership window expired" if expired else "",
+                    note=T.OWNERSHIP_EXPIRED if expired else "",
                 )
 
     if visitor_id:
@@ -150,9 +153,11 @@ def attribute(
         in_window = [c for c in clicks if c.created_at >= window_start]
         for click in clicks:
             if click.created_at < window_start:
-                note = "outside the cookie window"
+                note = T.OUTSIDE_WINDOW
             elif click.status != Click.Status.ACCEPTED:
-                note = f"click rejected: {click.reject_reason}"
+                note = T.CLICK_REJECTED.get(
+                    click.reject_reason, f"click rejected: {click.reject_reason}"
+                )
             else:
                 note = ""
             result.evidence.append(
@@ -188,7 +193,7 @@ def attribute(
         )
         if enrollment is None:
             result.evidence.append(
-                {"type": "cookie", "code": cookie_code, "eligible": False, "note": "unknown code"}
+                {"type": "cookie", "code": cookie_code, "eligible": False, "note": T.UNKNOWN_CODE}
             )
         else:
             expired = cookie_time is not None and cookie_time < window_start
@@ -196,20 +201,12 @@ def attribute(
                 "cookie",
                 enrollment.partner,
                 code=enrollment.code,
-                note="outside the cookie window" if expired else "",
+                note=T.OUTSIDE_WINDOW if expired else "",
             )
 
     if result.partner is not None:
-        result.reason = {
-            "promo_code": "A promo code was used; it outranks leads and cookies.",
-            "lead_owner": "The customer is a lead this partner brought within the window.",
-            "click": f"The visitor's {program.attribution.replace('_', ' ')} within the window.",
-            "cookie": "The referral cookie on the customer's browser names this partner.",
-        }[result.via]
+        key = program.attribution if result.via == "click" else result.via
+        result.reason = T.REASONS[key]
     else:
-        result.reason = (
-            "No eligible evidence: nobody is credited."
-            if result.evidence
-            else "No referral evidence at all."
-        )
+        result.reason = T.REASONS["none_eligible" if result.evidence else "no_evidence"]
     return result

@@ -16,6 +16,7 @@ from prm.audit import audit_record
 from prm.jobs import job_enqueue
 from prm.models import Membership, Role, Tenant, User
 from programs.models import Enrollment, Lead, LeadEvent, Program
+from programs.services import trail_text as T
 from programs.services.attribution import attribute
 from programs.services.normalize import normalize_email, normalize_phone
 
@@ -120,11 +121,7 @@ def lead_create(
                     "eligible": True,
                 }
             ],
-            "reason": (
-                "The partner registered this deal in the cabinet."
-                if source == Lead.Source.CABINET
-                else "Staff credited this lead to the partner by hand."
-            ),
+            "reason": T.REASONS["registration" if source == Lead.Source.CABINET else "by_staff"],
         }
     else:
         result = attribute(
@@ -158,7 +155,7 @@ def lead_create(
             **trail,
             "duplicate_of": str(owner.pk),
             "winner": None,
-            "reason": "Duplicate: this customer was already brought in; not credited twice.",
+            "reason": T.REASONS["duplicate"],
         }
     else:
         lead.partner = credited

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from prm.access import can, get_in_tenant_or_404, staff_required
@@ -85,7 +86,10 @@ def leads_bulk(request: HttpRequest) -> HttpResponse:
         manager=data["manager"] if data["action"] == "assign" else None,
         assign=data["action"] in {"assign", "unassign"},
     )
-    messages.success(request, _("%d leads updated.") % count)
+    messages.success(
+        request,
+        ngettext("%(n)d lead updated.", "%(n)d leads updated.", count) % {"n": count},
+    )
     return redirect(back)
 
 
