@@ -41,7 +41,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l ru --no-obsolete --ignore '.venv/*' --ignore 'staticfiles/*'
+	$(PY) manage.py makemessages -l ru --no-obsolete --ignore '.venv/*' --ignore 'staticfiles/*' \
+		--ignore 'tests/*' --ignore 'bench/*'
 	$(PY) manage.py compilemessages --ignore '.venv/*'
 
 clean:

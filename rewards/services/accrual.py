@@ -48,6 +48,13 @@ def _budget_room(program: Program) -> Decimal | None:
     return max(program.reward_budget - money(spent), ZERO)
 
 
+def lock_budget(program: Program) -> None:
+    """A program budget is read-then-written by every accrual of the program, so
+    those serialise on the program row; programs without a budget need no such lock."""
+    if program.reward_budget is not None:
+        Program.objects.select_for_update().filter(pk=program.pk).first()
+
+
 def _eligible(program: Program, partner: PartnerProfile) -> bool:
     return (
         partner.status == PartnerProfile.Status.ACTIVE
@@ -234,9 +241,8 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
         conversion.amount, conversion.currency, program.currency, conversion.occurred_at.date()
     )
     with transaction.atomic():
-        # Serialises accruals of a program: budgets and monthly caps read-then-write.
-        Program.objects.select_for_update().filter(pk=program.pk).first()
-        lock_partner(partner)
+        lock_budget(program)
+        lock_partner(partner)  # monthly caps and tiers read the partner's month
         calc = conversion_calculation(conversion, rule, amount)
         rule_copy = {**snapshot(rule), "base_amount": str(amount), "notes": calc.notes}
         created: list[Reward] = []
@@ -326,7 +332,7 @@ def accrue_lead(*, lead_id: str) -> list[Reward]:
     if rule is None or rule.kind != RewardRule.Kind.FIXED:
         return []
     with transaction.atomic():
-        Program.objects.select_for_update().filter(pk=program.pk).first()
+        lock_budget(program)
         base = _create(
             tenant=lead.tenant,
             key=f"lead:{lead.pk}",
