@@ -47,7 +47,20 @@ class LeadIn(serializers.Serializer):
     )
 
 
-class LeadOut(serializers.ModelSerializer):
+class ReferredRewardMixin(serializers.Serializer):
+    """Double-sided programs: what the referred customer gets (for the client to apply)."""
+
+    referred_reward = serializers.SerializerMethodField()
+
+    def get_referred_reward(self, obj: Any) -> dict[str, str] | None:
+        from rewards.services.accrual import referred_reward
+
+        if obj.partner is None:
+            return None
+        return referred_reward(obj.program, obj.partner)
+
+
+class LeadOut(ReferredRewardMixin, serializers.ModelSerializer):
     partner = serializers.StringRelatedField()
     duplicate_of = serializers.UUIDField(source="duplicate_of_id", allow_null=True)
 
@@ -67,6 +80,7 @@ class LeadOut(serializers.ModelSerializer):
             "owned_until",
             "attribution",
             "created_at",
+            "referred_reward",
         ]
 
 
@@ -92,7 +106,7 @@ class ConversionIn(serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
 
 
-class ConversionOut(serializers.ModelSerializer):
+class ConversionOut(ReferredRewardMixin, serializers.ModelSerializer):
     order_id = serializers.CharField(source="external_id")
     partner = serializers.StringRelatedField()
     lead = serializers.UUIDField(source="lead_id", allow_null=True)
@@ -113,6 +127,7 @@ class ConversionOut(serializers.ModelSerializer):
             "promo_code",
             "attribution",
             "occurred_at",
+            "referred_reward",
         ]
 
 

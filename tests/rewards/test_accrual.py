@@ -206,3 +206,21 @@ def test_a_blocked_partner_earns_nothing(program, alice):
 def test_the_referred_customers_reward_is_part_of_the_rule(program, alice):
     rule(program, referred_reward=RewardRule.ReferredReward.DISCOUNT, referred_value=D("10"))
     assert referred_reward(program, alice) == {"kind": "discount", "value": "10.00"}
+
+
+def test_the_api_tells_the_client_what_the_referred_customer_gets(client, acme, program, alice):
+    import json
+
+    from prm.models import ApiKey
+
+    rule(program, referred_reward=RewardRule.ReferredReward.DISCOUNT, referred_value=D("10"))
+    secret, prefix, digest = ApiKey.generate()
+    ApiKey.objects.create(tenant=acme, name="t", prefix=prefix, key_hash=digest)
+    response = client.post(
+        "/api/v1/leads",
+        json.dumps({"email": "f@example.com", "referral_code": "ALICE"}),
+        content_type="application/json",
+        HTTP_HOST="acme.localhost",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.json()["referred_reward"] == {"kind": "discount", "value": "10.00"}
