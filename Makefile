@@ -31,6 +31,7 @@ test: $(STAMP)
 # Knobs: BENCH_SECONDS (60), BENCH_WORKERS, BENCH_WORKER_CLASS, ... (bench/clicks.py).
 bench: $(STAMP)
 	$(PY) bench/clicks.py
+	$(PY) bench/rewards.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -58,6 +58,12 @@ class Conversion(TenantOwned):
 
     class Meta(TenantOwned.Meta):
         ordering = ["-occurred_at"]
+        indexes = [
+            # Rewards read a customer's earlier purchases and a partner's month.
+            models.Index(fields=["tenant", "program", "customer_email"]),
+            models.Index(fields=["tenant", "program", "customer_external_id"]),
+            models.Index(fields=["tenant", "program", "partner", "occurred_at"]),
+        ]
         constraints = [
             # The caller's order id makes reporting idempotent.
             models.UniqueConstraint(

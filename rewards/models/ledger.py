@@ -73,6 +73,7 @@ class Reward(TenantOwned):
                 name="reward_pending_due_idx",
             ),
             models.Index(fields=["tenant", "partner", "-created_at"]),
+            models.Index(fields=["tenant", "program", "partner", "created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -105,6 +105,7 @@ def _create(
         available_at=hold_until(program, partner, at),
     )
     post(
+        fresh=True,  # the reward was created just now: its accrual cannot exist yet
         tenant=tenant,
         partner=partner,
         currency=program.currency,
@@ -202,23 +203,31 @@ def _customer_q(conversion: Conversion) -> Q | None:
 
 
 def conversion_calculation(
-    conversion: Conversion, rule: RewardRule, amount: Decimal
+    conversion: Conversion, rule: RewardRule, amount: Decimal, volume: Volume | None = None
 ) -> Calculation:
     """What ``rule`` pays for ``conversion`` (also used by the rule preview)."""
-    earlier = Conversion.objects.none()
+    prior = {"n": 0, "subscriptions": 0}
     customer = _customer_q(conversion)
     if customer is not None:
-        earlier = Conversion.objects.filter(
-            customer, program=conversion.program, occurred_at__lt=conversion.occurred_at
-        ).exclude(pk=conversion.pk)
-    prior_payments = earlier.filter(kind=Conversion.Kind.SUBSCRIPTION).count()
+        prior = (
+            Conversion.objects.filter(
+                customer, program=conversion.program, occurred_at__lt=conversion.occurred_at
+            )
+            .exclude(pk=conversion.pk)
+            .aggregate(
+                n=Count("id"),
+                subscriptions=Count("id", filter=Q(kind=Conversion.Kind.SUBSCRIPTION)),
+            )
+        )
+    if volume is None:
+        volume = _volume(conversion.program, conversion.partner, conversion.occurred_at)  # type: ignore[arg-type]
     return calculate(
         rule,
         amount=amount,
         kind=conversion.kind,
-        prior_payments=prior_payments,
-        is_new_customer=not earlier.exists(),
-        volume=_volume(conversion.program, conversion.partner, conversion.occurred_at),  # type: ignore[arg-type]
+        prior_payments=prior["subscriptions"],
+        is_new_customer=prior["n"] == 0,
+        volume=volume,
     )
 
 
@@ -243,7 +252,8 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
     with transaction.atomic():
         lock_budget(program)
         lock_partner(partner)  # monthly caps and tiers read the partner's month
-        calc = conversion_calculation(conversion, rule, amount)
+        volume = _volume(program, partner, conversion.occurred_at)
+        calc = conversion_calculation(conversion, rule, amount, volume)
         rule_copy = {**snapshot(rule), "base_amount": str(amount), "notes": calc.notes}
         created: list[Reward] = []
         base = _create(
@@ -270,18 +280,22 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
                 at=conversion.occurred_at,
             )
         created += _bonuses(
-            tenant=tenant, program=program, partner=partner, at=conversion.occurred_at
+            volume=volume,
+            tenant=tenant,
+            program=program,
+            partner=partner,
+            at=conversion.occurred_at,
         )
     return created
 
 
 def _bonuses(
-    *, tenant: Tenant, program: Program, partner: PartnerProfile, at: datetime
+    *, tenant: Tenant, program: Program, partner: PartnerProfile, at: datetime, volume: Volume
 ) -> list[Reward]:
+    """``volume`` counts this month's conversions (this one included) and revenue."""
     rules = BonusRule.objects.filter(program=program, is_active=True).filter(
         Q(group__isnull=True) | Q(group_id=partner.group_id)
     )
-    volume = _volume(program, partner, at)
     period = at.strftime("%Y-%m")
     created = []
     for bonus in rules:

@@ -46,27 +46,33 @@ def post(
     processing: Decimal = ZERO,
     paid: Decimal = ZERO,
     actor: User | None = None,
+    fresh: bool = False,
     **links: Any,
 ) -> tuple[LedgerEntry, bool]:
-    """Append one movement, idempotent on ``key`` (returns the first one again)."""
+    """Append one movement, idempotent on ``key`` (returns the first one again).
+    ``fresh`` skips the look-up when the caller knows the key is new (its unique
+    constraint still guards it)."""
+    values = dict(
+        tenant=tenant,
+        partner=partner,
+        currency=currency,
+        kind=kind,
+        key=key,
+        pending=money(pending),
+        available=money(available),
+        processing=money(processing),
+        paid=money(paid),
+        actor=actor,
+        **links,
+    )
+    if fresh:
+        return LedgerEntry.objects.create(**values), True
     existing = LedgerEntry.objects.filter(key=key).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            entry = LedgerEntry.objects.create(
-                tenant=tenant,
-                partner=partner,
-                currency=currency,
-                kind=kind,
-                key=key,
-                pending=money(pending),
-                available=money(available),
-                processing=money(processing),
-                paid=money(paid),
-                actor=actor,
-                **links,
-            )
+            entry = LedgerEntry.objects.create(**values)
     except IntegrityError:
         return LedgerEntry.objects.get(key=key), False
     return entry, True

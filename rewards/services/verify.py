@@ -33,6 +33,8 @@ def verify() -> list[str]:
     per_reward: dict[object, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     per_payout: dict[object, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     kinds_per_reward: dict[object, list[str]] = defaultdict(list)
+    accrued: dict[object, Decimal] = {}
+    clawed_back: dict[object, Decimal] = defaultdict(Decimal)
     for entry in LedgerEntry.objects.order_by("id").iterator():
         allowed = SIGNS.get(entry.kind)
         if allowed is None:
@@ -47,6 +49,10 @@ def verify() -> list[str]:
                 problems.append(f"entry {entry.pk} ({entry.kind}): {column} moved by {value}")
         if entry.reward_id:
             kinds_per_reward[entry.reward_id].append(entry.kind)
+            if entry.kind == "accrual":
+                accrued[entry.reward_id] = entry.pending
+            elif entry.kind == "clawback":
+                clawed_back[entry.reward_id] -= entry.pending + entry.available
             for column in COLUMNS:
                 per_reward[entry.reward_id][column] += getattr(entry, column)
         if entry.payout_id:
@@ -59,9 +65,8 @@ def verify() -> list[str]:
         if kinds.count("accrual") != 1:
             problems.append(f"reward {reward.pk}: {kinds.count('accrual')} accruals")
             continue
-        accrual = LedgerEntry.objects.get(reward=reward, kind="accrual")
-        if accrual.pending != reward.amount:
-            problems.append(f"reward {reward.pk}: accrual {accrual.pending} != {reward.amount}")
+        if accrued[reward.pk] != reward.amount:
+            problems.append(f"reward {reward.pk}: accrual {accrued[reward.pk]} != {reward.amount}")
         decided = kinds.count("approval") + kinds.count("rejection")
         if decided > 1:
             problems.append(f"reward {reward.pk}: approved/rejected {decided} times")
@@ -72,10 +77,7 @@ def verify() -> list[str]:
             problems.append(f"reward {reward.pk} is {reward.status} but {pending} still pending")
         if (reward.status == Reward.Status.PENDING) != (decided == 0):
             problems.append(f"reward {reward.pk}: status {reward.status} vs {decided} decisions")
-        totals = LedgerEntry.objects.filter(reward=reward, kind="clawback").aggregate(
-            p=Sum("pending"), a=Sum("available")
-        )
-        clawed = -money((totals["p"] or ZERO) + (totals["a"] or ZERO))
+        clawed = clawed_back.get(reward.pk, ZERO)
         if clawed > reward.amount:
             problems.append(f"reward {reward.pk}: clawed back {clawed} of {reward.amount}")
 
