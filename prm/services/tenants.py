@@ -19,6 +19,7 @@ SETTINGS_FIELDS = [
     "timezone",
     "partner_signup_open",
     "require_staff_2fa",
+    "manual_approval_above",
 ]
 
 

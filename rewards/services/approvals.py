@@ -110,7 +110,7 @@ def reward_hold(*, reward: Reward, reason: str, actor: User | None = None) -> Re
     with transaction.atomic():
         updated = Reward.objects.filter(
             pk=reward.pk, status=Reward.Status.PENDING, flagged=False
-        ).update(flagged=True, reason=reason[:300])
+        ).update(flagged=True)  # the reason stays internal (the ledger memo), not shown
         if updated:
             post(
                 tenant=reward.tenant,

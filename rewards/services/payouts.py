@@ -22,6 +22,9 @@ BELOW_MINIMUM = _("The minimum payout for this method is %(minimum)s %(currency)
 OVER_BALANCE = _("You can withdraw at most %(available)s %(currency)s.")
 WRONG_STATUS = _("This payout is no longer %(status)s.")
 METHOD_INACTIVE = _("This payout method is not available.")
+PARTNER_INACTIVE = _("Only active partners can withdraw.")
+AMOUNT_POSITIVE = _("Enter an amount above zero.")
+FEE_EATS_ALL = _("The fee would take the whole amount: withdraw more.")
 
 
 def payout_request(
@@ -36,13 +39,17 @@ def payout_request(
     parallel requests see each other's entries and can never overdraw."""
     if not method.is_active:
         raise ValidationError(METHOD_INACTIVE)
+    if partner.status != PartnerProfile.Status.ACTIVE:
+        raise ValidationError(PARTNER_INACTIVE)
+    if amount <= 0:
+        raise ValidationError(AMOUNT_POSITIVE)
     details = PayoutDetails.objects.filter(partner=partner, method=method).first()
     if details is None:
         raise ValidationError(NO_DETAILS)
     with transaction.atomic():
         lock_partner(partner)
         available = balance(partner, method.currency).available
-        if amount < method.minimum or amount <= 0:
+        if amount < method.minimum:
             raise ValidationError(
                 BELOW_MINIMUM, params={"minimum": method.minimum, "currency": method.currency}
             )
@@ -51,6 +58,8 @@ def payout_request(
                 OVER_BALANCE,
                 params={"available": max(available, ZERO), "currency": method.currency},
             )
+        if method.fee_for(amount) >= amount:
+            raise ValidationError(FEE_EATS_ALL)
         payout = PayoutRequest.objects.create(
             tenant=tenant,
             partner=partner,

@@ -1,0 +1,237 @@
+"""Who reaches which console page of rewards and payouts.
+
+Every staff role reads; program writes need PROGRAMS_MANAGE (owner, admin), money writes
+MONEY_MANAGE (owner, admin, finance). Partners get 403, outsiders 404 (on acme's host
+and with acme's ids on their own); whoever is refused changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from rewards.urls_pages import console_patterns
+from tests.rewards.console_world import build, state
+
+RULE = {"scope": "program", "event": "lead", "kind": "fixed", "value": "5", "recurring": "first"}
+RULE_EDIT = {**RULE, "event": "conversion", "kind": "percent", "value": "99"}
+METHOD = {
+    "kind": "card",
+    "name": "Stolen",
+    "currency": "USD",
+    "fee_fixed": "0",
+    "fee_percent": "0",
+    "minimum": "0",
+    "schedule": "request",
+    "provider": "manual",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One URL called as its page calls it; ``{name}`` stands for acme's ids."""
+
+    name: str
+    method: str
+    path: str
+    data: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def call(self, client, ids: dict[str, str]):  # type: ignore[no-untyped-def]
+        url = self.path.format(**ids)
+        if self.method == "GET":
+            return client.get(url)
+        data: dict[str, object] = {k: v.format(**ids) for k, v in self.data.items()}
+        if self.name == "rates_import":
+            data["file"] = SimpleUploadedFile("r.csv", b"base,quote,rate,valid_from\nEUR,USD,2,2020-01-01\n")
+        return client.post(url, data)
+
+
+P = "/manage/programs/{program}/rewards"
+CASES = [
+    Case("program_rewards", "GET", f"{P}/"),
+    Case("reward_rule_create", "GET", f"{P}/rules/new/"),
+    Case("reward_rule_create", "POST", f"{P}/rules/new/", RULE),
+    Case("reward_rule_edit", "GET", "/manage/rewards/rules/{rule}/edit/"),
+    Case("reward_rule_edit", "POST", "/manage/rewards/rules/{rule}/edit/", RULE_EDIT),
+    Case("reward_rule_deactivate", "POST", "/manage/rewards/rules/{rule}/deactivate/"),
+    Case(
+        "bonus_rule_create",
+        "POST",
+        f"{P}/bonuses/new/",
+        {"metric": "revenue", "threshold": "10", "amount": "1"},
+    ),
+    Case("bonus_rule_edit", "GET", "/manage/rewards/bonuses/{bonus}/edit/"),
+    Case(
+        "bonus_rule_edit",
+        "POST",
+        "/manage/rewards/bonuses/{bonus}/edit/",
+        {"metric": "revenue", "threshold": "10", "amount": "999"},
+    ),
+    Case("bonus_rule_deactivate", "POST", "/manage/rewards/bonuses/{bonus}/deactivate/"),
+    Case("partner_group_create", "POST", f"{P}/groups/new/", {"name": "Stolen"}),
+    Case(
+        "partner_group_assign",
+        "POST",
+        f"{P}/groups/assign/",
+        {"partner": "{alice}", "group": "{group}"},
+    ),
+    Case(
+        "program_money",
+        "POST",
+        f"{P}/settings/",
+        {"hold_days": "1", "levels": "1", "level_percents_text": ""},
+    ),
+    Case("rewards", "GET", "/manage/rewards/"),
+    Case("rewards_bulk", "POST", "/manage/rewards/bulk/", {"rewards": "{reward}", "action": "approve"}),
+    Case("rewards_verify", "GET", "/manage/rewards/verify/"),
+    Case("partner_ledger", "GET", "/manage/partners/{alice}/ledger/"),
+    Case(
+        "partner_ledger_adjust",
+        "POST",
+        "/manage/partners/{alice}/ledger/adjust/",
+        {
+            "kind": "adjustment",
+            "currency": "USD",
+            "amount": "1000",
+            "reason": "gift",
+            "token": "6f1c2b8e-0000-4000-8000-000000000001",
+        },
+    ),
+    Case("rates", "GET", "/manage/rates/"),
+    Case(
+        "rate_create",
+        "POST",
+        "/manage/rates/add/",
+        {"base": "EUR", "quote": "USD", "rate": "2", "valid_from": "2020-01-01"},
+    ),
+    Case("rates_import", "POST", "/manage/rates/import/"),
+    Case("payouts", "GET", "/manage/payouts/?tab=approved"),
+    Case("payout_settings", "POST", "/manage/payouts/settings/", {"manual_approval_above": "1"}),
+    Case("payout_methods", "GET", "/manage/payouts/methods/"),
+    Case("payout_method_create", "GET", "/manage/payouts/methods/new/"),
+    Case("payout_method_create", "POST", "/manage/payouts/methods/new/", METHOD),
+    Case("payout_method_edit", "GET", "/manage/payouts/methods/{card}/edit/"),
+    Case("payout_method_edit", "POST", "/manage/payouts/methods/{card}/edit/", METHOD),
+    Case("payout_method_toggle", "POST", "/manage/payouts/methods/{card}/toggle/"),
+    Case("payout_batch_create", "POST", "/manage/payouts/batches/new/", {"method": "{bank}"}),
+    Case("payout_batch", "GET", "/manage/payouts/batches/{batch}/"),
+    Case("payout_batch_export", "GET", "/manage/payouts/batches/{batch}/export.csv"),
+    Case("payout_batch_send", "POST", "/manage/payouts/batches/{batch}/send/"),
+    Case("payout_batch_paid", "POST", "/manage/payouts/batches/{batch}/paid/"),
+    Case("payout_approve", "POST", "/manage/payouts/{requested}/approve/"),
+    Case("payout_reject", "POST", "/manage/payouts/{requested}/reject/", {"reason": "no"}),
+    Case("payout_paid", "POST", "/manage/payouts/{approved}/paid/"),
+]
+WITH_IDS = [case for case in CASES if "{" in case.path]
+
+PROGRAMS = {"manager", "finance", "analyst"}  # lack PROGRAMS_MANAGE
+MONEY = {"manager", "analyst"}  # lack MONEY_MANAGE
+FORBIDDEN: dict[str, set[str]] = {
+    "program_rewards": set(),
+    "reward_rule_create": PROGRAMS,
+    "reward_rule_edit": PROGRAMS,
+    "reward_rule_deactivate": PROGRAMS,
+    "bonus_rule_create": PROGRAMS,
+    "bonus_rule_edit": PROGRAMS,
+    "bonus_rule_deactivate": PROGRAMS,
+    "partner_group_create": PROGRAMS,
+    "partner_group_assign": PROGRAMS,
+    "program_money": PROGRAMS,
+    "rewards": set(),
+    "rewards_bulk": MONEY,
+    "rewards_verify": MONEY,
+    "partner_ledger": set(),
+    "partner_ledger_adjust": MONEY,
+    "rates": set(),
+    "rate_create": MONEY,
+    "rates_import": MONEY,
+    "payouts": set(),
+    "payout_settings": MONEY,
+    "payout_methods": set(),
+    "payout_method_create": MONEY,
+    "payout_method_edit": MONEY,
+    "payout_method_toggle": MONEY,
+    "payout_batch_create": MONEY,
+    "payout_batch": set(),
+    "payout_batch_export": MONEY,  # the bank file holds full account numbers
+    "payout_batch_send": MONEY,
+    "payout_batch_paid": MONEY,
+    "payout_approve": MONEY,
+    "payout_reject": MONEY,
+    "payout_paid": MONEY,
+}
+STAFF = ["owner", "admin", "manager", "finance", "analyst"]
+
+
+@pytest.fixture
+def ids(acme, owner) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return build(acme, owner).ids()
+
+
+def test_the_cases_cover_every_page_url():
+    assert {case.name for case in CASES} == {p.name for p in console_patterns}
+    assert set(FORBIDDEN) == {p.name for p in console_patterns}
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_an_outsider_signed_in_on_acme_gets_404_and_changes_nothing(
+    client_for, acme, ids, outsider, case
+):
+    before = state(acme)
+    assert case.call(client_for(outsider, "acme.localhost"), ids).status_code == 404
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", WITH_IDS, ids=str)
+def test_acme_ids_on_another_tenants_host_are_a_404(client_for, acme, ids, globex, outsider, case):
+    before = state(acme)
+    assert case.call(client_for(outsider, "globex.localhost"), ids).status_code == 404
+    assert state(acme) == before
+
+
+def test_acme_rewards_and_methods_in_a_form_on_another_host_change_nothing(
+    client_for, acme, ids, globex, outsider
+):
+    before = state(acme)
+    client = client_for(outsider, "globex.localhost")
+    bulk = client.post("/manage/rewards/bulk/", {"rewards": ids["reward"], "action": "approve"})
+    batch = client.post("/manage/payouts/batches/new/", {"method": ids["card"]})
+    assert (bulk.status_code, batch.status_code) == (302, 302)
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_partner_gets_403(client_for, acme, ids, partner, case):
+    before = state(acme)
+    assert case.call(client_for(partner), ids).status_code == 403
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("role", STAFF)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_role_gets_403_exactly_where_its_permissions_say(
+    client_for, acme, ids, case, role, request
+):
+    user = request.getfixturevalue(role)
+    before = state(acme)
+    response = case.call(client_for(user), ids)
+    if role in FORBIDDEN[case.name]:
+        assert response.status_code == 403
+        assert state(acme) == before
+    else:
+        assert response.status_code in {200, 302}, response.content[:500]
+        assert response.get("Location", "/manage/").startswith("/manage/")
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "finance"])
+def test_every_page_renders_for_the_money_roles(client_for, acme, ids, role, request):
+    client = client_for(request.getfixturevalue(role))
+    for case in CASES:
+        if case.method == "GET" and (role not in FORBIDDEN[case.name]):
+            response = case.call(client, ids)
+            assert response.status_code == 200, case
