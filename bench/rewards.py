@@ -60,8 +60,19 @@ os.environ.pop("REDIS_URL", None)  # jobs are called directly; no queue in betwe
 def psql(sql: str) -> None:
     url = urlsplit(DATABASE_URL)
     subprocess.run(
-        ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432),
-         "-U", url.username or "postgres", "-d", "postgres", "-qc", sql],
+        [
+            "psql",
+            "-h",
+            url.hostname or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ],
         check=True,
     )
 
@@ -89,48 +100,81 @@ def setup() -> tuple[str, str]:
     month_ago = now - datetime.timedelta(days=40)
     with tenant_scope(tenant):
         program = Program.objects.create(
-            tenant=tenant, name="Bench", currency="USD", status="active",
-            landing_urls="https://shop.example/", hold_days=0, levels=2, level_percents=[10],
+            tenant=tenant,
+            name="Bench",
+            currency="USD",
+            status="active",
+            landing_urls="https://shop.example/",
+            hold_days=0,
+            levels=2,
+            level_percents=[10],
         )
         RewardRule.objects.create(
-            tenant=tenant, program=program, event="conversion", kind="percent",
-            value=Decimal("20"), tiers=[{"min_conversions": 10, "value": "25"}],
+            tenant=tenant,
+            program=program,
+            event="conversion",
+            kind="percent",
+            value=Decimal("20"),
+            tiers=[{"min_conversions": 10, "value": "25"}],
             cap_per_partner_month=Decimal("5000"),
         )
         BonusRule.objects.create(
-            tenant=tenant, program=program, metric="conversions", threshold=Decimal("12"),
+            tenant=tenant,
+            program=program,
+            metric="conversions",
+            threshold=Decimal("12"),
             amount=Decimal("50"),
         )
         method = PayoutMethod.objects.create(
-            tenant=tenant, kind="card", name="Card", currency="USD", minimum=Decimal("10"),
-            fee_percent=Decimal("1"), schedule="monthly",
+            tenant=tenant,
+            kind="card",
+            name="Card",
+            currency="USD",
+            minimum=Decimal("10"),
+            fee_percent=Decimal("1"),
+            schedule="monthly",
         )
         users = User.objects.bulk_create(
             [User(email=f"p{i}@bench.test", password="!") for i in range(PARTNERS)]
         )
         partners = PartnerProfile.objects.bulk_create(
-            [PartnerProfile(tenant=tenant, user=u, recruit_code=f"rc{i}") for i, u in enumerate(users)]
+            [
+                PartnerProfile(tenant=tenant, user=u, recruit_code=f"rc{i}")
+                for i, u in enumerate(users)
+            ]
         )
         # Every tenth partner was recruited by another: upline shares are accrued too.
         for i in range(10, PARTNERS, 10):
             partners[i].recruited_by = partners[i - 10]
         PartnerProfile.objects.bulk_update(partners, ["recruited_by"], batch_size=2000)
         Enrollment.objects.bulk_create(
-            [Enrollment(tenant=tenant, program=program, partner=p, code=f"C{i}")
-             for i, p in enumerate(partners)]
+            [
+                Enrollment(tenant=tenant, program=program, partner=p, code=f"C{i}")
+                for i, p in enumerate(partners)
+            ]
         )
         PayoutDetails.objects.bulk_create(
-            [PayoutDetails(tenant=tenant, partner=p, method=method, encrypted="x", masked="•••• 4242")
-             for p in partners]
+            [
+                PayoutDetails(
+                    tenant=tenant, partner=p, method=method, encrypted="x", masked="•••• 4242"
+                )
+                for p in partners
+            ]
         )
         batch = []
         for i in range(CONVERSIONS):
             batch.append(
                 Conversion(
-                    tenant=tenant, program=program, partner=partners[i % PARTNERS],
-                    external_id=f"o{i}", kind="sale", status="attributed",
-                    amount=Decimal(20 + i % 180), currency="USD",
-                    customer_email=f"c{i}@example.com", attribution={},
+                    tenant=tenant,
+                    program=program,
+                    partner=partners[i % PARTNERS],
+                    external_id=f"o{i}",
+                    kind="sale",
+                    status="attributed",
+                    amount=Decimal(20 + i % 180),
+                    currency="USD",
+                    customer_email=f"c{i}@example.com",
+                    attribution={},
                     occurred_at=month_ago + datetime.timedelta(seconds=i * 20),
                 )
             )
@@ -213,17 +257,30 @@ def main() -> None:
 
     rows = [
         ("setup (bulk insert, not measured work)", setup_s, "", ""),
-        (f"accrue {CONVERSIONS:,} conversions ({WORKERS} processes)", accrue_s,
-         f"{CONVERSIONS / accrue_s:,.0f} conversions/s", f"{children_peak:.0f} MB per worker"),
-        (f"approve {approved:,} rewards after the hold", approve_s,
-         f"{approved / approve_s:,.0f} rewards/s", f"{mem_before_payout:.0f} MB"),
-        (f"monthly payout for {PARTNERS:,} partners", payout_s,
-         f"{payouts / payout_s:,.0f} payouts/s", f"{peak_mb():.0f} MB"),
+        (
+            f"accrue {CONVERSIONS:,} conversions ({WORKERS} processes)",
+            accrue_s,
+            f"{CONVERSIONS / accrue_s:,.0f} conversions/s",
+            f"{children_peak:.0f} MB per worker",
+        ),
+        (
+            f"approve {approved:,} rewards after the hold",
+            approve_s,
+            f"{approved / approve_s:,.0f} rewards/s",
+            f"{mem_before_payout:.0f} MB",
+        ),
+        (
+            f"monthly payout for {PARTNERS:,} partners",
+            payout_s,
+            f"{payouts / payout_s:,.0f} payouts/s",
+            f"{peak_mb():.0f} MB",
+        ),
         (f"verify the ledger ({entries:,} entries)", verify_s, "", f"{peak_mb():.0f} MB"),
     ]
     table = "\n".join(
         f"| {name} | {secs:,.1f} s | {rate} | {mem} |" for name, secs, rate, mem in rows
     )
+    verdict = "no mismatch" if not problems else f"{len(problems)} mismatches"
     section = f"""{START}
 ## Rewards
 
@@ -238,7 +295,7 @@ Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, Python
 
 {accrued:,} conversions accrued into {rewards:,} rewards (level 1, upline shares of
 every tenth partner's recruiter, monthly bonuses); {payouts:,} scheduled payouts made
-({requested:,} payout requests in all); ledger check: {"no mismatch" if not problems else f"{len(problems)} mismatches"}.
+({requested:,} payout requests in all); ledger check: {verdict}.
 Each accrual is the real job: it reads the rule, the partner's month (tiers, caps,
 bonuses), locks the partner, writes the reward and its ledger entry, and the upline's.
 {END}"""
@@ -246,7 +303,7 @@ bonuses), locks the partner, writes the reward and its ledger entry, and the upl
     if WRITE:
         text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
         if START in text:
-            text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+            text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
         else:
             text = text.rstrip() + "\n\n" + section + "\n"
         REPORT.write_text(text)
