@@ -113,16 +113,16 @@ class RewardRuleForm(forms.ModelForm):
         ("partner", _("One partner")),
     ]
 
-    scope = forms.ChoiceField(label=_("applies to"), choices=SCOPES, initial="program")
+    scope = forms.ChoiceField(label=_("Applies to"), choices=SCOPES, initial="program")
     # Declared: the default FK fields would query at import, outside any tenant scope.
     group = forms.ModelChoiceField(
-        label=_("group"), queryset=PartnerGroup.all_tenants_unscoped.none(), required=False
+        label=_("Group"), queryset=PartnerGroup.all_tenants_unscoped.none(), required=False
     )
     partner = PartnerChoiceField(
-        label=_("partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
+        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
     )
     tiers_text = forms.CharField(
-        label=_("tiers"),
+        label=_("Tiers"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
@@ -238,7 +238,7 @@ class RewardRuleForm(forms.ModelForm):
 
 class BonusRuleForm(forms.ModelForm):
     group = forms.ModelChoiceField(
-        label=_("only for the group"),
+        label=_("Only for the group"),
         queryset=PartnerGroup.all_tenants_unscoped.none(),
         required=False,
         empty_label=_("Everyone in the program"),
@@ -310,7 +310,7 @@ class GroupAssignForm(forms.Form):
 
 class ProgramMoneyForm(forms.ModelForm):
     level_percents_text = forms.CharField(
-        label=_("upline shares, % of the level-1 reward"),
+        label=_("Upline shares, % of the level-1 reward"),
         required=False,
         help_text=_("One number per level from 2 on, e.g. “10, 5”."),
     )
@@ -372,10 +372,16 @@ class RewardFilterForm(forms.Form):
         label=_("Status"), choices=[("", _("Any"))] + Reward.Status.choices, required=False
     )
     program = forms.ModelChoiceField(
-        label=_("Program"), queryset=Program.all_tenants_unscoped.none(), required=False
+        label=_("Program"),
+        queryset=Program.all_tenants_unscoped.none(),
+        required=False,
+        empty_label=_("Any"),
     )
     partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
+        label=_("Partner"),
+        queryset=PartnerProfile.all_tenants_unscoped.none(),
+        required=False,
+        empty_label=_("Any"),
     )
     flagged = forms.ChoiceField(label=_("Review"), choices=FLAGGED, required=False)
     kind = forms.ChoiceField(
@@ -400,10 +406,12 @@ class RewardBulkForm(forms.Form):
     )
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
     reason = forms.CharField(
-        label=_("Reason shown to the partner"),
+        label=_("Reason"),
         max_length=300,
         required=False,
-        help_text=_("Required to reject."),
+        help_text=_(
+            "Required to reject, and shown to the partner; a hold's reason stays internal."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

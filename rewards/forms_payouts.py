@@ -173,7 +173,7 @@ class RateImportForm(forms.Form):
 
 class PayoutMethodForm(forms.ModelForm):
     provider_base_url = forms.URLField(
-        label=_("provider API URL"),
+        label=_("Provider API URL"),
         required=False,
         assume_scheme="https",
         # The client secret travels to this address: never over plain HTTP.
@@ -181,7 +181,7 @@ class PayoutMethodForm(forms.ModelForm):
         help_text=_("e.g. https://api-m.paypal.com"),
     )
     provider_secret = forms.CharField(
-        label=_("provider secret"),
+        label=_("Provider secret"),
         required=False,
         max_length=500,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),

@@ -216,7 +216,7 @@ def ledger_adjust(
         raise ValidationError(_("The amount cannot be zero."))
     with transaction.atomic():
         lock_partner(partner)
-        entry, _created = post(
+        entry, created = post(
             tenant=tenant,
             partner=partner,
             currency=currency,
@@ -226,11 +226,12 @@ def ledger_adjust(
             actor=actor,
             memo=reason[:300],
         )
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            action=f"ledger.{kind}",
-            obj=partner,
-            after={"amount": str(amount), "currency": currency, "reason": reason},
-        )
+        if created:  # a replayed key (a form sent twice) changed nothing to record
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=f"ledger.{kind}",
+                obj=partner,
+                after={"amount": str(amount), "currency": currency, "reason": reason},
+            )
     return entry

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -54,6 +54,10 @@ class Preview:
     end: datetime
     currency: str
     rows: list[PreviewRow] = field(default_factory=list)
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
 
     @property
     def current_total(self) -> Decimal:

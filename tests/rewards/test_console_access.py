@@ -47,7 +47,9 @@ class Case:
             return client.get(url)
         data: dict[str, object] = {k: v.format(**ids) for k, v in self.data.items()}
         if self.name == "rates_import":
-            data["file"] = SimpleUploadedFile("r.csv", b"base,quote,rate,valid_from\nEUR,USD,2,2020-01-01\n")
+            data["file"] = SimpleUploadedFile(
+                "r.csv", b"base,quote,rate,valid_from\nEUR,USD,2,2020-01-01\n"
+            )
         return client.post(url, data)
 
 
@@ -87,7 +89,12 @@ CASES = [
         {"hold_days": "1", "levels": "1", "level_percents_text": ""},
     ),
     Case("rewards", "GET", "/manage/rewards/"),
-    Case("rewards_bulk", "POST", "/manage/rewards/bulk/", {"rewards": "{reward}", "action": "approve"}),
+    Case(
+        "rewards_bulk",
+        "POST",
+        "/manage/rewards/bulk/",
+        {"rewards": "{reward}", "action": "approve"},
+    ),
     Case("rewards_verify", "GET", "/manage/rewards/verify/"),
     Case("partner_ledger", "GET", "/manage/partners/{alice}/ledger/"),
     Case(

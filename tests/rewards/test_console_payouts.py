@@ -52,7 +52,9 @@ def status_of(payout) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("role", ["owner", "admin", "finance", "manager", "analyst"])
 def test_every_staff_role_sees_the_methods(client_for, acme, world, role, request):
-    html = client_for(request.getfixturevalue(role)).get("/manage/payouts/methods/").content.decode()
+    html = (
+        client_for(request.getfixturevalue(role)).get("/manage/payouts/methods/").content.decode()
+    )
     assert f'data-method="{world.card.pk}"' in html and f'data-method="{world.bank.pk}"' in html
     assert ("/manage/payouts/methods/new/" in html) is (role in {"owner", "admin", "finance"})
 
@@ -119,7 +121,10 @@ def test_the_provider_secret_is_encrypted_and_never_shown_back(client_for, acme,
 
     # Saving without a new secret keeps the one stored.
     stored = method.provider_secret_encrypted
-    client.post(f"/manage/payouts/methods/{method.pk}/edit/", {**data, "provider_secret": "", "name": "PayPal"})
+    client.post(
+        f"/manage/payouts/methods/{method.pk}/edit/",
+        {**data, "provider_secret": "", "name": "PayPal"},
+    )
     method.refresh_from_db()
     assert (method.name, method.provider_secret_encrypted) == ("PayPal", stored)
 
@@ -287,13 +292,19 @@ def test_other_batches_export_masked_details_and_defuse_formulas(client_for, acm
     assert row[1] == "'=HYPERLINK(1)"
     assert row[4] == "•••• 4242"
     assert "4242424242424242" not in response.content.decode("utf-8-sig")
-    assert AuditEntry.all_tenants_unscoped.get(
-        tenant=acme, action="payout.export"
-    ).after["full_details"] is False
+    assert (
+        AuditEntry.all_tenants_unscoped.get(tenant=acme, action="payout.export").after[
+            "full_details"
+        ]
+        is False
+    )
 
 
 def test_an_unknown_export_format_is_a_404(client_for, acme, finance, world):
-    assert client_for(finance).get(f"/manage/payouts/batches/{world.batch.pk}/export.pdf").status_code == 404
+    assert (
+        client_for(finance).get(f"/manage/payouts/batches/{world.batch.pk}/export.pdf").status_code
+        == 404
+    )
 
 
 def test_a_manual_batch_is_marked_paid_at_once(client_for, acme, finance, world):
@@ -428,7 +439,9 @@ def test_it_saves_the_manual_approval_threshold(
 
 
 def test_a_negative_threshold_is_refused(client_for, acme, finance, world):
-    response = client_for(finance).post("/manage/payouts/settings/", {"manual_approval_above": "-1"})
+    response = client_for(finance).post(
+        "/manage/payouts/settings/", {"manual_approval_above": "-1"}
+    )
     assert response.status_code == 200
     assert "manual_approval_above" in response.context["settings_form"].errors
     assert Tenant.objects.get(pk=acme.pk).manual_approval_above is None

@@ -17,7 +17,9 @@ D = Decimal
 
 def rates(tenant) -> set[tuple]:  # type: ignore[no-untyped-def]
     with tenant_scope(tenant):
-        return set(ExchangeRate.objects.values_list("base", "quote", "rate", "valid_from", "source"))
+        return set(
+            ExchangeRate.objects.values_list("base", "quote", "rate", "valid_from", "source")
+        )
 
 
 def upload(client, text: str):  # type: ignore[no-untyped-def]

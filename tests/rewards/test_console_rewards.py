@@ -290,15 +290,17 @@ def test_the_form_carries_a_fresh_token_and_a_double_submit_posts_once(
     page = client.get(f"/manage/partners/{world.alice.pk}/ledger/")
     token = page.context["form"].initial["token"]
     assert f'value="{token}"' in page.content.decode()
-    assert client.get(f"/manage/partners/{world.alice.pk}/ledger/").context["form"].initial[
-        "token"
-    ] != token
+    assert (
+        client.get(f"/manage/partners/{world.alice.pk}/ledger/").context["form"].initial["token"]
+        != token
+    )
 
     adjust(client, world, token=str(token))
     adjust(client, world, token=str(token))
 
     with tenant_scope(acme):
         assert LedgerEntry.objects.filter(kind="adjustment").count() == 1
+    assert actions(acme).count("ledger.adjustment") == 1
 
 
 @pytest.mark.parametrize(

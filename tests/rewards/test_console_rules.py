@@ -324,7 +324,10 @@ def test_a_wrong_bonus_shows_errors_and_saves_nothing(client_for, acme, owner, w
 
 def test_it_creates_a_group_and_puts_partners_in_and_out(client_for, acme, owner, world):
     client = client_for(owner)
-    assert client.post(url(world, "groups/new/"), {"name": "Silver", "hold_days": "7"}).status_code == 302
+    assert (
+        client.post(url(world, "groups/new/"), {"name": "Silver", "hold_days": "7"}).status_code
+        == 302
+    )
     with tenant_scope(acme):
         silver = PartnerGroup.objects.get(name="Silver")
     assert silver.hold_days == 7
@@ -347,7 +350,9 @@ def test_it_creates_a_group_and_puts_partners_in_and_out(client_for, acme, owner
 
 def test_a_group_name_is_unique(client_for, acme, owner, world):
     response = client_for(owner).post(url(world, "groups/new/"), {"name": "gold"})
-    assert response.context["group_form"].errors["name"] == ["A group with this name already exists."]
+    assert response.context["group_form"].errors["name"] == [
+        "A group with this name already exists."
+    ]
     assert PartnerGroup.all_tenants_unscoped.filter(tenant=acme).count() == 1
 
 
@@ -357,7 +362,12 @@ def test_a_group_name_is_unique(client_for, acme, owner, world):
 def test_it_saves_the_programs_money_settings(client_for, acme, owner, world):
     response = client_for(owner).post(
         url(world, "settings/"),
-        {"hold_days": "14", "levels": "3", "level_percents_text": "10, 2.5", "reward_budget": "900"},
+        {
+            "hold_days": "14",
+            "levels": "3",
+            "level_percents_text": "10, 2.5",
+            "reward_budget": "900",
+        },
     )
     assert response.status_code == 302
     world.program.refresh_from_db()
