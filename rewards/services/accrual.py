@@ -181,7 +181,9 @@ def _volume(program: Program, partner: PartnerProfile, at: datetime) -> Volume:
             partner=partner,
             kind=Reward.Kind.CONVERSION,
             level=1,
-            created_at__gte=start,
+            # The conversions' own month, so a late report counts where it belongs.
+            conversion__occurred_at__gte=start,
+            conversion__occurred_at__lte=at,
         )
         .exclude(status=Reward.Status.REJECTED)
         .aggregate(total=Sum("amount"))["total"]
