@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from prm.tenancy import TenantOwned
 
@@ -19,7 +20,7 @@ class PartnerProfile(TenantOwned):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("partner status", "Active")
         BLOCKED = "blocked", _("Blocked")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

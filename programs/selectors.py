@@ -105,13 +105,10 @@ def conversions_filtered(
 
 def partner_leads(partner: PartnerProfile) -> QuerySet[Lead]:
     """Leads credited to the partner, and the deals they registered that turned out to
-    be duplicates (credited to nobody, so found by the registration in their trail)."""
-    registered = Q(
-        duplicate_of__isnull=False,
-        source=Lead.Source.CABINET,
-        attribution__evidence__contains=[{"type": "registration", "partner_id": str(partner.pk)}],
+    be duplicates (credited to nobody, found by ``registered_by``)."""
+    return Lead.objects.filter(Q(partner=partner) | Q(registered_by=partner)).select_related(
+        "program"
     )
-    return Lead.objects.filter(Q(partner=partner) | registered).select_related("program")
 
 
 def partner_clicks(partner: PartnerProfile) -> QuerySet[Click]:

@@ -310,6 +310,7 @@ class GroupAssignForm(forms.Form):
 
 class ProgramMoneyForm(forms.ModelForm):
     level_percents_text = forms.CharField(
+        # xgettext:no-python-format
         label=_("Upline shares, % of the level-1 reward"),
         required=False,
         help_text=_("One number per level from 2 on, e.g. “10, 5”."),

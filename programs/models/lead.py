@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from prm.tenancy import TenantOwned
 
@@ -21,7 +22,7 @@ class Lead(TenantOwned):
         CONTACTED = "contacted", _("Contacted")
         QUALIFIED = "qualified", _("Qualified")
         CONVERTED = "converted", _("Converted")
-        REJECTED = "rejected", _("Rejected")
+        REJECTED = "rejected", pgettext_lazy("lead status", "Rejected")
 
     class Source(models.TextChoices):
         SNIPPET = "snippet", _("Website snippet")
@@ -49,6 +50,15 @@ class Lead(TenantOwned):
     company = models.CharField(_("company"), max_length=200, blank=True)
     external_id = models.CharField(_("external id"), max_length=128, blank=True)
     visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The partner who registered this deal in the cabinet, kept even when the lead
+    # turns out to be a duplicate (credited to nobody) so they still see it.
+    registered_by = models.ForeignKey(
+        "partners.PartnerProfile",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registered_leads",
+    )
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )

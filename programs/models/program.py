@@ -91,6 +91,7 @@ class Program(TenantOwned):
         help_text=_("1 = only the partner who brought the customer; 2 = also their recruiter…"),
     )
     level_percents = models.JSONField(
+        # xgettext:no-python-format
         _("upline shares, % of the level-1 reward"),
         default=default_level_percents,
         blank=True,

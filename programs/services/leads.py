@@ -145,6 +145,7 @@ def lead_create(
         company=data.company.strip()[:200],
         external_id=external_id,
         visitor_id=data.visitor_id[:64],
+        registered_by=partner if source == Lead.Source.CABINET else None,
     )
     if owner is not None:
         # The customer already belongs to the first partner (or came on their own):
