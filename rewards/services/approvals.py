@@ -43,6 +43,7 @@ def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "
         if not updated:
             raise ValidationError(NOT_PENDING)
         post(
+            fresh=True,  # the conditional update above lets one approval through
             tenant=reward.tenant,
             partner=reward.partner,
             currency=reward.currency,
@@ -62,7 +63,8 @@ def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "
                 obj=reward,
                 after={"amount": str(left), "reason": reason},
             )
-    reward.refresh_from_db()
+    reward.status = Reward.Status.APPROVED
+    reward.reason = reason[:300]
     return reward
 
 
@@ -102,6 +104,7 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
         actor=actor,
         memo=reason[:300],
     )
+    reward.status, reward.reason = Reward.Status.REJECTED, reason[:300]
     return reward
 
 
