@@ -282,3 +282,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# CRM connectors (integrations/crm): backoff base in seconds (1, 2, 4, 8 ... times this),
+# the longest wait for one rate-limit answer, outbox attempts before the dead-letter list.
+PRM_CRM_BACKOFF_BASE = float(os.environ.get("PRM_CRM_BACKOFF_BASE", "1"))
+PRM_CRM_MAX_RATE_WAIT = float(os.environ.get("PRM_CRM_MAX_RATE_WAIT", "60"))
+PRM_CRM_MAX_ATTEMPTS = int(os.environ.get("PRM_CRM_MAX_ATTEMPTS", "6"))
+PRM_CRM_BACKOFF_CAP = float(os.environ.get("PRM_CRM_BACKOFF_CAP", "300"))

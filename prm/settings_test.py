@@ -37,3 +37,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "signup": "1000/m/ip", "login": "1000/m/ip"}  # noqa: F405
+# CRM retries: the 1, 2, 4, 8 s schedule shrunk a hundredfold.
+PRM_CRM_BACKOFF_BASE = 0.01
+PRM_CRM_MAX_RATE_WAIT = 5.0
+PRM_CRM_BACKOFF_CAP = 0.05

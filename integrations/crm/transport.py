@@ -1,0 +1,102 @@
+"""The HTTP client every connector uses: one keep-alive connection pool per connector,
+the shared throttle before each request, the SSRF guard, and counting for monitoring.
+
+Network failures (timeouts, refused or dropped connections) become ``CrmRetryable``.
+Idempotent requests (GET, and writes the connector marks ``idempotent=True``) are
+retried here with exponential backoff (1, 2, 4, 8 s ... ``PRM_CRM_BACKOFF_BASE`` scales
+it, tests shrink it); a create is never blindly re-sent, because the CRM may have done
+it before the connection dropped: the engine re-queues it and the connector matches
+before creating again. Rate-limit answers are recognised by the connector
+(``rate_limited``) and waited out here, up to ``PRM_CRM_MAX_RATE_WAIT`` seconds each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from integrations.crm.base import ApiStats, CrmRateLimited, CrmRetryable
+from integrations.crm.throttle import Throttle
+from prm.http import USER_AGENT, _check_host
+
+NETWORK_ERRORS = (httpx.TimeoutException, httpx.TransportError)
+
+
+def backoff_delays(attempts: int) -> list[float]:
+    base = settings.PRM_CRM_BACKOFF_BASE
+    return [base * (2**n) for n in range(attempts)]
+
+
+class Transport:
+    def __init__(
+        self,
+        *,
+        throttle: Throttle | None,
+        stats: ApiStats,
+        rate_limited: Callable[[httpx.Response], float | None] = lambda response: None,
+        timeout: float = 15.0,
+        retries: int = 4,
+    ) -> None:
+        self.throttle = throttle
+        self.stats = stats
+        self.rate_limited = rate_limited
+        self.retries = retries
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        self._checked: set[str] = set()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _guard(self, url: str) -> None:
+        host = httpx.URL(url).host
+        if host not in self._checked:
+            _check_host(url)
+            self._checked.add(host)
+
+    def request(
+        self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send one request; returns any HTTP answer that is not a rate limit.
+        Raises CrmRetryable on network failure, CrmRateLimited when waits ran out."""
+        self._guard(url)
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
+        delays = backoff_delays(self.retries) if idempotent else []
+        rate_waited = 0.0
+        while True:
+            if self.throttle is not None:
+                self.stats.throttled_seconds += self.throttle.wait()
+            self.stats.calls += 1
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except NETWORK_ERRORS as exc:
+                self.stats.errors += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                if delays:
+                    time.sleep(delays.pop(0))
+                    continue
+                raise CrmRetryable(self.stats.last_error) from exc
+            if response.status_code >= 400:
+                self.stats.errors += 1
+                self.stats.last_error = f"HTTP {response.status_code} {method} {url}"[:300]
+            retry_after = self.rate_limited(response)
+            if retry_after is not None:
+                wait = min(max(retry_after, 0.05), settings.PRM_CRM_MAX_RATE_WAIT)
+                if rate_waited + wait > settings.PRM_CRM_MAX_RATE_WAIT:
+                    raise CrmRateLimited(f"rate limited ({response.status_code})", retry_after)
+                rate_waited += wait
+                self.stats.throttled_seconds += wait
+                time.sleep(wait)
+                continue
+            if response.status_code >= 500 and delays:
+                time.sleep(delays.pop(0))
+                continue
+            return response
