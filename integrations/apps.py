@@ -8,3 +8,6 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = _("Integrations")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from integrations import signals  # noqa: F401  (connects the lead receivers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rq import cron
 
+from integrations.crm.schedule import tick as crm_tick
 from prm.jobs import run_periodic
 from programs.services.clicks import clicks_flush
 
@@ -26,3 +27,6 @@ cron.register(
     args=("rewards.services.payouts.scheduled_payouts",),
     cron="5 6 * * *",
 )
+# CRM sync: due retries, Salesforce polling, reconciliation, monitoring alerts. Like
+# clicks, no Job row per tick; the jobs it starts have theirs.
+cron.register(crm_tick, queue_name="crm", interval=30)

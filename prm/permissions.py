@@ -18,6 +18,7 @@ class Perm(StrEnum):
     LEADS_MANAGE = "leads.manage"
     MONEY_MANAGE = "money.manage"
     REPORTS_VIEW = "reports.view"
+    INTEGRATIONS_MANAGE = "integrations.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -33,6 +34,7 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.PROGRAMS_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
     Perm.LEADS_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER}),
     Perm.MONEY_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.FINANCE}),
+    Perm.INTEGRATIONS_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from integrations import urls_pages as crm_pages
+from integrations.views.hooks import crm_event
 from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
@@ -39,6 +41,7 @@ console_patterns = (
         path("audit/", audit.audit_list, name="audit"),
         *pages.console_patterns,
         *money_pages.console_patterns,
+        *crm_pages.console_patterns,
     ],
     "console",
 )
@@ -64,6 +67,7 @@ partner_patterns = (
 
 urlpatterns = [
     *tracking_patterns,
+    path("hooks/crm/<str:secret>/", crm_event, name="crm_event"),
     *api_patterns,
     path("manage/", include(console_patterns)),
     path("accounts/", include("allauth.urls")),

@@ -30,6 +30,7 @@ class ConversionInput:
     kind: str = Conversion.Kind.SALE
     customer_email: str = ""
     customer_external_id: str = ""
+    customer_phone: str = ""  # E.164, as leads keep it
     visitor_id: str = ""
     promo_code: str = ""
     referral_code: str = ""
@@ -68,6 +69,7 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
         at=at,
         promo_code=data.promo_code,
         email=email,
+        phone=data.customer_phone,
         external_id=data.customer_external_id,
         visitor_id=data.visitor_id,
         cookie_code=data.referral_code,

@@ -276,3 +276,41 @@ def leads_bulk_update(
             },
         )
     return len(leads)
+
+
+CONTACT_FIELDS = ("name", "email", "phone", "company")
+
+
+@transaction.atomic
+def lead_update_contact(
+    *, tenant: Tenant, lead: Lead, changes: dict[str, str], source: str, actor: User | None = None
+) -> Lead:
+    """Change a lead's contact data (e.g. from its CRM record); history notes what changed
+    and where it came from. Values are normalised like on creation."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    clean = {
+        "name": lambda v: v.strip()[:200],
+        "company": lambda v: v.strip()[:200],
+        "email": normalize_email,
+        "phone": lambda v: normalize_phone(v, language=tenant.language),
+    }
+    changed = []
+    for field, value in changes.items():
+        if field not in CONTACT_FIELDS:
+            continue
+        new = clean[field](value or "")
+        if field == "email" and value and not new:
+            continue  # not an address: keep ours rather than blank it
+        if getattr(lead, field) != new:
+            changed.append(f"{field}: {getattr(lead, field) or '-'} → {new or '-'}")
+            setattr(lead, field, new)
+    if changed:
+        lead.save()
+        LeadEvent.objects.create(
+            tenant=tenant,
+            lead=lead,
+            kind=LeadEvent.Kind.NOTE,
+            actor=actor,
+            text=f"[{source}] " + "; ".join(changed),
+        )
+    return lead

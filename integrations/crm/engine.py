@@ -1,0 +1,414 @@
+"""PRM -> CRM: the outbox and the push job.
+
+A change to a lead (after commit) leaves one pending outbox row per active connection
+and starts a ``push_connection`` job on the ``crm`` queue. The job takes a PostgreSQL
+advisory lock per connection (one pusher at a time, so two runs can never both create
+the same customer), hands the due rows to the connector in one list (the connector
+matches and writes in the CRM's batch sizes) and files every result:
+
+- ok: the mapping table (CrmRecordLink) remembers the CRM ids and the values both sides
+  now agree on; the row is done and its latency (change -> CRM) logged;
+- validation: the CRM refused the data; logged, alerted, the row skipped, no retry;
+- retryable: attempts + 1 and the next attempt after 1, 2, 4, 8 s ... (times
+  PRM_CRM_BACKOFF_BASE, at most PRM_CRM_BACKOFF_CAP); after PRM_CRM_MAX_ATTEMPTS the row
+  is dead (the console's dead-letter list, with a retry button);
+- CrmAuthError: the connector already tried one refresh; the connection is marked
+  broken, admins are alerted, nothing is retried until someone fixes the credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from integrations.crm import values as V
+from integrations.crm.base import CrmAuthError, CrmRecord, CrmRetryable, PushResult
+from integrations.crm.registry import connector_for
+from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
+from prm.jobs import job_enqueue
+from prm.models import Job, Tenant
+from programs.models import Lead
+
+log = logging.getLogger(__name__)
+
+PUSH_JOB = "integrations.crm.engine.push_connection"
+CHUNK = 500  # rows handed to the connector at once (it splits them into CRM batches)
+WAIT_FOR_RETRY = 30.0  # a retry due this soon is waited for inside the job
+FORCE_KEY = "_force"  # in CrmRecordLink.synced_values: fields to write despite the master
+
+# Set while an inbound change from a connection is applied, so that change is not
+# pushed straight back to the CRM it came from.
+_applying_from: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "crm_applying_from", default=None
+)
+
+
+@contextlib.contextmanager
+def applying_from(connection: CrmConnection) -> Iterator[None]:
+    token = _applying_from.set(str(connection.pk))
+    try:
+        yield
+    finally:
+        _applying_from.reset(token)
+
+
+def applying_from_id() -> str | None:
+    return _applying_from.get()
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before attempt ``attempts + 1``: 1, 2, 4, 8 ... times the base, capped."""
+    base = settings.PRM_CRM_BACKOFF_BASE
+    return min(base * 2 ** max(attempts - 1, 0), settings.PRM_CRM_BACKOFF_CAP)
+
+
+# ---------------------------------------------------------------- enqueueing
+
+
+def leads_changed(tenant: Tenant, lead_ids: list[str], *, origin: str | None = None) -> None:
+    """Queue these leads for every active connection but ``origin`` (the one a change
+    came from). Called after commit by the Lead signal (integrations/signals.py)."""
+    connections = [
+        c
+        for c in CrmConnection.objects.filter(status=CrmConnection.Status.ACTIVE)
+        if str(c.pk) != origin
+    ]
+    if not connections or not lead_ids:
+        return
+    lead_ids = [str(i) for i in Lead.objects.filter(pk__in=lead_ids).values_list("pk", flat=True)]
+    now = timezone.now()
+    for crm in connections:
+        queue_leads(crm, lead_ids, now=now)
+
+
+def queue_leads(crm: CrmConnection, lead_ids: list[str], *, now=None) -> None:  # type: ignore[no-untyped-def]
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = set(
+            str(i)
+            for i in CrmOutbox.objects.filter(
+                connection=crm, state=CrmOutbox.State.PENDING, lead_id__in=lead_ids
+            ).values_list("lead_id", flat=True)
+        )
+        # An edit to a lead that already waits (perhaps backing off) makes it due now.
+        CrmOutbox.objects.filter(
+            connection=crm, state=CrmOutbox.State.PENDING, lead_id__in=pending
+        ).update(next_attempt_at=now)
+        CrmOutbox.objects.bulk_create(
+            [
+                CrmOutbox(
+                    tenant_id=crm.tenant_id,
+                    connection=crm,
+                    lead_id=lead_id,
+                    next_attempt_at=now,
+                    changed_at=now,
+                )
+                for lead_id in dict.fromkeys(map(str, lead_ids))
+                if lead_id not in pending
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,  # a concurrent change queued it first: same effect
+        )
+        start_push(crm)
+
+
+def start_push(crm: CrmConnection) -> None:
+    start_job(PUSH_JOB, crm)
+
+
+def start_job(func: str, crm: CrmConnection) -> int:
+    """Enqueue a connection's job on the crm queue unless one is already waiting."""
+    waiting = Job.objects.filter(
+        func=func, status=Job.Status.QUEUED, kwargs__connection_id=str(crm.pk)
+    ).exists()
+    if waiting:
+        return 0
+    job_enqueue(func, queue="crm", tenant=crm.tenant, connection_id=str(crm.pk))
+    return 1
+
+
+# ---------------------------------------------------------------- the push job
+
+
+@contextlib.contextmanager
+def _connection_lock(crm: CrmConnection) -> Iterator[bool]:
+    key = zlib.crc32(f"crm-push:{crm.pk}".encode())
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def push_connection(connection_id: str) -> int:
+    """Job: push every due outbox row of one connection. Returns rows filed."""
+    crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+    if crm is None or not crm.is_active:
+        return 0
+    if db_connection.vendor != "postgresql":
+        return _push_loop(crm)
+    with _connection_lock(crm) as got:
+        if not got:
+            return 0  # another worker is pushing; it loops until nothing is due
+        return _push_loop(crm)
+
+
+def _push_loop(crm: CrmConnection) -> int:
+    connector = connector_for(crm)
+    field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
+    total = 0
+    try:
+        while True:
+            rows = list(
+                CrmOutbox.objects.select_related("lead__program", "lead__partner")
+                .filter(
+                    connection=crm,
+                    state=CrmOutbox.State.PENDING,
+                    next_attempt_at__lte=timezone.now(),
+                )
+                .order_by("next_attempt_at", "id")[:CHUNK]
+            )
+            if not rows:
+                soon = (
+                    CrmOutbox.objects.filter(connection=crm, state=CrmOutbox.State.PENDING)
+                    .order_by("next_attempt_at")
+                    .values_list("next_attempt_at", flat=True)
+                    .first()
+                )
+                wait = (soon - timezone.now()).total_seconds() if soon else None
+                if wait is None or wait > WAIT_FOR_RETRY:
+                    return total  # the periodic tick starts a job when it is due
+                time.sleep(max(wait, 0.0))
+                continue
+            total += _push_rows(crm, connector, field_maps, rows)
+            if not CrmConnection.objects.filter(
+                pk=crm.pk, status=CrmConnection.Status.ACTIVE
+            ).exists():
+                return total
+    finally:
+        connector.close()
+
+
+def _record_for(
+    row: CrmOutbox, link: CrmRecordLink | None, field_maps: list[CrmFieldMap]
+) -> tuple[CrmRecord, dict[str, str]]:
+    lead = row.lead
+    wanted = {f.prm_field for f in field_maps}
+    values = V.lead_values(lead, wanted)
+    record = CrmRecord(
+        key=str(lead.pk),
+        title=V.lead_title(lead),
+        email=lead.email,
+        phone=lead.phone,
+        crm_id=link.crm_id if link else "",
+        crm_contact_id=link.crm_contact_id if link else "",
+    )
+    # A person who settled a conflict in favour of the PRM value wants it written even
+    # where the CRM is the field's master.
+    forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
+    for f in field_maps:
+        record.values[f.crm_field] = values.get(f.prm_field, "")
+        if f.master == CrmFieldMap.Master.CRM and f.prm_field not in forced:
+            record.create_only.add(f.crm_field)
+    return record, values
+
+
+def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # type: ignore[no-untyped-def]
+    links = {
+        str(link.lead_id): link
+        for link in CrmRecordLink.objects.filter(
+            connection=crm, lead_id__in=[r.lead_id for r in rows]
+        )
+    }
+    # A record deleted in the CRM is not re-created behind the tenant's back.
+    gone = [r for r in rows if (link := links.get(str(r.lead_id))) and link.deleted_in_crm]
+    rows = [r for r in rows if r not in gone]
+    now = timezone.now()
+    if gone:
+        CrmOutbox.objects.filter(pk__in=[r.pk for r in gone]).update(
+            state=CrmOutbox.State.SKIPPED, done_at=now, last_error="deleted in the CRM"
+        )
+    if not rows:
+        return len(gone)
+    built = [_record_for(r, links.get(str(r.lead_id)), field_maps) for r in rows]
+    calls_before, errors_before = connector.stats.calls, connector.stats.errors
+    try:
+        results = connector.push([record for record, _ in built])
+    except CrmAuthError as exc:
+        from integrations.services.connections import connection_mark_broken
+
+        connection_mark_broken(crm, str(exc))
+        _log(
+            crm,
+            connector,
+            calls_before,
+            errors_before,
+            kind=CrmSyncLog.Kind.AUTH,
+            failed=len(rows),
+            message=str(exc),
+        )
+        return 0
+    except CrmRetryable as exc:
+        # The connector could not even start (e.g. the matching request failed).
+        results = [
+            PushResult(key=r.key, ok=False, error_kind="retryable", error=str(exc))
+            for r, _ in built
+        ]
+    return len(gone) + _file_results(
+        crm, connector, rows, built, results, links, calls_before, errors_before
+    )
+
+
+def _file_results(crm, connector, rows, built, results, links, calls_before, errors_before):  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    by_key = {r.key: r for r in results}
+    max_attempts = settings.PRM_CRM_MAX_ATTEMPTS
+    done, skipped, dead, retry = [], [], [], []
+    latency = 0.0
+    new_links, changed_links = [], []
+    for row, (record, values) in zip(rows, built, strict=True):
+        result = by_key.get(record.key) or PushResult(
+            key=record.key, ok=False, error_kind="retryable", error="no result from connector"
+        )
+        if result.ok:
+            done.append(row.pk)
+            latency = max(latency, (now - row.changed_at).total_seconds())
+            link = links.get(record.key)
+            synced = {k: v for k, v in values.items()}
+            if link is None:
+                new_links.append(
+                    CrmRecordLink(
+                        tenant_id=crm.tenant_id,
+                        connection=crm,
+                        lead_id=row.lead_id,
+                        crm_id=result.crm_id,
+                        crm_contact_id=result.crm_contact_id,
+                        synced_values=synced,
+                        synced_at=now,
+                    )
+                )
+            else:
+                link.crm_id = result.crm_id or link.crm_id
+                link.crm_contact_id = result.crm_contact_id or link.crm_contact_id
+                link.synced_values = {**link.synced_values, **synced}
+                link.synced_values.pop(FORCE_KEY, None)
+                link.synced_at = now
+                changed_links.append(link)
+        elif result.error_kind == "validation":
+            skipped.append((row.pk, result.error))
+        elif row.attempts + 1 >= max_attempts:
+            dead.append((row.pk, result.error))
+        else:
+            retry.append((row, result.error))
+    with transaction.atomic():
+        CrmOutbox.objects.filter(pk__in=done).update(
+            state=CrmOutbox.State.DONE, done_at=now, attempts=F("attempts") + 1, last_error=""
+        )
+        for pk, error in skipped:
+            CrmOutbox.objects.filter(pk=pk).update(
+                state=CrmOutbox.State.SKIPPED, done_at=now, last_error=error[:2000]
+            )
+        for pk, error in dead:
+            CrmOutbox.objects.filter(pk=pk).update(
+                state=CrmOutbox.State.DEAD,
+                done_at=now,
+                attempts=F("attempts") + 1,
+                last_error=error[:2000],
+            )
+        for row, error in retry:
+            CrmOutbox.objects.filter(pk=row.pk).update(
+                attempts=row.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=backoff(row.attempts + 1)),
+                last_error=error[:2000],
+            )
+        # Another lead may already hold a CRM id (the CRM merged two of ours): keep the
+        # first link; the second lead's row is still done, pointing at the same record.
+        CrmRecordLink.objects.bulk_create(new_links, batch_size=500, ignore_conflicts=True)
+        CrmRecordLink.objects.bulk_update(
+            changed_links,
+            ["crm_id", "crm_contact_id", "synced_values", "synced_at"],
+            batch_size=500,
+        )
+    failed = len(skipped) + len(dead) + len(retry)
+    message = "; ".join(e for _, e in (skipped + dead)[:3])
+    if not message and retry:
+        message = retry[0][1]
+    _log(
+        crm,
+        connector,
+        calls_before,
+        errors_before,
+        kind=CrmSyncLog.Kind.PUSH,
+        records=len(rows),
+        failed=failed,
+        latency=latency if done else None,
+        message=message[:2000],
+    )
+    if skipped or dead:
+        from integrations.crm.monitoring import alert_records_refused
+
+        alert_records_refused(crm, skipped=len(skipped), dead=len(dead), example=message)
+    return len(rows)
+
+
+def _log(
+    crm,
+    connector,
+    calls_before,
+    errors_before,
+    *,
+    kind,
+    records=0,
+    failed=0,  # type: ignore[no-untyped-def]
+    conflicts=0,
+    latency=None,
+    message="",
+):
+    CrmSyncLog.objects.create(
+        tenant_id=crm.tenant_id,
+        connection=crm,
+        kind=kind,
+        records=records,
+        failed=failed,
+        conflicts=conflicts,
+        api_calls=connector.stats.calls - calls_before,
+        api_errors=connector.stats.errors - errors_before,
+        latency_seconds=latency,
+        message=message,
+    )
+
+
+def sync_all(crm: CrmConnection) -> int:
+    """Queue every lead of the tenant (the console's 'push everything now')."""
+    ids = [str(i) for i in Lead.objects.values_list("pk", flat=True)]
+    for start in range(0, len(ids), 5000):
+        queue_leads(crm, ids[start : start + 5000])
+    return len(ids)
+
+
+def retry_dead(crm: CrmConnection, row_ids: list[int] | None = None) -> int:
+    rows = CrmOutbox.objects.filter(
+        connection=crm, state__in=[CrmOutbox.State.DEAD, CrmOutbox.State.SKIPPED]
+    )
+    if row_ids is not None:
+        rows = rows.filter(pk__in=row_ids)
+    lead_ids = [str(i) for i in rows.values_list("lead_id", flat=True)]
+    with transaction.atomic():
+        rows.delete()
+        queue_leads(crm, lead_ids)
+    return len(lead_ids)

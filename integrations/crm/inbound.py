@@ -1,0 +1,374 @@
+"""CRM -> PRM: records read back from the CRM (after an event, by polling, or by the
+reconciliation that catches what webhooks missed) are applied to leads.
+
+- Stage: the tenant's stage map says which lead status a stage means; a won stage with
+  its amount records a conversion (idempotent on "crm-<provider>-<id>", so an event
+  delivered twice or seen again by reconciliation pays once), and so rewards; lost
+  rejects the lead.
+- Fields: a three-way comparison with the values both sides last agreed on
+  (``CrmRecordLink.synced_values``) tells who changed what. A change on one side only is
+  taken (unless the other side is the field's source of truth, which then wins and is
+  pushed back); a change on both sides is a conflict resolved by the field's strategy:
+  last write wins, source of truth wins, manual (a conflict for a person) or merge
+  (notes: the union of both sides' lines).
+- A record deleted in the CRM keeps its lead, marked in the history; it is not pushed
+  again.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.crm import values as V
+from integrations.crm.base import CrmAuthError, RemoteRecord
+from integrations.crm.engine import _log, applying_from, queue_leads
+from integrations.crm.registry import connector_for
+from integrations.models import (
+    CrmConflict,
+    CrmConnection,
+    CrmFieldMap,
+    CrmRecordLink,
+    CrmStageMap,
+    CrmSyncLog,
+)
+from programs.models import Conversion, Lead, LeadEvent, Program
+from programs.services.conversions import ConversionInput, conversion_record
+from programs.services.leads import LeadInput, lead_create, lead_set_status, lead_update_contact
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 200
+
+
+def pull_records(connection_id: str, crm_ids: list[str]) -> int:
+    """Job: re-read these CRM records (an event is only a hint) and apply them."""
+    crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+    if crm is None or not crm.is_active:
+        return 0
+    connector = connector_for(crm)
+    calls, errors = connector.stats.calls, connector.stats.errors
+    try:
+        records = []
+        for start in range(0, len(crm_ids), FETCH_CHUNK):
+            records += connector.fetch(crm_ids[start : start + FETCH_CHUNK])
+    except CrmAuthError as exc:
+        _broken(crm, connector, calls, errors, exc)
+        return 0
+    finally:
+        connector.close()
+    applied, conflicts = apply_records(crm, records)
+    _log(
+        crm,
+        connector,
+        calls,
+        errors,
+        kind=CrmSyncLog.Kind.EVENT,
+        records=len(records),
+        conflicts=conflicts,
+        latency=_event_latency(records),
+    )
+    return applied
+
+
+def poll(connection_id: str) -> int:
+    """Job: everything changed in the CRM since the stored cursor (Salesforce's way of
+    hearing about changes, and everyone's reconciliation)."""
+    crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+    if crm is None or not crm.is_active:
+        return 0
+    connector = connector_for(crm)
+    calls, errors = connector.stats.calls, connector.stats.errors
+    try:
+        records, cursor = connector.changes_since(crm.poll_cursor)
+    except CrmAuthError as exc:
+        _broken(crm, connector, calls, errors, exc)
+        return 0
+    finally:
+        connector.close()
+    applied, conflicts = apply_records(crm, records)
+    CrmConnection.objects.filter(pk=crm.pk).update(poll_cursor=cursor, reconciled_at=timezone.now())
+    _log(
+        crm,
+        connector,
+        calls,
+        errors,
+        kind=CrmSyncLog.Kind.POLL,
+        records=len(records),
+        conflicts=conflicts,
+        latency=_event_latency(records),
+    )
+    return applied
+
+
+def _event_latency(records: list[RemoteRecord]) -> float | None:
+    stamps = [r.updated_at for r in records if r.updated_at]
+    if not stamps:
+        return None
+    return max(0.0, (timezone.now() - min(stamps)).total_seconds())
+
+
+def _broken(crm, connector, calls, errors, exc) -> None:  # type: ignore[no-untyped-def]
+    from integrations.services.connections import connection_mark_broken
+
+    connection_mark_broken(crm, str(exc))
+    _log(crm, connector, calls, errors, kind=CrmSyncLog.Kind.AUTH, failed=1, message=str(exc))
+
+
+# ---------------------------------------------------------------- applying
+
+
+def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int, int]:
+    """Apply each record in its own transaction; returns (applied, conflicts)."""
+    if not records:
+        return 0, 0
+    field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pulls]
+    stages = {(s.pipeline_id, s.stage_id): s for s in CrmStageMap.objects.filter(connection=crm)}
+    links = {
+        link.crm_id: link
+        for link in CrmRecordLink.objects.select_related("lead__program").filter(
+            connection=crm, crm_id__in=[r.crm_id for r in records]
+        )
+    }
+    applied = conflicts = 0
+    repush: list[str] = []
+    for record in records:
+        with transaction.atomic(), applying_from(crm):
+            link = links.get(record.crm_id) or _link_by_key(crm, record)
+            if link is None:
+                link = _lead_from_crm(crm, record, field_maps)
+                if link is None:
+                    continue
+            n, push_back = _apply_one(crm, link, record, field_maps, stages)
+            conflicts += n
+            applied += 1
+            if push_back:
+                repush.append(str(link.lead_id))
+    if repush:
+        queue_leads(crm, repush)
+    return applied, conflicts
+
+
+def _link_by_key(crm: CrmConnection, record: RemoteRecord) -> CrmRecordLink | None:
+    """The CRM record carries our lead id (we created it) but the link was lost."""
+    if not record.external_key:
+        return None
+    lead = Lead.objects.select_related("program").filter(pk=_uuid(record.external_key)).first()
+    if lead is None or CrmRecordLink.objects.filter(connection=crm, lead=lead).exists():
+        return None
+    return CrmRecordLink.objects.create(
+        tenant_id=crm.tenant_id,
+        connection=crm,
+        lead=lead,
+        crm_id=record.crm_id,
+        crm_contact_id=record.crm_contact_id,
+    )
+
+
+def _uuid(text: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text.strip()))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _lead_from_crm(
+    crm: CrmConnection, record: RemoteRecord, field_maps: list[CrmFieldMap]
+) -> CrmRecordLink | None:
+    """A deal a person created in the CRM with a partner's referral code becomes a lead
+    credited to that partner; records without one are not ours to track."""
+    by_field = {f.prm_field: f.crm_field for f in field_maps}
+    code = record.values.get(by_field.get("referral_code", "") or "-", "").strip()
+    if not code or crm.program_id is None or record.deleted:
+        return None
+    program = Program.objects.filter(pk=crm.program_id).first()
+    if program is None:
+        return None
+    data = LeadInput(
+        name=record.values.get(by_field.get("name", "") or "-", ""),
+        email=record.values.get(by_field.get("email", "") or "-", ""),
+        phone=record.values.get(by_field.get("phone", "") or "-", ""),
+        company=record.values.get(by_field.get("company", "") or "-", ""),
+        external_id=f"crm-{crm.provider}-{record.crm_id}",
+        referral_code=code,
+    )
+    try:
+        lead = lead_create(tenant=crm.tenant, program=program, source=Lead.Source.CRM, data=data)
+    except ValidationError as exc:
+        log.info("CRM record %s not taken as a lead: %s", record.crm_id, exc)
+        return None
+    values = V.lead_values(lead, {f.prm_field for f in field_maps})
+    return CrmRecordLink.objects.create(
+        tenant_id=crm.tenant_id,
+        connection=crm,
+        lead=lead,
+        crm_id=record.crm_id,
+        crm_contact_id=record.crm_contact_id,
+        synced_values=values,
+        synced_at=timezone.now(),
+    )
+
+
+def _apply_one(crm, link, record, field_maps, stages) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+    tenant = crm.tenant
+    lead = Lead.objects.select_related("program").get(pk=link.lead_id)
+    if record.deleted:
+        if not link.deleted_in_crm:
+            link.deleted_in_crm = True
+            link.save(update_fields=["deleted_in_crm"])
+            LeadEvent.objects.create(
+                tenant=tenant,
+                lead=lead,
+                kind=LeadEvent.Kind.NOTE,
+                text=f"[{crm.get_provider_display()}] deleted in the CRM ({record.crm_id})",
+            )
+        return 0, False
+    conflicts, push_back = _apply_fields(crm, link, lead, record, field_maps)
+    _apply_stage(crm, link, lead, record, stages)
+    link.remote_updated_at = record.updated_at or link.remote_updated_at
+    link.crm_contact_id = record.crm_contact_id or link.crm_contact_id
+    link.synced_at = timezone.now()
+    link.save()
+    return conflicts, push_back
+
+
+def _apply_fields(crm, link, lead, record, field_maps) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+    current = V.lead_values(lead, {f.prm_field for f in field_maps})
+    base = dict(link.synced_values)
+    take: dict[str, str] = {}
+    conflicts = 0
+    push_back = False
+    source = crm.get_provider_display()
+    for f in field_maps:
+        if f.prm_field not in V.WRITABLE_HERE or f.crm_field not in record.values:
+            continue
+        theirs = record.values[f.crm_field] or ""
+        ours = current.get(f.prm_field, "")
+        was = base.get(f.prm_field)
+        if _same(f.prm_field, theirs, ours):
+            base[f.prm_field] = ours
+            continue
+        crm_changed = was is None or not _same(f.prm_field, theirs, was)
+        prm_changed = was is not None and not _same(f.prm_field, ours, was)
+        if not crm_changed:
+            continue  # only we changed it: the next push carries it
+        if not prm_changed:
+            if f.master == CrmFieldMap.Master.PRM and f.strategy != CrmFieldMap.Strategy.MERGE:
+                push_back = True  # the PRM is the source of truth: its value goes back
+                continue
+            take[f.prm_field] = theirs
+            continue
+        # Both sides changed the field since they last agreed.
+        conflicts += 1
+        strategy = f.strategy
+        if strategy == CrmFieldMap.Strategy.MERGE and f.prm_field != "notes":
+            strategy = CrmFieldMap.Strategy.MASTER  # only text lines merge meaningfully
+        if strategy == CrmFieldMap.Strategy.MANUAL:
+            CrmConflict.objects.update_or_create(
+                connection=crm,
+                lead=lead,
+                prm_field=f.prm_field,
+                state=CrmConflict.State.OPEN,
+                defaults={"tenant_id": crm.tenant_id, "prm_value": ours, "crm_value": theirs},
+            )
+            continue
+        if strategy == CrmFieldMap.Strategy.MERGE:
+            take[f.prm_field] = _merge_lines(ours, theirs)
+            push_back = True
+            continue
+        if strategy == CrmFieldMap.Strategy.LAST_WRITE:
+            crm_newer = record.updated_at is not None and record.updated_at > lead.updated_at
+            winner_crm = crm_newer
+        else:
+            winner_crm = f.master == CrmFieldMap.Master.CRM
+        if winner_crm:
+            take[f.prm_field] = theirs
+        else:
+            push_back = True
+    if take:
+        notes = take.pop("notes", None)
+        if take:
+            lead = lead_update_contact(tenant=crm.tenant, lead=lead, changes=take, source=source)
+        if notes is not None:
+            _add_note_lines(crm, lead, current.get("notes", ""), notes)
+        fresh = V.lead_values(lead, {f.prm_field for f in field_maps})
+        for key in [*take, *(["notes"] if notes is not None else [])]:
+            base[key] = fresh.get(key, "")
+    link.synced_values = base
+    return conflicts, push_back
+
+
+def _same(field: str, a: str, b: str) -> bool:
+    if field == "email":
+        return a.strip().lower() == b.strip().lower()
+    if field == "phone":
+        return "".join(c for c in a if c.isdigit()) == "".join(c for c in b if c.isdigit())
+    if field == "notes":
+        return _lines(a) == _lines(b)
+    return a.strip() == b.strip()
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _merge_lines(ours: str, theirs: str) -> str:
+    merged = _lines(ours)
+    merged += [line for line in _lines(theirs) if line not in merged]
+    return "\n".join(merged)
+
+
+def _add_note_lines(crm, lead, ours: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    have = set(_lines(ours))
+    for line in _lines(wanted):
+        if line not in have:
+            LeadEvent.objects.create(
+                tenant=crm.tenant, lead=lead, kind=LeadEvent.Kind.NOTE, text=line[:5000]
+            )
+
+
+def _apply_stage(crm, link, lead, record, stages) -> None:  # type: ignore[no-untyped-def]
+    stage_key = f"{record.pipeline_id}:{record.stage_id}"
+    mapped = stages.get((record.pipeline_id, record.stage_id))
+    semantic = record.semantic or (mapped.semantic if mapped else "open")
+    if semantic == "won":
+        _record_win(crm, lead, record)
+    status = (mapped.lead_status if mapped else "") or {
+        "won": Lead.Status.CONVERTED,
+        "lost": Lead.Status.REJECTED,
+    }.get(semantic, "")
+    if status and lead.status != status and link.stage != stage_key:
+        lead_set_status(tenant=crm.tenant, lead=lead, status=status, actor=None)
+    link.stage = stage_key
+
+
+def _record_win(crm: CrmConnection, lead: Lead, record: RemoteRecord) -> None:
+    order_id = f"crm-{crm.provider}-{record.crm_id}"
+    if Conversion.objects.filter(program_id=lead.program_id, external_id=order_id).exists():
+        return
+    currency = (
+        record.currency or crm.settings.get("currency") or crm.tenant.default_currency
+    ).upper()
+    amount = record.amount if record.amount is not None else Decimal("0")
+    try:
+        conversion_record(
+            tenant=crm.tenant,
+            program=lead.program,
+            data=ConversionInput(
+                external_id=order_id,
+                amount=amount.quantize(Decimal("0.01")),
+                currency=currency,
+                customer_email=lead.email,
+                customer_phone=lead.phone,
+                customer_external_id=lead.external_id,
+                occurred_at=record.updated_at or timezone.now(),
+            ),
+        )
+    except ValidationError as exc:
+        log.warning("won deal %s not recorded: %s", record.crm_id, exc)

@@ -1,0 +1,61 @@
+"""Inbound CRM events: /hooks/crm/<secret>/ on the tenant's host.
+
+The secret in the URL names the connection (amoCRM webhooks carry no signature); the
+connector then verifies the body (amoCRM's account id, Bitrix24's application token).
+An event is only a hint: the records it names are re-read from the CRM by a job, so the
+answer goes back at once (amoCRM wants it within 2 seconds)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from integrations.crm.base import CrmAuthError, CrmError
+from integrations.crm.registry import connector_for
+from integrations.models import CrmConnection, CrmSyncLog
+from prm.access import request_tenant
+from prm.jobs import job_enqueue
+
+MAX_BODY = 1_000_000
+
+
+@csrf_exempt
+@require_POST
+def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
+    tenant = request_tenant(request)
+    crm = CrmConnection.objects.filter(hook_secret=secret).first()
+    if crm is None:
+        return JsonResponse({"error": "not_found", "detail": "Unknown hook."}, status=404)
+    if not crm.is_active:
+        # Accepted and dropped: the reconciliation after reconnecting picks changes up,
+        # and a CRM that sees errors may disable the hook (amoCRM does after 100).
+        return JsonResponse({"ok": True, "ignored": crm.status})
+    if len(request.body) > MAX_BODY:
+        return JsonResponse({"error": "too_large", "detail": "Body too large."}, status=413)
+    connector = connector_for(crm)
+    try:
+        ids = connector.parse_event(request.body, request.content_type or "")
+    except CrmAuthError as exc:
+        CrmSyncLog.objects.create(
+            tenant=tenant,
+            connection=crm,
+            kind=CrmSyncLog.Kind.EVENT,
+            failed=1,
+            message=f"event refused: {exc}"[:2000],
+        )
+        return JsonResponse({"error": "forbidden", "detail": str(exc)}, status=403)
+    except CrmError as exc:
+        return JsonResponse({"error": "bad_event", "detail": str(exc)}, status=400)
+    finally:
+        connector.close()
+    ids = list(dict.fromkeys(str(i) for i in ids))[:500]
+    if ids:
+        job_enqueue(
+            "integrations.crm.inbound.pull_records",
+            queue="crm",
+            tenant=tenant,
+            connection_id=str(crm.pk),
+            crm_ids=ids,
+        )
+    return JsonResponse({"ok": True, "records": len(ids)})
