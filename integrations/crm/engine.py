@@ -205,11 +205,11 @@ def _push_loop(crm: CrmConnection) -> int:
 
 
 def _record_for(
-    row: CrmOutbox, link: CrmRecordLink | None, field_maps: list[CrmFieldMap]
-) -> tuple[CrmRecord, dict[str, str]]:
-    lead = row.lead
-    wanted = {f.prm_field for f in field_maps}
-    values = V.lead_values(lead, wanted)
+    lead: Lead,
+    values: dict[str, str],
+    link: CrmRecordLink | None,
+    field_maps: list[CrmFieldMap],
+) -> CrmRecord:
     record = CrmRecord(
         key=str(lead.pk),
         title=V.lead_title(lead),
@@ -219,13 +219,44 @@ def _record_for(
         crm_contact_id=link.crm_contact_id if link else "",
     )
     # A person who settled a conflict in favour of the PRM value wants it written even
-    # where the CRM is the field's master.
+    # where the CRM is the field's master. Merged fields carry both sides' lines.
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
-        if f.master == CrmFieldMap.Master.CRM and f.prm_field not in forced:
+        if (
+            f.master == CrmFieldMap.Master.CRM
+            and f.prm_field not in forced
+            and f.strategy != CrmFieldMap.Strategy.MERGE
+        ):
             record.create_only.add(f.crm_field)
-    return record, values
+    return record
+
+
+def _merge_remote(crm, connector, field_maps, leads, values, links) -> None:  # type: ignore[no-untyped-def]
+    """Before overwriting a merged field (notes) of records the CRM already has, read
+    their current text: lines added in the CRM since the last sync are kept on both
+    sides instead of being lost to our write."""
+    merged_fields = [f for f in field_maps if f.strategy == CrmFieldMap.Strategy.MERGE]
+    linked = [links[str(lead.pk)] for lead in leads if str(lead.pk) in links]
+    if not merged_fields or not linked:
+        return
+    from integrations.crm.inbound import _add_note_lines, _merge_lines
+
+    remote = {r.crm_id: r for r in connector.fetch([link.crm_id for link in linked])}
+    by_id = {str(lead.pk): lead for lead in leads}
+    for link in linked:
+        record = remote.get(link.crm_id)
+        if record is None or record.deleted:
+            continue
+        lead_values = values[str(link.lead_id)]
+        for f in merged_fields:
+            theirs = record.values.get(f.crm_field, "") or ""
+            ours = lead_values.get(f.prm_field, "")
+            both = _merge_lines(ours, theirs)
+            if both != ours:
+                with applying_from(crm):
+                    _add_note_lines(crm, by_id[str(link.lead_id)], ours, both)
+                lead_values[f.prm_field] = both
 
 
 def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # type: ignore[no-untyped-def]
@@ -245,9 +276,23 @@ def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # typ
         )
     if not rows:
         return len(gone)
-    built = [_record_for(r, links.get(str(r.lead_id)), field_maps) for r in rows]
+    leads = [r.lead for r in rows]
+    values = V.values_for(leads, {f.prm_field for f in field_maps})
     calls_before, errors_before = connector.stats.calls, connector.stats.errors
+    built: list[tuple[CrmRecord, dict[str, str]]] = []
     try:
+        # Without the merge read the push still goes; the next inbound pass merges.
+        with contextlib.suppress(CrmRetryable):
+            _merge_remote(crm, connector, field_maps, leads, values, links)
+        built = [
+            (
+                _record_for(
+                    r.lead, values[str(r.lead_id)], links.get(str(r.lead_id)), field_maps
+                ),
+                values[str(r.lead_id)],
+            )
+            for r in rows
+        ]
         results = connector.push([record for record, _ in built])
     except CrmAuthError as exc:
         from integrations.services.connections import connection_mark_broken

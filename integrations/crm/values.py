@@ -1,6 +1,11 @@
-"""A lead's values by PRM field: what is pushed, and what inbound changes compare with."""
+"""Leads' values by PRM field: what is pushed, and what inbound changes compare with.
+Looked up for a whole chunk of leads at once (a 10,000-lead sync must not cost a query
+per lead per field)."""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
 
 from programs.models import Enrollment, Lead, LeadEvent, PromoCode
 
@@ -10,49 +15,66 @@ WRITABLE_HERE = ("name", "email", "phone", "company", "notes")
 
 
 def lead_notes(lead: Lead) -> str:
-    notes = LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.NOTE).order_by("created_at")
-    return "\n".join(n.text.strip() for n in notes if n.text.strip())
+    return notes_for([lead.pk]).get(str(lead.pk), "")
+
+
+def notes_for(lead_ids: Iterable[object]) -> dict[str, str]:
+    lines: dict[str, list[str]] = defaultdict(list)
+    rows = (
+        LeadEvent.objects.filter(lead_id__in=list(lead_ids), kind=LeadEvent.Kind.NOTE)
+        .order_by("created_at", "id")
+        .values_list("lead_id", "text")
+    )
+    for lead_id, text in rows:
+        if text.strip():
+            lines[str(lead_id)].append(text.strip())
+    return {key: "\n".join(value) for key, value in lines.items()}
+
+
+def values_for(leads: list[Lead], fields: set[str]) -> dict[str, dict[str, str]]:
+    """{lead id: {prm field: value}} for the fields asked."""
+    pairs = {(lead.program_id, lead.partner_id) for lead in leads if lead.partner_id}
+    codes: dict[tuple[object, object], str] = {}
+    promos: dict[tuple[object, object], str] = {}
+    if pairs and "referral_code" in fields:
+        for program_id, partner_id, code in Enrollment.objects.filter(
+            program_id__in={p for p, _ in pairs}, partner_id__in={q for _, q in pairs}
+        ).values_list("program_id", "partner_id", "code"):
+            codes[(program_id, partner_id)] = code
+    if pairs and "promo_code" in fields:
+        for program_id, partner_id, code in (
+            PromoCode.objects.filter(
+                program_id__in={p for p, _ in pairs},
+                partner_id__in={q for _, q in pairs},
+                is_active=True,
+            )
+            .order_by("-created_at")
+            .values_list("program_id", "partner_id", "code")
+        ):
+            promos[(program_id, partner_id)] = code  # the oldest active one wins
+    notes = notes_for([lead.pk for lead in leads]) if "notes" in fields else {}
+    out: dict[str, dict[str, str]] = {}
+    for lead in leads:
+        key = str(lead.pk)
+        pair = (lead.program_id, lead.partner_id)
+        every = {
+            "name": lead.name,
+            "email": lead.email,
+            "phone": lead.phone,
+            "company": lead.company,
+            "lead_id": key,
+            "program": lead.program.name if "program" in fields else "",
+            "partner": str(lead.partner) if lead.partner_id else "",
+            "referral_code": codes.get(pair, ""),
+            "promo_code": promos.get(pair, ""),
+            "notes": notes.get(key, ""),
+        }
+        out[key] = {name: every[name] for name in fields if name in every}
+    return out
 
 
 def lead_values(lead: Lead, fields: set[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    simple = {
-        "name": lead.name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "company": lead.company,
-        "lead_id": str(lead.pk),
-        "program": lead.program.name if "program" in fields else "",
-    }
-    for key in fields & simple.keys():
-        values[key] = simple[key]
-    partner = lead.partner
-    if "partner" in fields:
-        values["partner"] = str(partner) if partner else ""
-    if "referral_code" in fields:
-        code = ""
-        if partner is not None:
-            code = (
-                Enrollment.objects.filter(program_id=lead.program_id, partner=partner)
-                .values_list("code", flat=True)
-                .first()
-                or ""
-            )
-        values["referral_code"] = code
-    if "promo_code" in fields:
-        promo = ""
-        if partner is not None:
-            promo = (
-                PromoCode.objects.filter(program_id=lead.program_id, partner=partner)
-                .order_by("created_at")
-                .values_list("code", flat=True)
-                .first()
-                or ""
-            )
-        values["promo_code"] = promo
-    if "notes" in fields:
-        values["notes"] = lead_notes(lead)
-    return values
+    return values_for([lead], fields)[str(lead.pk)]
 
 
 def lead_title(lead: Lead) -> str:

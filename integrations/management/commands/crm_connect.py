@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
 from integrations.management.commands._common import add_target, get_tenant
 from integrations.models import CrmConnection
@@ -40,7 +41,11 @@ class Command(BaseCommand):
         parser.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--program", help="name of the program for leads made in the CRM")
-        parser.add_argument("--subscribe", metavar="URL", help="also subscribe CRM events to URL")
+        parser.add_argument(
+            "--subscribe",
+            action="store_true",
+            help="also ask the CRM to send its events to this workspace's event URL",
+        )
         parser.add_argument("--no-test", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -83,6 +88,7 @@ class Command(BaseCommand):
                     self.stdout.write(json.dumps(result, ensure_ascii=False))
                     raise CommandError(f"connection test failed: {message}")
             if opts["subscribe"]:
-                done, error = connection_subscribe(crm, opts["subscribe"])
-                result.update(subscribed=done, subscribe_error=error)
+                url = tenant.base_url + reverse("crm_event", args=[crm.hook_secret])
+                done, error = connection_subscribe(crm, url)
+                result.update(event_url=url, subscribed=done, subscribe_error=error)
             self.stdout.write(json.dumps(result, ensure_ascii=False))
