@@ -175,7 +175,7 @@ def _push_loop(crm: CrmConnection) -> int:
     try:
         while True:
             rows = list(
-                CrmOutbox.objects.select_related("lead__program", "lead__partner")
+                CrmOutbox.objects.select_related("lead__program", "lead__partner__user")
                 .filter(
                     connection=crm,
                     state=CrmOutbox.State.PENDING,
@@ -315,11 +315,13 @@ def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # typ
             for r, _ in built
         ]
     return len(gone) + _file_results(
-        crm, connector, rows, built, results, links, calls_before, errors_before
+        crm, connector, field_maps, rows, built, results, links, calls_before, errors_before
     )
 
 
-def _file_results(crm, connector, rows, built, results, links, calls_before, errors_before):  # type: ignore[no-untyped-def]
+def _file_results(  # type: ignore[no-untyped-def]
+    crm, connector, field_maps, rows, built, results, links, calls_before, errors_before
+):
     now = timezone.now()
     by_key = {r.key: r for r in results}
     max_attempts = settings.PRM_CRM_MAX_ATTEMPTS
@@ -333,8 +335,14 @@ def _file_results(crm, connector, rows, built, results, links, calls_before, err
         if result.ok:
             done.append(row.pk)
             latency = max(latency, (now - row.changed_at).total_seconds())
+            # What both sides now agree on: our values, except the CRM-mastered ones we
+            # did not write to a record the CRM already had (it kept its own).
+            held = {f.prm_field for f in field_maps if f.crm_field in record.create_only}
             link = links.get(record.key)
-            synced = {k: v for k, v in values.items()}
+            synced = {
+                k: (link.synced_values.get(k, v) if link is not None and k in held else v)
+                for k, v in values.items()
+            }
             if link is None:
                 new_links.append(
                     CrmRecordLink(

@@ -1,0 +1,122 @@
+"""Who reaches which CRM console page: owners and admins (INTEGRATIONS_MANAGE); other
+roles 403, partners 403, outsiders 404 on acme's host, and acme's ids on another
+tenant's host 404; whoever is refused changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from integrations.urls_pages import console_patterns
+from tests.integrations.conftest import make_fake
+from tests.integrations.console_world import build, state
+
+P = "/manage/integrations/amocrm"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    data: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def call(self, client, ids: dict[str, str]):  # type: ignore[no-untyped-def]
+        url = self.path.format(**ids)
+        if self.method == "GET":
+            return client.get(url)
+        return client.post(url, self.data)
+
+
+CASES = [
+    Case("integrations", "GET", "/manage/integrations/"),
+    Case("integration_detail", "GET", f"{P}/"),
+    Case("integration_connect", "GET", f"{P}/connect/"),
+    Case("integration_connect", "POST", f"{P}/connect/", {"auth_kind": "token"}),
+    Case("integration_oauth_start", "GET", f"{P}/oauth/start/"),
+    Case("integration_oauth_callback", "GET", f"{P}/oauth/callback/?code=x&state=y"),
+    Case("integration_fields", "GET", f"{P}/fields/"),
+    Case("integration_fields", "POST", f"{P}/fields/"),
+    Case("integration_stages", "GET", f"{P}/stages/"),
+    Case("integration_stages", "POST", f"{P}/stages/"),
+    Case("integration_conflicts", "GET", f"{P}/conflicts/"),
+    Case(
+        "integration_conflict_resolve",
+        "POST",
+        P + "/conflicts/{conflict}/resolve/",
+        {"keep": "crm"},
+    ),
+    Case("integration_dead_letters", "GET", f"{P}/dead-letters/"),
+    Case("integration_dead_letter_retry", "POST", P + "/dead-letters/{dead}/retry/"),
+    Case("integration_action", "POST", f"{P}/do/pause/"),
+    Case("integration_action", "POST", f"{P}/do/disconnect/"),
+]
+WITH_IDS = [case for case in CASES if "{" in case.path]
+FORBIDDEN = {"manager", "finance", "analyst"}
+STAFF = ["owner", "admin", "manager", "finance", "analyst"]
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[Any, Any]]:
+    acme_fake, globex_fake = make_fake("amocrm").start(), make_fake("amocrm").start()
+    try:
+        yield acme_fake, globex_fake
+    finally:
+        acme_fake.stop()
+        globex_fake.stop()
+
+
+@pytest.fixture
+def ids(acme, globex, owner, fakes) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    build(globex, fakes[1])
+    return build(acme, fakes[0])
+
+
+def test_the_cases_cover_every_page_url():
+    assert {case.name for case in CASES} == {p.name for p in console_patterns}
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_an_outsider_signed_in_on_acme_gets_404_and_changes_nothing(
+    client_for, acme, ids, outsider, case
+):
+    before = state(acme)
+    assert case.call(client_for(outsider, "acme.localhost"), ids).status_code == 404
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", WITH_IDS, ids=str)
+def test_acme_ids_on_another_tenants_host_are_a_404(client_for, acme, ids, globex, outsider, case):
+    # The outsider owns globex, which has its own amoCRM connection: acme's ids there
+    # still answer 404.
+    before = state(acme)
+    assert case.call(client_for(outsider, "globex.localhost"), ids).status_code == 404
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_partner_gets_403(client_for, acme, ids, partner, case):
+    before = state(acme)
+    assert case.call(client_for(partner), ids).status_code == 403
+    assert state(acme) == before
+
+
+@pytest.mark.parametrize("role", STAFF)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_role_gets_403_exactly_where_its_permissions_say(
+    client_for, acme, ids, case, role, request
+):
+    user = request.getfixturevalue(role)
+    before = state(acme)
+    response = case.call(client_for(user), ids)
+    if role in FORBIDDEN:
+        assert response.status_code == 403
+        assert state(acme) == before
+    else:
+        assert response.status_code in {200, 302}, response.content[:500]

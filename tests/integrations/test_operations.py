@@ -1,0 +1,190 @@
+"""The operator side of CRM sync: inbound event URL answers, monitoring thresholds and
+their alerts, the management commands, conflicts settled by hand."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from integrations.crm.monitoring import check_alerts, connection_health
+from integrations.models import CrmConflict, CrmConnection, CrmOutbox, CrmSyncLog
+from integrations.services.connections import conflict_resolve
+from programs.models import Lead
+from tests.integrations.conftest import connect, make_fake
+from tests.integrations.helpers import crm_id_of, new_lead, record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def amo() -> Iterator[Any]:
+    server = make_fake("amocrm").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def amo_crm(in_acme, amo, program, enrollment) -> CrmConnection:  # type: ignore[no-untyped-def]
+    return connect(in_acme, amo, program)
+
+
+def test_event_url_answers_json_for_unknown_forged_and_paused(
+    amo_crm, amo, client_for, django_capture_on_commit_callbacks
+):
+    client = client_for(None)
+    unknown = client.post(
+        "/hooks/crm/nope/", data=b"x=1", content_type="application/x-www-form-urlencoded"
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    forged = client.post(
+        f"/hooks/crm/{amo_crm.hook_secret}/",
+        data=b"leads[status][0][id]=1&account[id]=999999",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert forged.status_code == 403 and forged.json()["error"] == "forbidden"
+    assert CrmSyncLog.objects.filter(message__startswith="event refused").exists()
+    amo_crm.status = CrmConnection.Status.PAUSED
+    amo_crm.save()
+    paused = client.post(
+        f"/hooks/crm/{amo_crm.hook_secret}/",
+        data=b"x=1",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert paused.status_code == 200 and paused.json()["ignored"] == "paused"
+    # The hook of acme is not reachable through another tenant's host.
+    other = client_for(None, "globex.localhost").post(
+        f"/hooks/crm/{amo_crm.hook_secret}/",
+        data=b"x=1",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert other.status_code == 404
+
+
+def test_thresholds_are_highlighted_and_alerted_once(amo_crm, admin, owner):
+    CrmSyncLog.objects.create(
+        tenant=amo_crm.tenant,
+        connection=amo_crm,
+        kind="push",
+        records=100,
+        failed=6,
+        api_calls=100,
+        api_errors=2,
+    )
+    health = connection_health(amo_crm)
+    assert health.failure_rate == pytest.approx(0.06)
+    assert set(health.crossed) == {"failure_rate", "api_error_rate"}
+    assert check_alerts(amo_crm) == ["failure_rate", "api_error_rate"]
+    assert len(mail.outbox) == 1
+    assert set(mail.outbox[0].to) == {admin.email, owner.email}
+    assert check_alerts(amo_crm) == []  # still crossed: no second e-mail
+    assert len(mail.outbox) == 1
+
+
+def test_queue_depth_and_latency_thresholds(amo_crm, program):
+    old = timezone.now() - timedelta(minutes=20)
+    leads = Lead.objects.bulk_create(
+        [
+            Lead(tenant=amo_crm.tenant, program=program, source="console", email=f"q{i}@x.com")
+            for i in range(1001)
+        ]
+    )
+    CrmOutbox.objects.bulk_create(
+        [
+            CrmOutbox(
+                tenant=amo_crm.tenant,
+                connection=amo_crm,
+                lead=lead,
+                next_attempt_at=old,
+                changed_at=old,
+            )
+            for lead in leads
+        ]
+    )
+    health = connection_health(amo_crm)
+    assert health.queue_depth == 1001
+    assert health.latency_seconds > 15 * 60
+    assert {"queue_depth", "latency_seconds"} <= set(health.crossed)
+
+
+def test_conflict_resolved_by_hand_either_way(
+    amo_crm, amo, program, alice, admin, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="a@example.com")
+    run_crm_jobs()
+    keep_crm = CrmConflict.objects.create(
+        tenant=amo_crm.tenant,
+        connection=amo_crm,
+        lead=lead,
+        prm_field="email",
+        prm_value="a@example.com",
+        crm_value="b@example.com",
+    )
+    conflict_resolve(keep_crm, keep="crm", actor=admin)
+    lead.refresh_from_db()
+    assert lead.email == "b@example.com"
+    keep_prm = CrmConflict.objects.create(
+        tenant=amo_crm.tenant,
+        connection=amo_crm,
+        lead=lead,
+        prm_field="email",
+        prm_value="b@example.com",
+        crm_value="c@example.com",
+    )
+    amo.update_record(crm_id_of(amo_crm, lead), email="c@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        conflict_resolve(keep_prm, keep="prm", actor=admin)
+    run_crm_jobs()
+    # Keeping ours writes it to the CRM even though the CRM is the e-mail's master.
+    assert record(amo, crm_id_of(amo_crm, lead))["email"] == "b@example.com"
+    assert set(CrmConflict.objects.values_list("state", flat=True)) == {"kept_crm", "kept_prm"}
+
+
+def test_management_commands(acme, amo, program, enrollment, alice, in_acme):
+    config = amo.connection_config()
+    out = StringIO()
+    args = [
+        "--tenant",
+        "acme",
+        "--provider",
+        "amocrm",
+        "--auth-kind",
+        config["auth_kind"],
+        "--base-url",
+        config["base_url"],
+        "--program",
+        "Pro plan",
+    ]
+    for key, value in config["credentials"].items():
+        args += ["--credential", f"{key}={value}"]
+    for key, value in config.get("settings", {}).items():
+        args += ["--setting", f"{key}={value}"]
+    call_command("crm_connect", *args, stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["ok"] is True and result["provider"] == "amocrm"
+
+    Lead.objects.create(
+        tenant=acme, program=program, partner=alice, source="console", email="cli@example.com"
+    )
+    out = StringIO()
+    call_command("crm_sync", "--tenant", "acme", "--provider", "amocrm", "--full", stdout=out)
+    assert json.loads(out.getvalue())["pushed"] == 1
+    assert [r["email"] for r in amo.records()] == ["cli@example.com"]
+
+    out = StringIO()
+    call_command("crm_sync", "--tenant", "acme", "--provider", "amocrm", "--reconcile", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "active"
+
+    out = StringIO()
+    call_command("crm_health", "--tenant", "acme", "--provider", "amocrm", stdout=out)
+    health = json.loads(out.getvalue())
+    assert health["records"] == 1 and health["thresholds"]["queue_depth"] == 1000
