@@ -14,7 +14,7 @@ from programs.models import Lead, Program
 
 class ProgramForm(forms.Form):
     program = forms.ModelChoiceField(
-        queryset=Program.objects.none(),
+        queryset=Program.all_tenants_unscoped.none(),
         required=False,
         label=_("Program for leads created in the CRM"),
         help_text=_(

@@ -41,3 +41,5 @@ ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "signup": "1000/m/ip", "login": "1
 PRM_CRM_BACKOFF_BASE = 0.01
 PRM_CRM_MAX_RATE_WAIT = 5.0
 PRM_CRM_BACKOFF_CAP = 0.05
+# The fakes' rate limiters are off unless a test turns them on (and sets this back to 1).
+PRM_CRM_RATE_SCALE = 100.0

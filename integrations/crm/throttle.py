@@ -36,7 +36,8 @@ _local_tat: dict[str, float] = {}
 class Throttle:
     def __init__(self, key: str, rate: float, burst: int = 1, margin: float = 0.97) -> None:
         self.key = f"prm:crm:throttle:{key}"
-        self.interval = 1.0 / (rate * margin)
+        # PRM_CRM_RATE_SCALE > 1 only in tests, against fakes whose limiter is off.
+        self.interval = 1.0 / (rate * margin * settings.PRM_CRM_RATE_SCALE)
         self.tolerance = max(burst - 1, 0) * self.interval
         self._script = None
 

@@ -149,7 +149,8 @@ def test_conflict_resolved_by_hand_either_way(
     assert set(CrmConflict.objects.values_list("state", flat=True)) == {"kept_crm", "kept_prm"}
 
 
-def test_management_commands(acme, amo, program, enrollment, alice, in_acme):
+def test_management_commands(in_acme, amo, program, enrollment, alice):
+    acme = in_acme
     config = amo.connection_config()
     out = StringIO()
     args = [

@@ -122,15 +122,6 @@ def _json(response: httpx.Response) -> Any:
         raise CrmRetryable(f"amoCRM answered non-JSON ({response.status_code})") from exc
 
 
-def _rate_scale() -> float:
-    """Tests against a fake without its limiter may run faster than amo allows."""
-    return float(getattr(settings, "PRM_CRM_RATE_SCALE", 1.0))
-
-
-def _timeout() -> float:
-    return float(getattr(settings, "PRM_CRM_TIMEOUT", 15.0))
-
-
 class AmoClient:
     """One account's API. ``auth_kind`` is "oauth" or "token" (long-lived)."""
 
@@ -147,10 +138,11 @@ class AmoClient:
         self.auth_kind = auth_kind
         self.credentials = credentials
         self.transport = Transport(
-            throttle=Throttle(f"amocrm:{throttle_key}", rate=RATE * _rate_scale(), burst=1),
+            # amo counts in strict one-second windows: keep well under 7 per second.
+            throttle=Throttle(f"amocrm:{throttle_key}", rate=RATE, burst=1, margin=0.93),
             stats=stats,
             rate_limited=rate_limited,
-            timeout=_timeout(),
+            timeout=settings.PRM_CRM_HTTP_TIMEOUT,
         )
 
     def close(self) -> None:
@@ -307,7 +299,7 @@ def exchange_code(
     """(account URL, credentials) for the code of a redirect. The code is traded at the
     account's own domain (``referer``), within its 20-minute life."""
     api = account_url(query.get("referer", ""), base_url)
-    transport = Transport(throttle=None, stats=ApiStats(), timeout=_timeout())
+    transport = Transport(throttle=None, stats=ApiStats(), timeout=settings.PRM_CRM_HTTP_TIMEOUT)
     try:
         response = transport.request(
             "POST",
