@@ -117,6 +117,9 @@ class PushResult:
     matched: bool = False  # an existing CRM record was found and updated
     error_kind: str = ""  # "validation" or "retryable" when not ok
     error: str = ""
+    # Set when the CRM refused for rate (CrmRateLimited.retry_after): the engine waits
+    # this long and does not count the attempt against the record.
+    retry_after: float = 0.0
 
 
 @dataclass

@@ -286,9 +286,7 @@ def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # typ
             _merge_remote(crm, connector, field_maps, leads, values, links)
         built = [
             (
-                _record_for(
-                    r.lead, values[str(r.lead_id)], links.get(str(r.lead_id)), field_maps
-                ),
+                _record_for(r.lead, values[str(r.lead_id)], links.get(str(r.lead_id)), field_maps),
                 values[str(r.lead_id)],
             )
             for r in rows
@@ -311,7 +309,13 @@ def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # typ
     except CrmRetryable as exc:
         # The connector could not even start (e.g. the matching request failed).
         results = [
-            PushResult(key=r.key, ok=False, error_kind="retryable", error=str(exc))
+            PushResult(
+                key=r.key,
+                ok=False,
+                error_kind="retryable",
+                error=str(exc),
+                retry_after=getattr(exc, "retry_after", 0.0),
+            )
             for r, _ in built
         ]
     return len(gone) + _file_results(
@@ -364,10 +368,12 @@ def _file_results(  # type: ignore[no-untyped-def]
                 changed_links.append(link)
         elif result.error_kind == "validation":
             skipped.append((row.pk, result.error))
+        elif result.retry_after:
+            retry.append((row, result.error, result.retry_after))
         elif row.attempts + 1 >= max_attempts:
             dead.append((row.pk, result.error))
         else:
-            retry.append((row, result.error))
+            retry.append((row, result.error, 0.0))
     with transaction.atomic():
         CrmOutbox.objects.filter(pk__in=done).update(
             state=CrmOutbox.State.DONE, done_at=now, attempts=F("attempts") + 1, last_error=""
@@ -383,10 +389,14 @@ def _file_results(  # type: ignore[no-untyped-def]
                 attempts=F("attempts") + 1,
                 last_error=error[:2000],
             )
-        for row, error in retry:
+        for row, error, wait in retry:
+            if wait:  # refused for rate: wait as told, the attempt does not count
+                attempts, delay = row.attempts, wait
+            else:
+                attempts, delay = row.attempts + 1, backoff(row.attempts + 1)
             CrmOutbox.objects.filter(pk=row.pk).update(
-                attempts=row.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=backoff(row.attempts + 1)),
+                attempts=attempts,
+                next_attempt_at=now + timedelta(seconds=delay),
                 last_error=error[:2000],
             )
         # Another lead may already hold a CRM id (the CRM merged two of ours): keep the

@@ -7,8 +7,8 @@ connector, unchanged: that is SPEC's test checklist, per connector."""
 from __future__ import annotations
 
 import importlib
-from decimal import Decimal
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import django_rq

@@ -297,8 +297,13 @@ def test_special_characters_long_text_and_money(
     # The CRM keeps its deals in euros; the program pays in dollars at the day's rate.
     crm.settings = {**crm.settings, "currency": "EUR"}
     crm.save()
-    ExchangeRate.objects.create(tenant=crm.tenant, base="EUR", quote="USD",
-                                rate=Decimal("1.25"), valid_from=date(2020, 1, 1))
+    ExchangeRate.objects.create(
+        tenant=crm.tenant,
+        base="EUR",
+        quote="USD",
+        rate=Decimal("1.25"),
+        valid_from=date(2020, 1, 1),
+    )
     crm_id = crm_id_of(crm, lead)
     fake.move(crm_id, "won", "98765")
     deliver(fake, crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)

@@ -337,7 +337,10 @@ class AmoConnector(Connector):
             self._fields()
             updates, creates = self._plan(records)
         except CrmRetryable as exc:
-            return [_failed(r, "retryable", str(exc)) for r in records]
+            failed = [_failed(r, "retryable", str(exc)) for r in records]
+            for result in failed:
+                result.retry_after = getattr(exc, "retry_after", 0.0)
+            return failed
         # Current state of every lead to update, read 250 at a time before writing.
         steps: list[tuple[str, list[Any]]] = [("read", updates)] if updates else []
         steps += [("update", c) for c in _chunks(updates, WRITE_BATCH)]
@@ -358,6 +361,7 @@ class AmoConnector(Connector):
                     for item in rest:
                         if results[item[0]] is None:
                             results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
+                            results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
                 break
             except CrmValidationError as exc:
                 for item in [] if kind == "read" else chunk:

@@ -116,6 +116,7 @@ class BitrixConnector(Connector):
     def push(self, records: list[CrmRecord]) -> list[PushResult]:
         out: list[PushResult | None] = [None] * len(records)
         stopped = ""  # why the rest was not sent (a retryable failure)
+        wait = 0.0  # how long the CRM asked us to wait, if it refused for rate
         positions = list(range(len(records)))
         for part in _chunks(positions, MATCH_CHUNK):
             if stopped:
@@ -127,7 +128,7 @@ class BitrixConnector(Connector):
                     out[p] = self._failed(records[p], "validation", str(exc))
                 continue
             except CrmRetryable as exc:
-                stopped = str(exc)
+                stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
                 break
             for chunk in _chunks(list(zip(part, plans, strict=True)), self.batch_size):
                 try:
@@ -135,15 +136,20 @@ class BitrixConnector(Connector):
                 except CrmAuthError:
                     raise
                 except CrmRetryable as exc:
-                    stopped = str(exc)  # this chunk and the rest: next run matches first
+                    # This chunk and the rest: the next run matches first.
+                    stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
                     break
                 except CrmValidationError as exc:
                     for p, _ in chunk:
                         out[p] = self._failed(records[p], "validation", str(exc))
-        return [
+        results = [
             r or self._failed(records[n], "retryable", stopped or "not sent")
             for n, r in enumerate(out)
         ]
+        for n, r in enumerate(out):
+            if r is None:
+                results[n].retry_after = wait
+        return results
 
     @staticmethod
     def _failed(record: CrmRecord, kind: str, error: str) -> PushResult:

@@ -143,6 +143,7 @@ class SalesforceConnector(Connector):
                 for n in range(start, len(records)):
                     if results[n] is None:
                         results[n] = _failed(records[n], "retryable", str(exc))
+                        results[n].retry_after = getattr(exc, "retry_after", 0.0)
                 break
         return [
             r or _failed(records[n], "retryable", "not attempted") for n, r in enumerate(results)
