@@ -68,6 +68,7 @@ LEAD_FIELDS = [
     (1278898011, "Deal date", "date"),
     (1278898013, "Budget", "numeric"),
 ]
+PARTNER_KEY = "cf:1278898003"  # "PRM partner", shown on the page
 CONTACT_FIELDS = [
     (264901, "Телефон", "multitext", "PHONE"),
     (264903, "Email", "multitext", "EMAIL"),
@@ -1379,6 +1380,7 @@ class FakeAmo:
                 rows.append(
                     f"<tr><td>{lead['id']}</td><td>{e(lead['name'])}</td>"
                     f"<td>{e(n['fields']['name'])}<br>{e(n['email'])}<br>{e(n['phone'])}</td>"
+                    f"<td>{e(n['fields'].get(PARTNER_KEY, ''))}</td>"
                     f"<td>{e(names.get(lead['status_id'], str(lead['status_id'])))}</td>"
                     f"<td>{lead['price']}</td><td><form method=post action=/_fake/move>"
                     f"<input type=hidden name=crm_id value={lead['id']}>"
@@ -1386,11 +1388,12 @@ class FakeAmo:
                     f"<button name=semantic value=won>Won</button> "
                     f"<button name=semantic value=lost>Lost</button></form></td></tr>"
                 )
-        body = "".join(rows) or "<tr><td colspan=6>No leads yet.</td></tr>"
+        body = "".join(rows) or "<tr><td colspan=7>No leads yet.</td></tr>"
         return (
             "<!doctype html><meta charset=utf-8><title>Fake amoCRM</title>"
             f"<h1>Fake amoCRM: {html.escape(self.subdomain)}</h1>"
             "<table border=1 cellpadding=4><tr><th>Id</th><th>Deal</th><th>Contact</th>"
+            "<th>PRM partner</th>"
             f"<th>Stage</th><th>Budget</th><th>Close</th></tr>{body}</table>"
         )
 

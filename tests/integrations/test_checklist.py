@@ -359,3 +359,24 @@ def test_empty_required_fields_do_not_break_the_sync(
     if row.state == CrmOutbox.State.SKIPPED:
         assert row.last_error
     assert CrmOutbox.objects.filter(state=CrmOutbox.State.PENDING).count() == 0
+
+
+def test_a_missed_event_is_caught_by_the_scheduled_reconciliation(
+    crm, fake, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    from integrations.crm import schedule
+
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="miss@example.com")
+    run_crm_jobs()
+    crm_id = crm_id_of(crm, lead)
+    fake.move(crm_id, "won", "700")  # and no event reaches us (Bitrix24 never retries)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule.tick() >= 1
+    run_crm_jobs()
+    conversion = Conversion.objects.get(lead=lead)
+    assert conversion.amount == Decimal("700.00")
+    crm.refresh_from_db()
+    assert crm.reconciled_at is not None and crm.poll_cursor
+    # Within the interval the next tick leaves the CRM alone.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule.tick() == 0

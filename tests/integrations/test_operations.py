@@ -169,16 +169,20 @@ def test_management_commands(in_acme, amo, program, enrollment, alice):
         args += ["--credential", f"{key}={value}"]
     for key, value in config.get("settings", {}).items():
         args += ["--setting", f"{key}={value}"]
+    args.append("--subscribe")
     call_command("crm_connect", *args, stdout=out)
     result = json.loads(out.getvalue())
     assert result["ok"] is True and result["provider"] == "amocrm"
+    assert result["subscribed"] is True
+    assert result["event_url"].endswith(f"/hooks/crm/{result['hook_secret']}/")
 
     Lead.objects.create(
         tenant=acme, program=program, partner=alice, source="console", email="cli@example.com"
     )
     out = StringIO()
     call_command("crm_sync", "--tenant", "acme", "--provider", "amocrm", "--full", stdout=out)
-    assert json.loads(out.getvalue())["pushed"] == 1
+    result = json.loads(out.getvalue())
+    assert result["pushed"] == 1 and result["outbox"]["done"] == 1
     assert [r["email"] for r in amo.records()] == ["cli@example.com"]
 
     out = StringIO()

@@ -88,7 +88,9 @@ class Command(BaseCommand):
                     self.stdout.write(json.dumps(result, ensure_ascii=False))
                     raise CommandError(f"connection test failed: {message}")
             if opts["subscribe"]:
-                url = tenant.base_url + reverse("crm_event", args=[crm.hook_secret])
+                url = tenant.base_url + reverse(
+                    "crm_event", args=[crm.hook_secret], urlconf="prm.urls_tenant"
+                )
                 done, error = connection_subscribe(crm, url)
                 result.update(event_url=url, subscribed=done, subscribe_error=error)
             self.stdout.write(json.dumps(result, ensure_ascii=False))

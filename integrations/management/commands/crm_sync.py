@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from integrations.crm import engine, inbound
 from integrations.management.commands._common import add_target, get_connection, get_tenant
+from integrations.models import CrmOutbox
 from prm.tenancy import tenant_scope
 
 
@@ -40,4 +41,9 @@ class Command(BaseCommand):
                 result["pushed"] = engine.push_connection(str(crm.pk))
             crm.refresh_from_db()
             result["status"] = crm.status
+            # Without Redis the queued push already ran inline; these count what is left.
+            states = CrmOutbox.objects.filter(connection=crm).values_list("state", flat=True)
+            result["outbox"] = {state: 0 for state in CrmOutbox.State.values}
+            for state in states:
+                result["outbox"][state] += 1
             self.stdout.write(json.dumps(result))
