@@ -32,6 +32,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/clicks.py
 	$(PY) bench/rewards.py
+	$(PY) bench/crm.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -139,7 +139,10 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
                 actor=request.user,  # type: ignore[arg-type]
             )
             if _needs_authorization(crm):
-                return redirect("console:integration_oauth_start", provider=provider)
+                # Not a redirect to the consent page: CSP's form-action 'self' stops a
+                # form whose redirects end on the CRM's host. The page links there.
+                messages.info(request, _("Saved. Now authorize access in the CRM."))
+                return redirect("console:integration_connect", provider=provider)
             ok, message = svc.connection_test(crm, actor=request.user)  # type: ignore[arg-type]
             _report_test(request, ok, message)
             return redirect("console:integration_detail", provider=provider)
@@ -155,6 +158,7 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
             "crm": crm,
             "provider": provider,
             "label": Provider(provider).label,
+            "authorized": bool(existing and existing["credentials"].get("access_token")),
         },
     )
 

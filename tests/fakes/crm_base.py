@@ -59,14 +59,17 @@ class FakeCrm(Protocol):
     ) -> str: ...
     def update_record(self, crm_id: str, **values: str) -> None:
         """Change title/email/phone or a field key (bumps the record's modified time)."""
+
     def move(self, crm_id: str, semantic: str, amount: str | None = None) -> None:
         """Move to a won / lost / open stage, optionally setting the deal amount."""
+
     def delete_record(self, crm_id: str) -> None: ...
 
     # -- events the CRM sends to us (None for Salesforce, which we poll)
     def event_body(self, crm_id: str, kind: str) -> tuple[str, bytes] | None:
         """(content type, body) of the webhook the CRM would POST for this change;
         ``kind`` is "update", "status" or "delete"."""
+
     def send_event(self, url: str, crm_id: str, kind: str) -> int | None:
         """POST that body to ``url`` over real HTTP (``*.localhost`` hosts are sent to
         127.0.0.1 with the right Host header); returns the status or None."""
