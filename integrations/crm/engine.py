@@ -24,7 +24,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -33,7 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import CrmAuthError, CrmRecord, CrmRetryable, PushResult
+from integrations.crm.base import Connector, CrmAuthError, CrmRecord, CrmRetryable, PushResult
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
@@ -92,7 +92,7 @@ def leads_changed(tenant: Tenant, lead_ids: list[str], *, origin: str | None = N
         queue_leads(crm, lead_ids, now=now)
 
 
-def queue_leads(crm: CrmConnection, lead_ids: list[str], *, now=None) -> None:  # type: ignore[no-untyped-def]
+def queue_leads(crm: CrmConnection, lead_ids: list[str], *, now: datetime | None = None) -> None:
     now = now or timezone.now()
     with transaction.atomic():
         pending = set(
@@ -232,7 +232,14 @@ def _record_for(
     return record
 
 
-def _merge_remote(crm, connector, field_maps, leads, values, links) -> None:  # type: ignore[no-untyped-def]
+def _merge_remote(
+    crm: CrmConnection,
+    connector: Connector,
+    field_maps: list[CrmFieldMap],
+    leads: list[Lead],
+    values: dict[str, dict[str, str]],
+    links: dict[str, CrmRecordLink],
+) -> None:
     """Before overwriting a merged field (notes) of records the CRM already has, read
     their current text: lines added in the CRM since the last sync are kept on both
     sides instead of being lost to our write."""
@@ -240,8 +247,6 @@ def _merge_remote(crm, connector, field_maps, leads, values, links) -> None:  # 
     linked = [links[str(lead.pk)] for lead in leads if str(lead.pk) in links]
     if not merged_fields or not linked:
         return
-    from integrations.crm.inbound import _add_note_lines, _merge_lines
-
     remote = {r.crm_id: r for r in connector.fetch([link.crm_id for link in linked])}
     by_id = {str(lead.pk): lead for lead in leads}
     for link in linked:
@@ -252,14 +257,19 @@ def _merge_remote(crm, connector, field_maps, leads, values, links) -> None:  # 
         for f in merged_fields:
             theirs = record.values.get(f.crm_field, "") or ""
             ours = lead_values.get(f.prm_field, "")
-            both = _merge_lines(ours, theirs)
+            both = V.merge_lines(ours, theirs)
             if both != ours:
                 with applying_from(crm):
-                    _add_note_lines(crm, by_id[str(link.lead_id)], ours, both)
+                    V.add_note_lines(crm, by_id[str(link.lead_id)], ours, both)
                 lead_values[f.prm_field] = both
 
 
-def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # type: ignore[no-untyped-def]
+def _push_rows(
+    crm: CrmConnection,
+    connector: Connector,
+    field_maps: list[CrmFieldMap],
+    rows: list[CrmOutbox],
+) -> int:
     links = {
         str(link.lead_id): link
         for link in CrmRecordLink.objects.filter(
@@ -323,9 +333,17 @@ def _push_rows(crm, connector, field_maps, rows: list[CrmOutbox]) -> int:  # typ
     )
 
 
-def _file_results(  # type: ignore[no-untyped-def]
-    crm, connector, field_maps, rows, built, results, links, calls_before, errors_before
-):
+def _file_results(
+    crm: CrmConnection,
+    connector: Connector,
+    field_maps: list[CrmFieldMap],
+    rows: list[CrmOutbox],
+    built: list[tuple[CrmRecord, dict[str, str]]],
+    results: list[PushResult],
+    links: dict[str, CrmRecordLink],
+    calls_before: int,
+    errors_before: int,
+) -> int:
     now = timezone.now()
     by_key = {r.key: r for r in results}
     max_attempts = settings.PRM_CRM_MAX_ATTEMPTS
@@ -430,18 +448,18 @@ def _file_results(  # type: ignore[no-untyped-def]
 
 
 def _log(
-    crm,
-    connector,
-    calls_before,
-    errors_before,
+    crm: CrmConnection,
+    connector: Connector,
+    calls_before: int,
+    errors_before: int,
     *,
-    kind,
-    records=0,
-    failed=0,  # type: ignore[no-untyped-def]
-    conflicts=0,
-    latency=None,
-    message="",
-):
+    kind: str,
+    records: int = 0,
+    failed: int = 0,
+    conflicts: int = 0,
+    latency: float | None = None,
+    message: str = "",
+) -> None:
     CrmSyncLog.objects.create(
         tenant_id=crm.tenant_id,
         connection=crm,

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import CrmAuthError, RemoteRecord
+from integrations.crm.base import Connector, CrmAuthError, RemoteRecord
 from integrations.crm.engine import _log, applying_from, queue_leads
 from integrations.crm.registry import connector_for
 from integrations.models import (
@@ -112,7 +112,9 @@ def _event_latency(records: list[RemoteRecord]) -> float | None:
     return max(0.0, (timezone.now() - min(stamps)).total_seconds())
 
 
-def _broken(crm, connector, calls, errors, exc) -> None:  # type: ignore[no-untyped-def]
+def _broken(
+    crm: CrmConnection, connector: Connector, calls: int, errors: int, exc: Exception
+) -> None:
     from integrations.services.connections import connection_mark_broken
 
     connection_mark_broken(crm, str(exc))
@@ -215,7 +217,13 @@ def _lead_from_crm(
     )
 
 
-def _apply_one(crm, link, record, field_maps, stages) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+def _apply_one(
+    crm: CrmConnection,
+    link: CrmRecordLink,
+    record: RemoteRecord,
+    field_maps: list[CrmFieldMap],
+    stages: dict[tuple[str, str], CrmStageMap],
+) -> tuple[int, bool]:
     tenant = crm.tenant
     lead = Lead.objects.select_related("program").get(pk=link.lead_id)
     if record.deleted:
@@ -238,7 +246,13 @@ def _apply_one(crm, link, record, field_maps, stages) -> tuple[int, bool]:  # ty
     return conflicts, push_back
 
 
-def _apply_fields(crm, link, lead, record, field_maps) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+def _apply_fields(
+    crm: CrmConnection,
+    link: CrmRecordLink,
+    lead: Lead,
+    record: RemoteRecord,
+    field_maps: list[CrmFieldMap],
+) -> tuple[int, bool]:
     current = V.lead_values(lead, {f.prm_field for f in field_maps})
     base = dict(link.synced_values)
     take: dict[str, str] = {}
@@ -279,7 +293,7 @@ def _apply_fields(crm, link, lead, record, field_maps) -> tuple[int, bool]:  # t
             )
             continue
         if strategy == CrmFieldMap.Strategy.MERGE:
-            take[f.prm_field] = _merge_lines(ours, theirs)
+            take[f.prm_field] = V.merge_lines(ours, theirs)
             push_back = True
             continue
         if strategy == CrmFieldMap.Strategy.LAST_WRITE:
@@ -296,7 +310,7 @@ def _apply_fields(crm, link, lead, record, field_maps) -> tuple[int, bool]:  # t
         if take:
             lead = lead_update_contact(tenant=crm.tenant, lead=lead, changes=take, source=source)
         if notes is not None:
-            _add_note_lines(crm, lead, current.get("notes", ""), notes)
+            V.add_note_lines(crm, lead, current.get("notes", ""), notes)
         fresh = V.lead_values(lead, {f.prm_field for f in field_maps})
         for key in [*take, *(["notes"] if notes is not None else [])]:
             base[key] = fresh.get(key, "")
@@ -310,30 +324,17 @@ def _same(field: str, a: str, b: str) -> bool:
     if field == "phone":
         return "".join(c for c in a if c.isdigit()) == "".join(c for c in b if c.isdigit())
     if field == "notes":
-        return _lines(a) == _lines(b)
+        return V.note_lines(a) == V.note_lines(b)
     return a.strip() == b.strip()
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _merge_lines(ours: str, theirs: str) -> str:
-    merged = _lines(ours)
-    merged += [line for line in _lines(theirs) if line not in merged]
-    return "\n".join(merged)
-
-
-def _add_note_lines(crm, lead, ours: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
-    have = set(_lines(ours))
-    for line in _lines(wanted):
-        if line not in have:
-            LeadEvent.objects.create(
-                tenant=crm.tenant, lead=lead, kind=LeadEvent.Kind.NOTE, text=line[:5000]
-            )
-
-
-def _apply_stage(crm, link, lead, record, stages) -> None:  # type: ignore[no-untyped-def]
+def _apply_stage(
+    crm: CrmConnection,
+    link: CrmRecordLink,
+    lead: Lead,
+    record: RemoteRecord,
+    stages: dict[tuple[str, str], CrmStageMap],
+) -> None:
     stage_key = f"{record.pipeline_id}:{record.stage_id}"
     mapped = stages.get((record.pipeline_id, record.stage_id))
     semantic = record.semantic or (mapped.semantic if mapped else "open")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from integrations.models import CrmConnection
 from programs.models import Enrollment, Lead, LeadEvent, PromoCode
 
 # Fields the CRM may change here (contact data and notes). Attribution fields (partner,
@@ -80,3 +81,22 @@ def lead_values(lead: Lead, fields: set[str]) -> dict[str, str]:
 def lead_title(lead: Lead) -> str:
     who = lead.name or lead.company or lead.email or lead.phone or str(lead.pk)[:8]
     return f"{who} · {lead.program.name}"[:250]
+
+
+def note_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def merge_lines(ours: str, theirs: str) -> str:
+    merged = note_lines(ours)
+    merged += [line for line in note_lines(theirs) if line not in merged]
+    return "\n".join(merged)
+
+
+def add_note_lines(crm: CrmConnection, lead: Lead, ours: str, wanted: str) -> None:
+    have = set(note_lines(ours))
+    for line in note_lines(wanted):
+        if line not in have:
+            LeadEvent.objects.create(
+                tenant=crm.tenant, lead=lead, kind=LeadEvent.Kind.NOTE, text=line[:5000]
+            )

@@ -327,9 +327,7 @@ def conflict_resolve(conflict: CrmConflict, *, keep: str, actor: User) -> CrmCon
     link = crm.links.filter(lead=lead).first()
     if keep == "crm":
         if conflict.prm_field == "notes":
-            from integrations.crm.inbound import _add_note_lines
-
-            _add_note_lines(crm, lead, V.lead_notes(lead), conflict.crm_value)
+            V.add_note_lines(crm, lead, V.lead_notes(lead), conflict.crm_value)
         else:
             lead_update_contact(
                 tenant=crm.tenant,
