@@ -29,7 +29,7 @@ from integrations.models import (
     CrmStageMap,
     CrmSyncLog,
 )
-from integrations.models.connection import Provider
+from integrations.models.connection import PrmField, Provider
 from integrations.services import connections as svc
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
@@ -352,6 +352,9 @@ def integration_conflicts(request: HttpRequest, provider: str) -> HttpResponse:
         else rows.exclude(state=CrmConflict.State.OPEN)
     )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    labels = dict(PrmField.choices)
+    for c in page:  # the field's name as people read it, not its key
+        c.field_label = labels.get(c.prm_field, c.prm_field)  # type: ignore[attr-defined]
     return render(
         request, "console/integrations/conflicts.html", {"crm": crm, "page": page, "state": state}
     )
