@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from integrations.crm import engine
@@ -265,15 +266,27 @@ def integration_action(request: HttpRequest, provider: str, action: str) -> Http
     elif action == "push_all":
         with transaction.atomic():
             count = engine.sync_all(crm)
-        messages.success(request, _("%d leads queued for the CRM.") % count)
+        messages.success(
+            request,
+            ngettext("%(n)d lead queued for the CRM.", "%(n)d leads queued for the CRM.", count)
+            % {"n": count},
+        )
     elif action == "reconcile":
         engine.start_job(POLL_JOB, crm)
         messages.success(request, _("Reconciliation started."))
     elif action in ("pause", "resume"):
         svc.connection_set_paused(crm, action == "pause", actor=user)  # type: ignore[arg-type]
+        if action == "pause":
+            messages.success(request, _("Paused: nothing is sent or read until you resume."))
+        else:
+            messages.success(request, _("Resumed: waiting changes are being sent."))
     elif action == "retry_all":
         count = engine.retry_dead(crm)
-        messages.success(request, _("%d records queued again.") % count)
+        messages.success(
+            request,
+            ngettext("%(n)d record queued again.", "%(n)d records queued again.", count)
+            % {"n": count},
+        )
     elif action == "disconnect":
         svc.connection_delete(crm, actor=user)  # type: ignore[arg-type]
         messages.success(request, _("Disconnected."))

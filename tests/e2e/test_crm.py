@@ -250,7 +250,7 @@ def test_every_button_of_the_status_page_works(
 
     page.once("dialog", accept)
     page.get_by_role("button", name="Sync all leads now").click()
-    expect(messages).to_contain_text("1 leads queued for the CRM.")
+    expect(messages).to_contain_text("1 lead queued for the CRM.")
     assert dialogs[0].startswith("Send every lead to the CRM now?")
     [record] = fake.records()
     assert record["email"] == "bob@customer.test"
@@ -259,7 +259,7 @@ def test_every_button_of_the_status_page_works(
     expect(push).to_have_count(1)
     expect(push.locator("td").nth(2)).to_have_text("1")  # records
     expect(push.locator("td").nth(3)).to_have_text("0")  # failed
-    expect(page.locator("#crm-health")).to_contain_text("Pushed 1 records (0 failed)")
+    expect(page.locator("#crm-health")).to_contain_text("Records pushed: 1 (0 failed)")
     shot(page, "crm-detail")
 
     page.get_by_role("button", name="Reconcile now").click()
