@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/prm
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
+# Two pytest-xdist workers (the machines have two cores); PYTEST_WORKERS= for one process.
+PYTEST_WORKERS ?= -n 2
 
 .PHONY: run test install lint format messages bench clean
 
@@ -25,7 +27,7 @@ test: $(STAMP)
 	@if command -v node >/dev/null; then node --test tests/snippet/; \
 		else echo "node not found: snippet tests skipped"; fi
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
-		$(PY) -m pytest $(ARGS)
+		$(PY) -m pytest $(PYTEST_WORKERS) $(ARGS)
 
 # Click ingestion vs a bare 204 view under gunicorn + wrk; writes BENCHMARKS.md.
 # Knobs: BENCH_SECONDS (60), BENCH_WORKERS, BENCH_WORKER_CLASS, ... (bench/clicks.py).

@@ -1,5 +1,5 @@
-"""A CRM world for the console tests: acme connected to a fake amoCRM, with a lead
-pushed, a conflict and a dead letter; globex with its own connection."""
+"""A CRM world for the console tests: acme connected to amoCRM, with a lead, a conflict
+and a dead letter; globex with its own connection."""
 
 from __future__ import annotations
 
@@ -7,18 +7,38 @@ from typing import Any
 
 from django.utils import timezone
 
-from integrations.models import CrmConflict, CrmConnection, CrmOutbox
+from integrations.models import CrmConflict, CrmConnection, CrmOutbox, CrmStageMap
+from integrations.services.connections import connection_save
 from prm.models import Tenant
 from prm.tenancy import tenant_scope
 from programs.models import Lead
-from tests.integrations.conftest import connect
 from tests.rewards.helpers import make_program
 
 
-def build(tenant: Tenant, fake: Any) -> dict[str, str]:
+def build(tenant: Tenant) -> dict[str, str]:
+    """No CRM is called by the pages these tests open, so the connection is only saved
+    (with stages and fields as a test of the connection would have stored them)."""
     with tenant_scope(tenant):
         program = make_program(tenant, name=f"{tenant.slug} program")
-        crm = connect(tenant, fake, program)
+        crm = connection_save(
+            tenant=tenant,
+            provider="amocrm",
+            auth_kind="token",
+            base_url=f"https://{tenant.slug}.amocrm.ru",
+            credentials={"access_token": f"{tenant.slug}-token"},
+            settings={"fields": [{"key": "email", "label": "E-mail", "standard": True}]},
+            program_id=program.pk,
+        )
+        CrmStageMap.objects.create(
+            tenant=tenant,
+            connection=crm,
+            pipeline_id="1",
+            stage_id="142",
+            pipeline_name="Main",
+            stage_name="Won",
+            semantic="won",
+            lead_status="converted",
+        )
         lead = Lead.objects.create(
             tenant=tenant, program=program, source=Lead.Source.CONSOLE, email="x@example.com"
         )

@@ -4,14 +4,11 @@ tenant's host 404; whoever is refused changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from integrations.urls_pages import console_patterns
-from tests.integrations.conftest import make_fake
 from tests.integrations.console_world import build, state
 
 P = "/manage/integrations/amocrm"
@@ -63,19 +60,9 @@ STAFF = ["owner", "admin", "manager", "finance", "analyst"]
 
 
 @pytest.fixture
-def fakes() -> Iterator[tuple[Any, Any]]:
-    acme_fake, globex_fake = make_fake("amocrm").start(), make_fake("amocrm").start()
-    try:
-        yield acme_fake, globex_fake
-    finally:
-        acme_fake.stop()
-        globex_fake.stop()
-
-
-@pytest.fixture
-def ids(acme, globex, owner, fakes) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    build(globex, fakes[1])
-    return build(acme, fakes[0])
+def ids(acme, globex, owner) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    build(globex)
+    return build(acme)
 
 
 def test_the_cases_cover_every_page_url():
