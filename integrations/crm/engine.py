@@ -24,16 +24,26 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import Connector, CrmAuthError, CrmRecord, CrmRetryable, PushResult
+from integrations.crm.base import (
+    Connector,
+    CrmAuthError,
+    CrmError,
+    CrmRecord,
+    CrmRetryable,
+    PushResult,
+)
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
@@ -171,47 +181,106 @@ def push_connection(connection_id: str) -> int:
         return _push_loop(crm)
 
 
+@dataclass
+class _Batch:
+    """Outbox rows made ready for the connector (built records with their values)."""
+
+    rows: list[CrmOutbox]
+    built: list[tuple[CrmRecord, dict[str, str]]]
+    links: dict[str, CrmRecordLink]
+    skipped: int = 0  # rows whose record was deleted in the CRM, filed at once
+    calls_before: int = 0
+    errors_before: int = 0
+
+
+def _due_rows(crm: CrmConnection, exclude: set[int]) -> list[CrmOutbox]:
+    # Ids first, then the rows with their joins: joining every pending row before the
+    # LIMIT costs twice as much on a long queue.
+    due = list(
+        CrmOutbox.objects.filter(
+            connection=crm,
+            state=CrmOutbox.State.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .exclude(pk__in=exclude)
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:CHUNK]
+    )
+    return list(
+        CrmOutbox.objects.select_related("lead__program", "lead__partner__user")
+        .filter(pk__in=due)
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def _send(
+    connector: Connector, records: list[CrmRecord]
+) -> tuple[list[PushResult] | None, CrmError | None]:
+    """Runs on the push thread: only HTTP (and a token rotation's own write)."""
+    try:
+        return connector.push(records), None
+    except (CrmAuthError, CrmRetryable) as exc:
+        return None, exc
+    finally:
+        db_connections.close_all()  # this thread's connection, if a token was saved
+
+
 def _push_loop(crm: CrmConnection) -> int:
+    """Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
+    push thread, this thread files the chunk before it and prepares the next, so the
+    database work does not leave the CRM's allowance unused. Only this thread touches
+    the database; a chunk that needs the CRM's current notes (merge) waits for the
+    chunk in flight, so the connector is never used from two threads at once."""
     connector = connector_for(crm)
     field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
     total = 0
+    flight: tuple[_Batch, Future] | None = None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
     try:
         while True:
-            # Ids first, then the rows with their joins: joining every pending row
-            # before the LIMIT costs twice as much on a long queue.
-            due = list(
-                CrmOutbox.objects.filter(
-                    connection=crm,
-                    state=CrmOutbox.State.PENDING,
-                    next_attempt_at__lte=timezone.now(),
-                )
-                .order_by("next_attempt_at", "id")
-                .values_list("pk", flat=True)[:CHUNK]
-            )
-            rows = list(
-                CrmOutbox.objects.select_related("lead__program", "lead__partner__user")
-                .filter(pk__in=due)
-                .order_by("next_attempt_at", "id")
-            )
-            if not rows:
-                soon = (
-                    CrmOutbox.objects.filter(connection=crm, state=CrmOutbox.State.PENDING)
-                    .order_by("next_attempt_at")
-                    .values_list("next_attempt_at", flat=True)
-                    .first()
-                )
-                wait = (soon - timezone.now()).total_seconds() if soon else None
-                if wait is None or wait > WAIT_FOR_RETRY:
-                    return total  # the periodic tick starts a job when it is due
-                time.sleep(max(wait, 0.0))
+            rows = _due_rows(crm, {r.pk for r in flight[0].rows} if flight else set())
+            if flight and rows and _needs_merge(crm, field_maps, rows):
+                done = _finish(crm, connector, field_maps, *flight)
+                flight = None
+                if done is None:
+                    return total
+                total += done
+            batch = _prepare(crm, connector, field_maps, rows) if rows else None
+            if flight:
+                done = _finish(crm, connector, field_maps, *flight)
+                flight = None
+                if done is None:
+                    return total
+                total += done
+            if batch is not None:
+                total += batch.skipped
+                if batch.rows:
+                    if not _still_active(crm):
+                        return total
+                    batch.calls_before = connector.stats.calls
+                    batch.errors_before = connector.stats.errors
+                    records = [record for record, _ in batch.built]
+                    flight = (batch, pool.submit(_send, connector, records))
                 continue
-            total += _push_rows(crm, connector, field_maps, rows)
-            if not CrmConnection.objects.filter(
-                pk=crm.pk, status=CrmConnection.Status.ACTIVE
-            ).exists():
-                return total
+            soon = (
+                CrmOutbox.objects.filter(connection=crm, state=CrmOutbox.State.PENDING)
+                .order_by("next_attempt_at")
+                .values_list("next_attempt_at", flat=True)
+                .first()
+            )
+            wait = (soon - timezone.now()).total_seconds() if soon else None
+            if wait is None or wait > WAIT_FOR_RETRY or not _still_active(crm):
+                return total  # the periodic tick starts a job when it is due
+            time.sleep(max(wait, 0.0))
     finally:
+        if flight:  # an exception here: let the push end before the client closes
+            flight[1].result()
+        pool.shutdown(wait=True)
         connector.close()
+
+
+def _still_active(crm: CrmConnection) -> bool:
+    return CrmConnection.objects.filter(pk=crm.pk, status=CrmConnection.Status.ACTIVE).exists()
 
 
 def _record_for(
@@ -279,12 +348,20 @@ def _merge_remote(
                 lead_values[f.prm_field] = both
 
 
-def _push_rows(
+def _needs_merge(crm: CrmConnection, field_maps: list[CrmFieldMap], rows: list[CrmOutbox]) -> bool:
+    if not any(f.strategy == CrmFieldMap.Strategy.MERGE for f in field_maps):
+        return False
+    return CrmRecordLink.objects.filter(
+        connection=crm, lead_id__in=[r.lead_id for r in rows]
+    ).exists()
+
+
+def _prepare(
     crm: CrmConnection,
     connector: Connector,
     field_maps: list[CrmFieldMap],
     rows: list[CrmOutbox],
-) -> int:
+) -> _Batch:
     links = {
         str(link.lead_id): link
         for link in CrmRecordLink.objects.filter(
@@ -294,57 +371,72 @@ def _push_rows(
     # A record deleted in the CRM is not re-created behind the tenant's back.
     gone = [r for r in rows if (link := links.get(str(r.lead_id))) and link.deleted_in_crm]
     rows = [r for r in rows if r not in gone]
-    now = timezone.now()
     if gone:
         CrmOutbox.objects.filter(pk__in=[r.pk for r in gone]).update(
-            state=CrmOutbox.State.SKIPPED, done_at=now, last_error="deleted in the CRM"
+            state=CrmOutbox.State.SKIPPED, done_at=timezone.now(), last_error="deleted in the CRM"
         )
-    if not rows:
-        return len(gone)
     leads = [r.lead for r in rows]
     values = V.values_for(leads, {f.prm_field for f in field_maps})
-    calls_before, errors_before = connector.stats.calls, connector.stats.errors
-    built: list[tuple[CrmRecord, dict[str, str]]] = []
-    try:
-        # Without the merge read the push still goes; the next inbound pass merges.
-        with contextlib.suppress(CrmRetryable):
-            _merge_remote(crm, connector, field_maps, leads, values, links)
-        built = [
-            (
-                _record_for(r.lead, values[str(r.lead_id)], links.get(str(r.lead_id)), field_maps),
-                values[str(r.lead_id)],
-            )
-            for r in rows
-        ]
-        results = connector.push([record for record, _ in built])
-    except CrmAuthError as exc:
+    # Without the merge read the push still goes; the next inbound pass merges. A
+    # refusal of the credentials shows again in the push, which marks the connection.
+    with contextlib.suppress(CrmRetryable, CrmAuthError):
+        _merge_remote(crm, connector, field_maps, leads, values, links)
+    built = [
+        (
+            _record_for(r.lead, values[str(r.lead_id)], links.get(str(r.lead_id)), field_maps),
+            values[str(r.lead_id)],
+        )
+        for r in rows
+    ]
+    return _Batch(rows=rows, built=built, links=links, skipped=len(gone))
+
+
+def _finish(
+    crm: CrmConnection,
+    connector: Connector,
+    field_maps: list[CrmFieldMap],
+    batch: _Batch,
+    future: Future,
+) -> int | None:
+    """File a pushed chunk's results; None when the credentials were refused (the
+    connection is marked broken and the loop stops)."""
+    results, exc = future.result()
+    if isinstance(exc, CrmAuthError):
         from integrations.services.connections import connection_mark_broken
 
         connection_mark_broken(crm, str(exc))
         _log(
             crm,
             connector,
-            calls_before,
-            errors_before,
+            batch.calls_before,
+            batch.errors_before,
             kind=CrmSyncLog.Kind.AUTH,
-            failed=len(rows),
+            failed=len(batch.rows),
             message=str(exc),
         )
-        return 0
-    except CrmRetryable as exc:
+        return None
+    if results is None:
         # The connector could not even start (e.g. the matching request failed).
         results = [
             PushResult(
-                key=r.key,
+                key=record.key,
                 ok=False,
                 error_kind="retryable",
                 error=str(exc),
                 retry_after=getattr(exc, "retry_after", 0.0),
             )
-            for r, _ in built
+            for record, _ in batch.built
         ]
-    return len(gone) + _file_results(
-        crm, connector, field_maps, rows, built, results, links, calls_before, errors_before
+    return _file_results(
+        crm,
+        connector,
+        field_maps,
+        batch.rows,
+        batch.built,
+        results,
+        batch.links,
+        batch.calls_before,
+        batch.errors_before,
     )
 
 
