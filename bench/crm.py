@@ -465,8 +465,8 @@ def note(r: dict[str, Any]) -> str:
             f"ceiling of "
             f"{first['queued'] * ours / sent:,.0f} records/s "
             f"({100 * first['queued'] * ours / sent / (allowed * per_write):.0f} % of the "
-            f"bound). With no burst, the engine's work "
-            f"between chunks (table below) is time in which no request goes out.{odd}"
+            f"bound). With no burst, any engine work not hidden behind the push thread "
+            f"(table below) is time in which no request goes out.{odd}"
         )
     if p == "bitrix24":
         burst = (
@@ -589,7 +589,9 @@ calls (`push`, and `fetch` for merged notes): the throttle's sleeps, waits after
 refusal, and the rest (HTTP round trips, the fake's work, the connector's own). *Engine*
 is the rest of the wall time: the job's database work around each chunk of {CHUNK} outbox
 rows (read the rows with their leads, links and values, file the results, write the links
-and the sync log), during which no request is sent.
+and the sync log) that the pipeline did not hide. The job sends one chunk on a push
+thread while it files the previous one and prepares the next, so what remains is the
+first chunk's preparation, the last one's filing, and any filing longer than a push.
 
 {profile_head}
 {nl.join(profile_rows)}
