@@ -18,6 +18,7 @@ reconciliation that catches what webhooks missed) are applied to leads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import Connector, CrmAuthError, RemoteRecord
+from integrations.crm.base import Connector, CrmAuthError, CrmRetryable, RemoteRecord
 from integrations.crm.engine import _log, applying_from, queue_leads
 from integrations.crm.registry import connector_for
 from integrations.models import (
@@ -47,57 +48,59 @@ FETCH_CHUNK = 200
 
 def pull_records(connection_id: str, crm_ids: list[str]) -> int:
     """Job: re-read these CRM records (an event is only a hint) and apply them."""
-    crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
-    if crm is None or not crm.is_active:
-        return 0
-    connector = connector_for(crm)
-    calls, errors = connector.stats.calls, connector.stats.errors
-    try:
-        records = []
+
+    def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], None]:
+        records: list[RemoteRecord] = []
         for start in range(0, len(crm_ids), FETCH_CHUNK):
             records += connector.fetch(crm_ids[start : start + FETCH_CHUNK])
-    except CrmAuthError as exc:
-        _broken(crm, connector, calls, errors, exc)
-        return 0
-    finally:
-        connector.close()
-    applied, conflicts = apply_records(crm, records)
-    _log(
-        crm,
-        connector,
-        calls,
-        errors,
-        kind=CrmSyncLog.Kind.EVENT,
-        records=len(records),
-        conflicts=conflicts,
-        latency=_event_latency(records),
-    )
-    return applied
+        return records, None
+
+    return _read_and_apply(connection_id, CrmSyncLog.Kind.EVENT, read)
 
 
 def poll(connection_id: str) -> int:
     """Job: everything changed in the CRM since the stored cursor (Salesforce's way of
     hearing about changes, and everyone's reconciliation)."""
+
+    def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], str]:
+        return connector.changes_since(crm.poll_cursor)
+
+    return _read_and_apply(connection_id, CrmSyncLog.Kind.POLL, read)
+
+
+def _read_and_apply(
+    connection_id: str,
+    kind: str,
+    read: Callable[[Connector, CrmConnection], tuple[list[RemoteRecord], str | None]],
+) -> int:
     crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
     if crm is None or not crm.is_active:
         return 0
     connector = connector_for(crm)
     calls, errors = connector.stats.calls, connector.stats.errors
     try:
-        records, cursor = connector.changes_since(crm.poll_cursor)
+        records, cursor = read(connector, crm)
     except CrmAuthError as exc:
         _broken(crm, connector, calls, errors, exc)
         return 0
+    except CrmRetryable as exc:
+        # Logged for monitoring, then raised: RQ retries the job, and reconciliation
+        # catches whatever is still missed after that.
+        _log(crm, connector, calls, errors, kind=kind, failed=1, message=str(exc)[:2000])
+        raise
     finally:
         connector.close()
     applied, conflicts = apply_records(crm, records)
-    CrmConnection.objects.filter(pk=crm.pk).update(poll_cursor=cursor, reconciled_at=timezone.now())
+    if cursor is not None:
+        CrmConnection.objects.filter(pk=crm.pk).update(
+            poll_cursor=cursor, reconciled_at=timezone.now()
+        )
     _log(
         crm,
         connector,
         calls,
         errors,
-        kind=CrmSyncLog.Kind.POLL,
+        kind=kind,
         records=len(records),
         conflicts=conflicts,
         latency=_event_latency(records),

@@ -193,3 +193,29 @@ def test_management_commands(in_acme, amo, program, enrollment, alice):
     call_command("crm_health", "--tenant", "acme", "--provider", "amocrm", stdout=out)
     health = json.loads(out.getvalue())
     assert health["records"] == 1 and health["thresholds"]["queue_depth"] == 1000
+
+
+def test_an_event_whose_record_cannot_be_read_is_logged_retried_and_reconciled(
+    amo_crm, amo, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    from integrations.crm import schedule
+    from prm.models import Job
+    from programs.models import Conversion
+    from tests.integrations.helpers import deliver
+
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="r@example.com")
+    run_crm_jobs()
+    crm_id = crm_id_of(amo_crm, lead)
+    amo.move(crm_id, "won", "300")
+    amo.inject("500", times=1000)
+    deliver(amo, amo_crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    failed = CrmSyncLog.objects.get(connection=amo_crm, kind="event")
+    assert failed.failed == 1 and "500" in failed.message
+    assert Job.objects.get(func="integrations.crm.inbound.pull_records").status == "failed"
+    assert not Conversion.objects.filter(lead=lead).exists()
+    amo.inject("500", times=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule.tick()
+    run_crm_jobs()
+    assert Conversion.objects.get(lead=lead).amount == 300
