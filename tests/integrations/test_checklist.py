@@ -380,3 +380,23 @@ def test_a_missed_event_is_caught_by_the_scheduled_reconciliation(
     # Within the interval the next tick leaves the CRM alone.
     with django_capture_on_commit_callbacks(execute=True):
         assert schedule.tick() == 0
+
+
+def test_a_deal_created_in_the_crm_with_a_referral_code_becomes_the_partners_lead(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    crm_id = fake.create_record(
+        "Walk-in from the CRM",
+        email="walkin@example.com",
+        fields={crm_key(crm, "referral_code"): "ALICE"},
+    )
+    unrelated = fake.create_record("Not a partner deal", email="other@example.com")
+    deliver(fake, crm, str(crm_id), "update", client_for(None), django_capture_on_commit_callbacks)
+    deliver(
+        fake, crm, str(unrelated), "update", client_for(None), django_capture_on_commit_callbacks
+    )
+    run_crm_jobs()
+    lead = Lead.objects.get(email="walkin@example.com")
+    assert (lead.partner, lead.source, lead.program) == (alice, Lead.Source.CRM, program)
+    assert crm_id_of(crm, lead) == str(crm_id)
+    assert not Lead.objects.filter(email="other@example.com").exists()
