@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from integrations.crm.base import CrmAuthError, CrmError
 from integrations.crm.registry import connector_for
@@ -21,9 +20,14 @@ MAX_BODY = 1_000_000
 
 
 @csrf_exempt
-@require_POST
 def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
     tenant = request_tenant(request)
+    if request.method != "POST":
+        response = JsonResponse(
+            {"error": "method_not_allowed", "detail": "CRM events are POSTed."}, status=405
+        )
+        response["Allow"] = "POST"
+        return response
     crm = CrmConnection.objects.filter(hook_secret=secret).first()
     if crm is None:
         return JsonResponse({"error": "not_found", "detail": "Unknown hook."}, status=404)
@@ -45,8 +49,9 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
             message=f"event refused: {exc}"[:2000],
         )
         return JsonResponse({"error": "forbidden", "detail": str(exc)}, status=403)
-    except CrmError as exc:
-        return JsonResponse({"error": "bad_event", "detail": str(exc)}, status=400)
+    except (CrmError, ValueError, KeyError, TypeError) as exc:
+        # Not something the CRM sends (UnicodeDecodeError is a ValueError too).
+        return JsonResponse({"error": "bad_event", "detail": str(exc)[:300]}, status=400)
     finally:
         connector.close()
     ids = list(dict.fromkeys(str(i) for i in ids))[:500]

@@ -400,3 +400,24 @@ def test_a_deal_created_in_the_crm_with_a_referral_code_becomes_the_partners_lea
     assert (lead.partner, lead.source, lead.program) == (alice, Lead.Source.CRM, program)
     assert crm_id_of(crm, lead) == str(crm_id)
     assert not Lead.objects.filter(email="other@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded"),
+        (b'{"not": "an event"}', "application/json"),
+        (b"<soapenv:Envelope><broken", "text/xml"),
+        (b"", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_garbage_at_the_event_url_gets_a_json_4xx_and_changes_nothing(
+    crm, fake, client_for, body, content_type
+):
+    before = Lead.objects.count(), CrmRecordLink.objects.count()
+    response = client_for(None).post(
+        f"/hooks/crm/{crm.hook_secret}/", data=body, content_type=content_type
+    )
+    assert response.status_code in (200, 400, 403), response.content
+    assert "error" in response.json() or response.json().get("records") == 0
+    assert (Lead.objects.count(), CrmRecordLink.objects.count()) == before

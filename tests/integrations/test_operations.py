@@ -46,6 +46,8 @@ def test_event_url_answers_json_for_unknown_forged_and_paused(
         "/hooks/crm/nope/", data=b"x=1", content_type="application/x-www-form-urlencoded"
     )
     assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    wrong_method = client.get(f"/hooks/crm/{amo_crm.hook_secret}/")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
     forged = client.post(
         f"/hooks/crm/{amo_crm.hook_secret}/",
         data=b"leads[status][0][id]=1&account[id]=999999",
