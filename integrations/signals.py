@@ -26,12 +26,19 @@ def _pending() -> dict[tuple[Any, str | None], set[str]]:
 
 def _flush() -> None:
     from integrations.crm.engine import leads_changed
+    from integrations.models import CrmConnection
     from prm.models import Tenant
     from prm.tenancy import tenant_scope
 
     batches = list(_pending().items())
     _pending().clear()
     for (tenant_id, origin), lead_ids in batches:
+        # Most workspaces have no CRM: one query says so, and nothing more is done.
+        active = CrmConnection.all_tenants_unscoped.filter(
+            tenant_id=tenant_id, status=CrmConnection.Status.ACTIVE
+        ).exclude(pk=origin)
+        if not active.exists():
+            continue
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:
             continue

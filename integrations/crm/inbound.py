@@ -135,10 +135,15 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
     stages = {(s.pipeline_id, s.stage_id): s for s in CrmStageMap.objects.filter(connection=crm)}
     links = {
         link.crm_id: link
-        for link in CrmRecordLink.objects.select_related("lead__program").filter(
-            connection=crm, crm_id__in=[r.crm_id for r in records]
-        )
+        for link in CrmRecordLink.objects.select_related(
+            "lead__program", "lead__partner__user"
+        ).filter(connection=crm, crm_id__in=[r.crm_id for r in records])
     }
+    # Values of the linked leads in a few queries, not a few per record; each is used
+    # once (popped), so a record seen twice in one batch compares with fresh values.
+    prefetched = V.values_for(
+        [link.lead for link in links.values()], {f.prm_field for f in field_maps}
+    )
     applied = conflicts = 0
     repush: list[str] = []
     for record in records:
@@ -148,7 +153,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
                 link = _lead_from_crm(crm, record, field_maps)
                 if link is None:
                     continue
-            n, push_back = _apply_one(crm, link, record, field_maps, stages)
+            n, push_back = _apply_one(crm, link, record, field_maps, stages, prefetched)
             conflicts += n
             applied += 1
             if push_back:
@@ -226,6 +231,7 @@ def _apply_one(
     record: RemoteRecord,
     field_maps: list[CrmFieldMap],
     stages: dict[tuple[str, str], CrmStageMap],
+    prefetched: dict[str, dict[str, str]],
 ) -> tuple[int, bool]:
     tenant = crm.tenant
     lead = Lead.objects.select_related("program").get(pk=link.lead_id)
@@ -240,7 +246,10 @@ def _apply_one(
                 text=f"[{crm.get_provider_display()}] deleted in the CRM ({record.crm_id})",
             )
         return 0, False
-    conflicts, push_back = _apply_fields(crm, link, lead, record, field_maps)
+    current = prefetched.pop(str(lead.pk), None)
+    if current is None:
+        current = V.lead_values(lead, {f.prm_field for f in field_maps})
+    conflicts, push_back = _apply_fields(crm, link, lead, record, field_maps, current)
     _apply_stage(crm, link, lead, record, stages)
     link.remote_updated_at = record.updated_at or link.remote_updated_at
     link.crm_contact_id = record.crm_contact_id or link.crm_contact_id
@@ -255,8 +264,8 @@ def _apply_fields(
     lead: Lead,
     record: RemoteRecord,
     field_maps: list[CrmFieldMap],
+    current: dict[str, str],
 ) -> tuple[int, bool]:
-    current = V.lead_values(lead, {f.prm_field for f in field_maps})
     base = dict(link.synced_values)
     take: dict[str, str] = {}
     conflicts = 0

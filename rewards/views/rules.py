@@ -121,18 +121,7 @@ def _rule_form(request: HttpRequest, program: Program, rule: RewardRule | None) 
 @staff_required(Perm.PROGRAMS_MANAGE)
 def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = get_in_tenant_or_404(RewardRule.objects.select_related("program"), pk=rule_id)
-    if rule.is_active:
-        rule.is_active = False
-        record_save(
-            tenant=request.tenant,  # type: ignore[attr-defined]
-            actor=request.user,  # type: ignore[arg-type]
-            obj=rule,
-            fields=RULE_FIELDS,
-            action="reward_rule",
-            request=request,
-        )
-        messages.success(request, _("Rule deactivated: %s") % rule)
-    return _back(rule.program)
+    return _deactivate(request, rule, RULE_FIELDS, "reward_rule", _("Rule deactivated: %s") % rule)
 
 
 # Bonus rules
@@ -189,18 +178,29 @@ def bonus_edit(request: HttpRequest, bonus_id: str) -> HttpResponse:
 @staff_required(Perm.PROGRAMS_MANAGE)
 def bonus_deactivate(request: HttpRequest, bonus_id: str) -> HttpResponse:
     bonus = get_in_tenant_or_404(BonusRule.objects.select_related("program"), pk=bonus_id)
-    if bonus.is_active:
-        bonus.is_active = False
+    return _deactivate(request, bonus, BONUS_FIELDS, "bonus_rule", _("Bonus rule deactivated."))
+
+
+def _deactivate(
+    request: HttpRequest,
+    obj: RewardRule | BonusRule,
+    fields: list[str],
+    action: str,
+    message: str,
+) -> HttpResponse:
+    """Reward and bonus rules are switched off the same way: audited, once."""
+    if obj.is_active:
+        obj.is_active = False
         record_save(
             tenant=request.tenant,  # type: ignore[attr-defined]
             actor=request.user,  # type: ignore[arg-type]
-            obj=bonus,
-            fields=BONUS_FIELDS,
-            action="bonus_rule",
+            obj=obj,
+            fields=fields,
+            action=action,
             request=request,
         )
-        messages.success(request, _("Bonus rule deactivated."))
-    return _back(bonus.program)
+        messages.success(request, message)
+    return _back(obj.program)
 
 
 # Partner groups and the program's money settings
