@@ -78,8 +78,9 @@ class Tenant(models.Model):
 
     @property
     def base_url(self) -> str:
-        port = f":{settings.PRM_PUBLIC_PORT}" if settings.PRM_PUBLIC_PORT else ""
-        return f"{settings.PRM_SCHEME}://{self.host}{port}"
+        from prm.public_urls import tenant_url
+
+        return tenant_url(self)
 
 
 class TenantDomain(TenantOwned):
