@@ -1,36 +1,170 @@
-"""All outbound HTTP goes through here: timeouts, a user agent, and a guard against
-requests to private addresses (SSRF) unless PRM_HTTP_ALLOW_PRIVATE says otherwise."""
+"""All outbound HTTP goes through here: timeouts, a user agent, no redirects, and a guard
+against requests to private addresses (SSRF).
+
+The guard runs where the connection is made, not before it: a network backend resolves
+the host name once, checks every address it got, and connects to one of those checked
+addresses. Checking first and letting the connection resolve again would let a name
+that answers a public address to the check and 127.0.0.1 to the connection (DNS
+rebinding) reach loopback. The URL keeps its host name, so the Host header, TLS SNI and
+certificate verification are still about the name, not the IP.
+
+``PRM_HTTP_ALLOW_PRIVATE`` (tests and the demo talk to fakes on 127.0.0.1) skips only the
+address check; resolution and pinning run the same way, so tests exercise them.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "PRM/1 (+https://github.com/prm)"
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 class BlockedAddress(Exception):
-    """The URL points at a private, loopback or link-local address."""
+    """The host resolves to an address outbound calls may not reach (private, loopback,
+    link-local, multicast, documentation, or a v6 address that embeds one)."""
 
 
-def _check_host(url: str) -> None:
-    if settings.PRM_HTTP_ALLOW_PRIVATE:
-        return
-    host = urlsplit(url).hostname or ""
+class UnresolvableHost(httpx.ConnectError):
+    """The host name does not resolve. A ConnectError, so callers that already treat
+    network failures as "try again later" keep doing so."""
+
+
+# Ranges refused on top of what ``is_global`` says: Python 3.11's tables predate some of
+# them, and some are "global" only in the sense that they are not private.
+_REFUSED_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/96",  # IPv4-compatible (deprecated) and :: itself
+        "64:ff9b:1::/48",  # NAT64 for local use (RFC 8215)
+        "2001::/32",  # Teredo: the tunnel reaches an IPv4 host we cannot check
+        "2001:2::/48",  # benchmarking
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 SIDs
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local (deprecated)
+        "ff00::/8",  # multicast
+    )
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_v4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a v6 address carries (mapped, compatible, NAT64, 6to4, Teredo)."""
+    found: list[ipaddress.IPv4Address] = []
+    if addr.ipv4_mapped is not None:
+        found.append(addr.ipv4_mapped)
+    low32 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    if int(addr) >> 32 == 0 or addr in _NAT64:
+        found.append(low32)
+    if addr.sixtofour is not None:
+        found.append(addr.sixtofour)
+    if addr.teredo is not None:
+        found.extend(addr.teredo)
+    return found
+
+
+def address_allowed(addr: IPAddress) -> bool:
+    """Whether outbound calls may connect to ``addr`` (a public unicast address)."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return address_allowed(addr.ipv4_mapped)  # the socket talks IPv4 to it
+    if isinstance(addr, ipaddress.IPv6Address) and addr in _NAT64:
+        # The NAT64 gateway forwards to the embedded IPv4 address: judge that one.
+        return address_allowed(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    if addr.is_multicast or addr.is_unspecified or addr.is_reserved:
+        return False
+    if addr.is_loopback or addr.is_link_local or addr.is_private or not addr.is_global:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address):
+        if any(addr in net for net in _REFUSED_V6):
+            return False
+        return all(address_allowed(v4) for v4 in _embedded_v4(addr))
+    return True
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Resolve ``host`` once; every address must be allowed (unless private addresses
+    are allowed by setting), else BlockedAddress. Returns the addresses to connect to."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror as exc:
-        raise httpx.ConnectError(f"cannot resolve {host}") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global:
-            raise BlockedAddress(f"{host} resolves to a non-public address")
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"cannot resolve {host}") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise UnresolvableHost(f"cannot resolve {host}")
+    if not settings.PRM_HTTP_ALLOW_PRIVATE:
+        for address in addresses:
+            # A scoped v6 address ("fe80::1%eth0") is link-local anyway.
+            if not address_allowed(ipaddress.ip_address(address.split("%")[0])):
+                raise BlockedAddress(f"{host} resolves to a non-public address")
+    return addresses
+
+
+class PinnedBackend(httpcore.SyncBackend):
+    """Connects to the addresses ``resolve`` checked, never to a second resolution."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        error: Exception | None = None
+        for address in resolve(host, port):
+            try:
+                return super().connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:  # try the next checked address
+                error = exc
+        assert error is not None
+        raise error
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's transport with the pool's network backend replaced by PinnedBackend."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=PinnedBackend(),
+        )
+
+
+def client(
+    *, timeout: httpx.Timeout | float | None = None, headers: dict[str, str] | None = None
+) -> httpx.Client:
+    """An httpx client whose connections are guarded and pinned; proxies from the
+    environment are ignored (they would connect on our behalf, unchecked)."""
+    return httpx.Client(
+        transport=PinnedTransport(),
+        timeout=timeout or DEFAULT_TIMEOUT,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        follow_redirects=False,
+        trust_env=False,
+    )
 
 
 def request(
@@ -41,7 +175,6 @@ def request(
     timeout: httpx.Timeout | float | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    _check_host(url)
     merged = {"User-Agent": USER_AGENT, **(headers or {})}
-    with httpx.Client(timeout=timeout or DEFAULT_TIMEOUT, follow_redirects=False) as client:
-        return client.request(method, url, headers=merged, **kwargs)
+    with client(timeout=timeout) as http:
+        return http.request(method, url, headers=merged, **kwargs)

@@ -40,6 +40,17 @@ class CrmAuthError(CrmError):
     """Credentials refused even after one token refresh: the connection is broken."""
 
 
+class CrmBlockedAddress(CrmAuthError):
+    """The CRM's address resolves to a private or otherwise refused address (prm.http's
+    guard). Like refused credentials, nothing works until someone fixes the connection,
+    so the engine marks it broken instead of retrying."""
+
+
+class CrmCredentialsUnreadable(CrmAuthError):
+    """The stored credentials cannot be decrypted (the encryption key changed): the
+    connection needs the old key back or to be connected again."""
+
+
 class CrmValidationError(CrmError):
     """The CRM refused the data itself (4xx validation): retrying will not help."""
 

@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from integrations.crm.base import ApiStats, CrmRateLimited, CrmRetryable
+from integrations.crm.base import ApiStats, CrmBlockedAddress, CrmRateLimited, CrmRetryable
 from integrations.crm.throttle import Throttle
-from prm.http import USER_AGENT, _check_host
+from prm import http
+from prm.http import BlockedAddress, UnresolvableHost
 
 NETWORK_ERRORS = (httpx.TimeoutException, httpx.TransportError)
 
@@ -45,28 +46,18 @@ class Transport:
         self.stats = stats
         self.rate_limited = rate_limited
         self.retries = retries
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=5.0),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
-        self._checked: set[str] = set()
+        # prm.http's client checks and pins the address of every new connection.
+        self.client = http.client(timeout=httpx.Timeout(timeout, connect=5.0))
 
     def close(self) -> None:
         self.client.close()
-
-    def _guard(self, url: str) -> None:
-        host = httpx.URL(url).host
-        if host not in self._checked:
-            _check_host(url)
-            self._checked.add(host)
 
     def request(
         self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any
     ) -> httpx.Response:
         """Send one request; returns any HTTP answer that is not a rate limit.
-        Raises CrmRetryable on network failure, CrmRateLimited when waits ran out."""
-        self._guard(url)
+        Raises CrmRetryable on network failure, CrmRateLimited when waits ran out,
+        CrmBlockedAddress when the host resolves to an address we may not call."""
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
         delays = backoff_delays(self.retries) if idempotent else []
@@ -77,6 +68,16 @@ class Transport:
             self.stats.calls += 1
             try:
                 response = self.client.request(method, url, **kwargs)
+            except BlockedAddress as exc:
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)[:300]
+                raise CrmBlockedAddress(str(exc)) from exc
+            except UnresolvableHost as exc:
+                # Not retried here: a name that does not resolve now rarely does a
+                # second later; the engine's backoff (or the person) tries again.
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)[:300]
+                raise CrmRetryable(str(exc)) from exc
             except NETWORK_ERRORS as exc:
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]

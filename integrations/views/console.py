@@ -34,6 +34,7 @@ from integrations.models.connection import PrmField, Provider
 from integrations.services import connections as svc
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.redirects import next_or
 
 MANAGE = Perm.INTEGRATIONS_MANAGE
 
@@ -293,9 +294,7 @@ def integration_action(request: HttpRequest, provider: str, action: str) -> Http
         return redirect("console:integrations")
     else:
         raise Http404("unknown action")
-    return redirect(
-        request.POST.get("next") or reverse("console:integration_detail", args=[provider])
-    )
+    return redirect(next_or(request, reverse("console:integration_detail", args=[provider])))
 
 
 @staff_required(MANAGE)

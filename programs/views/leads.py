@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.redirects import next_or
 from programs import selectors
 from programs.forms import (
     LeadAssignForm,
@@ -70,9 +71,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 @staff_required(Perm.LEADS_MANAGE)
 def leads_bulk(request: HttpRequest) -> HttpResponse:
     form = LeadBulkForm(request.POST)
-    back = request.POST.get("next", "")
-    if not back.startswith(reverse("console:leads")):
-        back = reverse("console:leads")
+    back = next_or(request, reverse("console:leads"), within=reverse("console:leads"))
     if not form.is_valid():
         errors = [str(e) for field in form.errors.values() for e in field]
         messages.error(request, _("Nothing changed: %s") % " ".join(errors))

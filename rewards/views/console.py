@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.redirects import next_or
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
 from rewards.services import approvals, ledger
@@ -51,9 +52,7 @@ def rewards_bulk(request: HttpRequest) -> HttpResponse:
     """Approve, reject or hold the selected rewards, one by one (each its own transaction:
     a reward decided meanwhile is skipped, not a reason to undo the others)."""
     form = RewardBulkForm(request.POST)
-    back = request.POST.get("next", "")
-    if not back.startswith(reverse("console:rewards")):
-        back = reverse("console:rewards")
+    back = next_or(request, reverse("console:rewards"), within=reverse("console:rewards"))
     if not form.is_valid():
         errors = [str(e) for field in form.errors.values() for e in field]
         messages.error(request, _("Nothing changed: %s") % " ".join(errors))
