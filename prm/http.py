@@ -22,6 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "PRM/1 (+https://github.com/prm)"
@@ -109,6 +110,28 @@ def resolve(host: str, port: int) -> list[str]:
             if not address_allowed(ipaddress.ip_address(address.split("%")[0])):
                 raise BlockedAddress(f"{host} resolves to a non-public address")
     return addresses
+
+
+def address_problem(url: str) -> str | None:
+    """Why outbound calls cannot reach ``url``'s host (blocked or unresolvable), as a
+    message for a form; None when it can (or the URL has no host: the form's own
+    validation says so). The connection checks again: this is for a clear answer."""
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if not parts.host:
+        return None
+    try:
+        resolve(parts.host, parts.port or (443 if parts.scheme == "https" else 80))
+    except BlockedAddress:
+        return _(
+            "%(host)s resolves to a private or reserved address; "
+            "only public addresses can be called."
+        ) % {"host": parts.host}
+    except UnresolvableHost:
+        return _("%(host)s cannot be found: check the address.") % {"host": parts.host}
+    return None
 
 
 class PinnedBackend(httpcore.SyncBackend):

@@ -32,6 +32,7 @@ from integrations.models import (
 )
 from integrations.models.connection import PrmField, Provider
 from integrations.services import connections as svc
+from prm import http
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
 from prm.redirects import next_or
@@ -126,7 +127,7 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
     if request.method == "POST":
         form = form_class(request.POST, existing=existing)
         program_form = ProgramForm(request.POST)
-        if form.is_valid() and program_form.is_valid():
+        if form.is_valid() and program_form.is_valid() and _addresses_ok(form):
             config = form.config()
             program = program_form.cleaned_data["program"]
             crm = svc.connection_save(
@@ -163,6 +164,18 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
             "authorized": bool(existing and existing["credentials"].get("access_token")),
         },
     )
+
+
+def _addresses_ok(form: Any) -> bool:
+    """A blocked or unresolvable CRM address is an error on its field, before saving."""
+    config = form.config()
+    ok = True
+    for name in ("base_url", "auth_url"):
+        problem = http.address_problem(config.get(name) or "")
+        if problem:
+            form.add_error(name if name in form.fields else None, problem)
+            ok = False
+    return ok
 
 
 def _needs_authorization(crm: CrmConnection) -> bool:
