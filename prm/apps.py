@@ -8,3 +8,10 @@ class PrmConfig(AppConfig):
     name = "prm"
     verbose_name = _("Platform")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from prm.crypto import check_encryption_key
+
+        checks.register(check_encryption_key, checks.Tags.security, deploy=False)

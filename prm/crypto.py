@@ -24,13 +24,27 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 KEY_ENV = "PRM_ENCRYPTION_KEY"
 OLD_KEYS_ENV = "PRM_ENCRYPTION_KEYS_OLD"
 
 
+# What people are told when a stored secret no longer opens: almost always SECRET_KEY
+# changed while PRM_ENCRYPTION_KEY was unset (the key was derived from it).
+KEY_CHANGED = _(
+    "The stored credentials can no longer be read: the encryption key changed. "
+    "Set PRM_ENCRYPTION_KEY to the old key (or put the old key in PRM_ENCRYPTION_KEYS_OLD), "
+    "or enter the credentials again."
+)
+
+
 class DecryptionError(ValueError):
-    """The token was altered, is not a token, or was made with a key we no longer have."""
+    """The token was altered, is not a token, or was made with a key we no longer have.
+    Its message is KEY_CHANGED (in the active language), safe to show to people."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or str(KEY_CHANGED))
 
 
 def key_from_secret(secret: str) -> bytes:
@@ -87,10 +101,7 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError(
-            "cannot decrypt: the value was altered or was encrypted with a key that is not "
-            f"configured ({KEY_ENV} / {OLD_KEYS_ENV})"
-        ) from exc
+        raise DecryptionError() from exc
 
 
 def rotate(token: str) -> str:
@@ -98,6 +109,22 @@ def rotate(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError(
-            f"cannot re-encrypt: no configured key ({KEY_ENV} / {OLD_KEYS_ENV}) opens the value"
-        ) from exc
+        raise DecryptionError() from exc
+
+
+def check_encryption_key(app_configs: object = None, **kwargs: object) -> list:
+    """System check: in production, warn when secrets are encrypted with a key derived
+    from SECRET_KEY, because changing SECRET_KEY then makes every stored secret (CRM
+    credentials, PayPal secrets, payout details) unreadable."""
+    from django.core.checks import Warning
+
+    if settings.DEBUG or os.environ.get(KEY_ENV, "").strip():
+        return []
+    return [
+        Warning(
+            f"{KEY_ENV} is not set: stored secrets are encrypted with a key derived from "
+            "SECRET_KEY, so changing SECRET_KEY makes them unreadable.",
+            hint=f"Set {KEY_ENV} to a key from Fernet.generate_key() and keep it; see README.",
+            id="prm.W001",
+        )
+    ]

@@ -32,7 +32,8 @@ PROVIDER_FAILED = gettext_lazy(
 )
 NOT_SENDABLE = gettext_lazy("This batch has no approved payouts left to send.")
 CANNOT_DECRYPT = gettext_lazy(
-    "The payout details of %(partner)s cannot be decrypted: check the encryption keys."
+    "The payout details of %(partner)s can no longer be read: the encryption key changed. "
+    "Set PRM_ENCRYPTION_KEY to the old key, or ask the partner to enter the details again."
 )
 # Spreadsheets run cells that start with these as formulas (CSV/formula injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -231,7 +231,11 @@ def _push_loop(crm: CrmConnection) -> int:
     database work does not leave the CRM's allowance unused. Only this thread touches
     the database; a chunk that needs the CRM's current notes (merge) waits for the
     chunk in flight, so the connector is never used from two threads at once."""
-    connector = connector_for(crm)
+    try:
+        connector = connector_for(crm)
+    except CrmAuthError as exc:  # the stored credentials no longer decrypt
+        credentials_unreadable(crm, exc)
+        return 0
     field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
     total = 0
     flight: tuple[_Batch, Future] | None = None
@@ -277,6 +281,21 @@ def _push_loop(crm: CrmConnection) -> int:
             flight[1].result()
         pool.shutdown(wait=True)
         connector.close()
+
+
+def credentials_unreadable(crm: CrmConnection, exc: CrmError) -> None:
+    """No connector could be built: the connection is marked broken with the reason
+    (the console says what to do), and the job ends without a traceback."""
+    from integrations.services.connections import connection_mark_broken
+
+    connection_mark_broken(crm, str(exc))
+    CrmSyncLog.objects.create(
+        tenant_id=crm.tenant_id,
+        connection=crm,
+        kind=CrmSyncLog.Kind.AUTH,
+        failed=1,
+        message=str(exc)[:2000],
+    )
 
 
 def _still_active(crm: CrmConnection) -> bool:

@@ -76,7 +76,13 @@ def _read_and_apply(
     crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
     if crm is None or not crm.is_active:
         return 0
-    connector = connector_for(crm)
+    try:
+        connector = connector_for(crm)
+    except CrmAuthError as exc:  # the stored credentials no longer decrypt
+        from integrations.crm.engine import credentials_unreadable
+
+        credentials_unreadable(crm, exc)
+        return 0
     calls, errors = connector.stats.calls, connector.stats.errors
     try:
         records, cursor = read(connector, crm)

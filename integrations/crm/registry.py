@@ -7,8 +7,9 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from integrations.crm.base import Connector, Credentials
+from integrations.crm.base import Connector, Credentials, CrmCredentialsUnreadable
 from integrations.models import CrmConnection
+from prm.crypto import DecryptionError
 
 PROVIDERS = ("amocrm", "bitrix24", "salesforce")
 
@@ -21,7 +22,14 @@ def module(provider: str, name: str) -> ModuleType:
 
 def connector_for(connection: CrmConnection) -> Connector:
     """A connector whose rotated tokens are written back (encrypted) at once, outside
-    any transaction of the caller, so a later failure cannot lose them."""
+    any transaction of the caller, so a later failure cannot lose them.
+
+    Raises CrmCredentialsUnreadable (a CrmAuthError: the connection needs fixing, like
+    refused credentials) when the stored credentials no longer decrypt."""
+    try:
+        values = connection.credentials
+    except DecryptionError as exc:
+        raise CrmCredentialsUnreadable(str(exc)) from exc
 
     def save(values: dict[str, Any]) -> None:
         connection.set_credentials(values)
@@ -34,7 +42,7 @@ def connector_for(connection: CrmConnection) -> Connector:
         base_url=connection.base_url,
         auth_url=connection.auth_url or connection.base_url,
         auth_kind=connection.auth_kind,
-        credentials=Credentials(connection.credentials, save),
+        credentials=Credentials(values, save),
         settings=dict(connection.settings),
         throttle_key=str(connection.pk),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from prm.crypto import decrypt, encrypt
+from prm.crypto import DecryptionError, decrypt, encrypt
 from prm.tenancy import TenantOwned
 
 
@@ -71,7 +71,16 @@ class CrmConnection(TenantOwned):
 
     @property
     def credentials(self) -> dict[str, Any]:
+        """The decrypted secrets; prm.crypto.DecryptionError when the key changed."""
         return json.loads(decrypt(self.secrets_encrypted)) if self.secrets_encrypted else {}
+
+    @property
+    def credentials_readable(self) -> bool:
+        """False when the stored credentials no longer decrypt (the key changed)."""
+        try:
+            return isinstance(self.credentials, dict)
+        except DecryptionError:
+            return False
 
     def set_credentials(self, values: dict[str, Any]) -> None:
         self.secrets_encrypted = encrypt(json.dumps(values))

@@ -124,7 +124,18 @@ def connection_save(
 def connection_test(crm: CrmConnection, *, actor: User | None = None) -> tuple[bool, str]:
     """Call the CRM: account, fields and stages. Fills in unmapped fields by label and
     new stages with their obvious lead status. Returns (ok, message)."""
-    connector = connector_for(crm)
+    try:
+        connector = connector_for(crm)
+    except CrmError as exc:  # the stored credentials no longer decrypt
+        connection_mark_broken(crm, str(exc))
+        CrmSyncLog.objects.create(
+            tenant_id=crm.tenant_id,
+            connection=crm,
+            kind=CrmSyncLog.Kind.TEST,
+            failed=1,
+            message=str(exc)[:2000],
+        )
+        return False, str(exc)
     try:
         account = connector.test_connection()
         fields = connector.list_fields()
@@ -205,7 +216,10 @@ def _sync_stages(crm: CrmConnection, stages: list[Any]) -> None:
 
 def connection_subscribe(crm: CrmConnection, destination: str) -> tuple[bool, str]:
     """Ask the CRM to send its events to us, where its API allows it."""
-    connector = connector_for(crm)
+    try:
+        connector = connector_for(crm)
+    except CrmError as exc:  # the stored credentials no longer decrypt
+        return False, str(exc)
     try:
         done = connector.subscribe_events(destination)
     except CrmError as exc:

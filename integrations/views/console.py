@@ -34,6 +34,7 @@ from integrations.models.connection import PrmField, Provider
 from integrations.services import connections as svc
 from prm import http
 from prm.access import get_in_tenant_or_404, staff_required
+from prm.crypto import KEY_CHANGED, DecryptionError
 from prm.permissions import Perm
 from prm.redirects import next_or
 
@@ -76,6 +77,8 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
     crm = CrmConnection.objects.filter(provider=_provider(provider)).first()
     if crm is None:
         return redirect("console:integration_connect", provider=provider)
+    if not crm.credentials_readable:
+        messages.error(request, KEY_CHANGED)  # it needs reconnecting: say why and how
     health = connection_health(crm)
     metrics = [
         {
@@ -121,7 +124,7 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
             "auth_kind": crm.auth_kind,
             "base_url": crm.base_url,
             "auth_url": crm.auth_url,
-            "credentials": crm.credentials,
+            "credentials": _readable_credentials(request, crm),
             "settings": crm.settings,
         }
     if request.method == "POST":
@@ -166,6 +169,17 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
     )
 
 
+def _readable_credentials(request: HttpRequest, crm: CrmConnection) -> dict[str, Any]:
+    """The stored credentials, or none (with the reason shown) when they no longer
+    decrypt: the form then asks for them again, which is the way to reconnect."""
+    try:
+        return crm.credentials
+    except DecryptionError as exc:
+        if request.method == "GET":
+            messages.error(request, str(exc))
+        return {}
+
+
 def _addresses_ok(form: Any) -> bool:
     """A blocked or unresolvable CRM address is an error on its field, before saving."""
     config = form.config()
@@ -201,12 +215,17 @@ def _redirect_uri(request: HttpRequest, provider: str) -> str:
 @staff_required(MANAGE)
 def integration_oauth_start(request: HttpRequest, provider: str) -> HttpResponse:
     crm = _connection(provider)
+    try:
+        creds = crm.credentials
+    except DecryptionError as exc:
+        messages.error(request, str(exc))
+        return redirect("console:integration_connect", provider=provider)
     state = secrets.token_urlsafe(24)
     request.session[f"crm_oauth_{provider}"] = state
     url = module(provider, "client").authorize_url(
         auth_url=crm.auth_url or crm.base_url,
         base_url=crm.base_url,
-        client_id=crm.credentials.get("client_id", ""),
+        client_id=creds.get("client_id", ""),
         redirect_uri=_redirect_uri(request, provider),
         state=state,
     )
@@ -227,7 +246,11 @@ def integration_oauth_callback(request: HttpRequest, provider: str) -> HttpRespo
             _("The CRM did not grant access (%s).") % (request.GET.get("error") or _("no code")),
         )
         return redirect("console:integration_detail", provider=provider)
-    creds = crm.credentials
+    try:
+        creds = crm.credentials
+    except DecryptionError as exc:
+        messages.error(request, str(exc))
+        return redirect("console:integration_connect", provider=provider)
     try:
         base_url, tokens = module(provider, "client").exchange_code(
             auth_url=crm.auth_url or crm.base_url,

@@ -37,7 +37,16 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
         return JsonResponse({"ok": True, "ignored": crm.status})
     if len(request.body) > MAX_BODY:
         return JsonResponse({"error": "too_large", "detail": "Body too large."}, status=413)
-    connector = connector_for(crm)
+    try:
+        connector = connector_for(crm)
+    except CrmAuthError as exc:
+        # The stored credentials no longer decrypt: the event cannot be verified. The
+        # connection is marked broken (admins are alerted); reconciliation after the
+        # fix picks the change up, so the CRM gets an answer it will not retry.
+        from integrations.crm.engine import credentials_unreadable
+
+        credentials_unreadable(crm, exc)
+        return JsonResponse({"ok": True, "ignored": CrmConnection.Status.BROKEN})
     try:
         ids = connector.parse_event(request.body, request.content_type or "")
     except CrmAuthError as exc:
