@@ -467,3 +467,32 @@ def test_the_methods_and_batch_pages_stay_within_their_query_budgets(
         assert client.get(f"/manage/payouts/batches/{batch.pk}/").status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(f"/manage/payouts/batches/{batch.pk}/export.xlsx").status_code == 200
+
+
+# SECRET_KEY changed without PRM_ENCRYPTION_KEY: stored secrets no longer decrypt
+
+
+KEY_CHANGED = "can no longer be read"
+
+
+def test_a_changed_key_stops_a_paypal_send_with_a_clear_message(
+    client_for, acme, finance, world, paypal_fake, paypal_batch, settings
+):
+    batch, alice, bob = paypal_batch
+    settings.SECRET_KEY = "a-new-secret-key-" + "n" * 48
+    response = client_for(finance).post(f"/manage/payouts/batches/{batch.pk}/send/")
+    assert response.status_code == 302
+    assert "encryption key changed" in " ".join(messages_of(response))
+    assert (status_of(alice), status_of(bob)) == ("approved", "approved")
+    assert paypal_fake.calls("POST", "/v1/payments/payouts") == []
+
+
+def test_a_changed_key_makes_the_bank_export_say_why(client_for, acme, finance, world, settings):
+    settings.SECRET_KEY = "a-new-secret-key-" + "n" * 48
+    client = client_for(finance)
+    response = client.get(f"/manage/payouts/batches/{world.batch.pk}/export.csv")
+    assert response.status_code in (200, 302)
+    followed = client.get(f"/manage/payouts/batches/{world.batch.pk}/")
+    assert followed.status_code == 200
+    said = " ".join(messages_of(response)) + followed.content.decode()
+    assert KEY_CHANGED in said
