@@ -14,8 +14,10 @@ address check; resolution and pinning run the same way, so tests exercise them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -161,14 +163,21 @@ class PinnedBackend(httpcore.SyncBackend):
         raise error
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """Certificate verification against certifi's roots; loading them costs a few ms,
+    so one context serves every client (SSLContext is safe to share)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class PinnedTransport(httpx.HTTPTransport):
     """httpx's transport with the pool's network backend replaced by PinnedBackend."""
 
     def __init__(self) -> None:
-        super().__init__(trust_env=False)
-        ssl_context = httpx.create_ssl_context(trust_env=False)
+        # Not super().__init__(): it would build a pool and an SSL context to throw away;
+        # the pool is all HTTPTransport keeps.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=_ssl_context(),
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
