@@ -109,7 +109,8 @@ def parse_month(value: str) -> Month | None:
     if match is None:
         return None
     year, month = int(match[1]), int(match[2])
-    if year < 2000 or not 1 <= month <= 12:
+    # Future months are refused below; a far-future year must not reach datetime().
+    if not 2000 <= year <= timezone.now().year or not 1 <= month <= 12:
         return None
     result = month_of(year, month)
     return result if result.start <= timezone.now() else None

@@ -19,6 +19,7 @@ from prm.models import Tenant
 from programs.models import Conversion, Enrollment, Lead, Program
 from rewards.models import BonusRule, LedgerEntry, Reward, RewardRule
 from rewards.services import fx
+from rewards.services.approvals import clawback_apply
 from rewards.services.ledger import ZERO, lock_partner, money, post
 from rewards.services.rules import Calculation, Volume, calculate, rule_for, snapshot
 
@@ -246,18 +247,30 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
     if not _eligible(program, partner):
         return []
     rule = rule_for(program, partner, RewardRule.Event.CONVERSION)
-    if rule is None:
-        return []
+    if rule is None or conversion.amount <= 0:
+        return []  # a sale of zero earns nothing (and needs no exchange rate)
     amount, fx_snapshot = fx.convert(
         conversion.amount, conversion.currency, program.currency, conversion.occurred_at.date()
     )
     with transaction.atomic():
         lock_budget(program)
         lock_partner(partner)  # monthly caps and tiers read the partner's month
+        # Refunds may have landed before this job ran (a retry, another worker): read
+        # them under the lock a refund's clawback job also takes first.
+        conversion.refresh_from_db(fields=["amount", "refunded_amount"])
         volume = _volume(program, partner, conversion.occurred_at)
         calc = conversion_calculation(conversion, rule, amount, volume)
-        rule_copy = {**snapshot(rule), "base_amount": str(amount), "notes": calc.notes}
+        rule_copy = {**snapshot(rule), "base_amount": str(money(amount)), "notes": calc.notes}
         created: list[Reward] = []
+        if conversion.refunded_amount >= conversion.amount:
+            # Fully refunded before it was rewarded: nothing to pay, nothing to claw back.
+            return _bonuses(
+                volume=volume,
+                tenant=tenant,
+                program=program,
+                partner=partner,
+                at=conversion.occurred_at,
+            )
         base = _create(
             tenant=tenant,
             key=f"conversion:{conversion.pk}",
@@ -281,6 +294,11 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
                 fx_snapshot=fx_snapshot,
                 at=conversion.occurred_at,
             )
+        if conversion.refunded_amount > 0:
+            for reward in created:
+                if reward.partner_id != partner.pk:
+                    lock_partner(reward.partner)
+                clawback_apply(reward=reward, conversion=conversion)
         created += _bonuses(
             volume=volume,
             tenant=tenant,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from rewards.models import LedgerEntry, PayoutRequest, Reward
+from rewards.services.approvals import clawback_due
 from rewards.services.ledger import ZERO, money
 
 # Which balance columns each kind may move, and in which direction (+1/-1; 0 = either).
@@ -59,7 +60,7 @@ def verify() -> list[str]:
             for column in COLUMNS:
                 per_payout[entry.payout_id][column] += getattr(entry, column)
 
-    for reward in Reward.objects.all().iterator():
+    for reward in Reward.objects.select_related("conversion").iterator():
         kinds = kinds_per_reward.get(reward.pk, [])
         sums = per_reward.get(reward.pk, {})
         if kinds.count("accrual") != 1:
@@ -80,6 +81,16 @@ def verify() -> list[str]:
         clawed = clawed_back.get(reward.pk, ZERO)
         if clawed > reward.amount:
             problems.append(f"reward {reward.pk}: clawed back {clawed} of {reward.amount}")
+        conversion = reward.conversion
+        if conversion is not None and reward.status != Reward.Status.REJECTED:
+            # Every refund's share must have been taken back, to the cent, whichever
+            # of the accrual and the clawback jobs ran first.
+            due = clawback_due(reward, conversion)
+            if clawed != due:
+                problems.append(
+                    f"reward {reward.pk}: clawed back {clawed}, but the refunds of "
+                    f"{conversion.refunded_amount} of {conversion.amount} take {due}"
+                )
 
     for payout in PayoutRequest.objects.all().iterator():
         sums = per_payout.get(payout.pk, {})

@@ -187,9 +187,13 @@ def test_a_conversion_in_another_currency_is_converted_with_a_stored_rate(in_acm
     assert entry.fx["rate"] == "1.08000000" and entry.fx["from"] == "EUR"
 
 
-def test_a_missing_rate_fails_the_job_loudly_and_accrues_nothing(program, alice):
+def test_a_missing_rate_fails_the_job_loudly_and_accrues_nothing(in_acme, program, alice):
     rule(program)
+    rate = ExchangeRate.objects.create(
+        tenant=in_acme, base="RUB", quote="USD", rate=D("0.01"), valid_from=timezone.localdate()
+    )
     conversion = sale(program, alice, "10", currency="RUB", accrue=False)
+    rate.delete()  # removed by someone after the conversion was accepted
     with pytest.raises(ValidationError):
         accrue_conversion(conversion_id=str(conversion.pk))
     assert Reward.objects.count() == 0

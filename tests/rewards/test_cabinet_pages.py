@@ -408,7 +408,9 @@ def test_the_monthly_statement_is_a_pdf(client_for, partner, program, alice, car
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize("month", ["", "2024-13", "24-01", "2999-01", "2024-01-01"])
+@pytest.mark.parametrize(
+    "month", ["", "2024-13", "24-01", "2999-01", "9999-12", "0000-01", "2024-01-01"]
+)
 def test_a_statement_of_no_real_month_is_a_404(client_for, partner, alice, month):
     assert client_for(partner).get(f"/payouts/statement.pdf?month={month}").status_code == 404
 
