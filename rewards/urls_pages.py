@@ -56,6 +56,19 @@ console_patterns: list[URLPattern] = [
     path("rewards/", money_console.reward_list, name="rewards"),
     path("rewards/bulk/", money_console.rewards_bulk, name="rewards_bulk"),
     path("rewards/verify/", money_console.ledger_verify, name="rewards_verify"),
+    path("rewards/corrections/", money_console.correction_list, name="corrections"),
+    path(
+        "rewards/corrections/<uuid:correction_id>/approve/",
+        money_console.correction_decide,
+        {"decision": "approve"},
+        name="correction_approve",
+    ),
+    path(
+        "rewards/corrections/<uuid:correction_id>/reject/",
+        money_console.correction_decide,
+        {"decision": "reject"},
+        name="correction_reject",
+    ),
     path("partners/<uuid:partner_id>/ledger/", money_console.partner_ledger, name="partner_ledger"),
     path(
         "partners/<uuid:partner_id>/ledger/adjust/",

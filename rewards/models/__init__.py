@@ -1,3 +1,4 @@
+from rewards.models.corrections import CorrectionRequest
 from rewards.models.fx import ExchangeRate
 from rewards.models.group import PartnerGroup
 from rewards.models.ledger import LedgerEntry, Reward
@@ -6,6 +7,7 @@ from rewards.models.rules import BonusRule, RewardRule
 
 __all__ = [
     "BonusRule",
+    "CorrectionRequest",
     "ExchangeRate",
     "LedgerEntry",
     "PartnerGroup",

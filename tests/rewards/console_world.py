@@ -16,6 +16,7 @@ from prm.tenancy import tenant_scope
 from programs.models import Program
 from rewards.models import (
     BonusRule,
+    CorrectionRequest,
     ExchangeRate,
     LedgerEntry,
     PartnerGroup,
@@ -144,6 +145,7 @@ def state(tenant: Tenant) -> dict[str, Any]:
             "payouts": set(PayoutRequest.objects.values_list("id", "status", "batch")),
             "batches": set(PayoutBatch.objects.values_list("id", "status")),
             "threshold": Tenant.objects.get(pk=tenant.pk).manual_approval_above,
+            "corrections": set(CorrectionRequest.objects.values_list("id", "status")),
             "audit": AuditEntry.objects.count(),
         }
 

@@ -27,9 +27,8 @@ def entries(in_acme):
             f"""DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN;
                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"""
         )
-        cursor.execute(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON rewards_ledgerentry TO {APP_ROLE}"
-        )
+        # What an application's role holds: every right on every table.
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
     return in_acme
 
 
@@ -47,7 +46,7 @@ def as_app_role(sql: str, *params: object) -> list[tuple]:
     [
         "UPDATE rewards_ledgerentry SET pending = 1000",
         "DELETE FROM rewards_ledgerentry",
-        "TRUNCATE rewards_ledgerentry",
+        "TRUNCATE rewards_ledgerentry CASCADE",
     ],
 )
 def test_the_application_role_cannot_rewrite_the_ledger(entries, sql):
@@ -57,7 +56,7 @@ def test_the_application_role_cannot_rewrite_the_ledger(entries, sql):
 
 
 @pytest.mark.parametrize(
-    "statement", ["DELETE FROM rewards_ledgerentry", "TRUNCATE rewards_ledgerentry"]
+    "statement", ["DELETE FROM rewards_ledgerentry", "TRUNCATE rewards_ledgerentry CASCADE"]
 )
 def test_the_old_purge_switch_opens_nothing(entries, statement):
     with pytest.raises(DatabaseError, match="append-only"):
