@@ -30,3 +30,10 @@ cron.register(
 # CRM sync: due retries, Salesforce polling, reconciliation, monitoring alerts. Like
 # clicks, no Job row per tick; the jobs it starts have theirs.
 cron.register(crm_tick, queue_name="crm", interval=30)
+# The ledger check reads every tenant's whole ledger: at night.
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.services.verify.ledger_check_all",),
+    cron="40 2 * * *",
+)

@@ -56,6 +56,7 @@ console_patterns: list[URLPattern] = [
     path("rewards/", money_console.reward_list, name="rewards"),
     path("rewards/bulk/", money_console.rewards_bulk, name="rewards_bulk"),
     path("rewards/verify/", money_console.ledger_verify, name="rewards_verify"),
+    path("rewards/verify/run/", money_console.ledger_verify_run, name="rewards_verify_run"),
     path("rewards/corrections/", money_console.correction_list, name="corrections"),
     path(
         "rewards/corrections/<uuid:correction_id>/approve/",

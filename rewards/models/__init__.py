@@ -1,3 +1,4 @@
+from rewards.models.checks import LedgerCheck
 from rewards.models.corrections import CorrectionRequest
 from rewards.models.fx import ExchangeRate
 from rewards.models.group import PartnerGroup
@@ -9,6 +10,7 @@ __all__ = [
     "BonusRule",
     "CorrectionRequest",
     "ExchangeRate",
+    "LedgerCheck",
     "LedgerEntry",
     "PartnerGroup",
     "PayoutBatch",

@@ -20,9 +20,9 @@ from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
-from rewards.models import CorrectionRequest
+from rewards.models import CorrectionRequest, LedgerCheck
 from rewards.services import approvals, corrections, ledger
-from rewards.services.verify import verify
+from rewards.services.verify import ledger_check_start
 
 PAGE_SIZE = 50
 
@@ -224,4 +224,22 @@ def correction_decide(request: HttpRequest, correction_id: str, decision: str) -
 
 @staff_required(Perm.MONEY_MANAGE)
 def ledger_verify(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/rewards/verify.html", {"problems": verify()})
+    """The last ledger check (the check itself runs as a job: it reads the whole
+    ledger); while one runs, the page refreshes itself to show its progress."""
+    checks = list(LedgerCheck.objects.select_related("requested_by")[:10])
+    latest = checks[0] if checks else None
+    context = {
+        "check": latest,
+        "history": checks[1:],
+        "running": latest is not None
+        and latest.status in (LedgerCheck.Status.QUEUED, LedgerCheck.Status.RUNNING),
+    }
+    return render(request, "console/rewards/verify.html", context)
+
+
+@require_POST
+@staff_required(Perm.MONEY_MANAGE)
+def ledger_verify_run(request: HttpRequest) -> HttpResponse:
+    ledger_check_start(tenant=request.tenant, actor=request.user)  # type: ignore[attr-defined]
+    messages.success(request, _("The ledger check has started."))
+    return redirect("console:rewards_verify")

@@ -18,6 +18,7 @@ from rewards.models import (
     BonusRule,
     CorrectionRequest,
     ExchangeRate,
+    LedgerCheck,
     LedgerEntry,
     PartnerGroup,
     PayoutBatch,
@@ -146,6 +147,7 @@ def state(tenant: Tenant) -> dict[str, Any]:
             "batches": set(PayoutBatch.objects.values_list("id", "status")),
             "threshold": Tenant.objects.get(pk=tenant.pk).manual_approval_above,
             "corrections": set(CorrectionRequest.objects.values_list("id", "status")),
+            "checks": LedgerCheck.objects.count(),
             "audit": AuditEntry.objects.count(),
         }
 
