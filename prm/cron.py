@@ -37,3 +37,10 @@ cron.register(
     args=("rewards.services.verify.ledger_check_all",),
     cron="40 2 * * *",
 )
+# Last month's statements, built once the month is closed (then served as stored).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.statements.statements_build_closed_month",),
+    cron="30 3 1 * *",
+)

@@ -123,4 +123,9 @@ cabinet_patterns: list[URLPattern] = [
     path("payouts/withdraw/", money_cabinet.withdraw, name="withdraw"),
     path("payouts/withdraw/confirm/", money_cabinet.withdraw_confirm, name="withdraw_confirm"),
     path("payouts/statement.pdf", money_cabinet.statement_pdf, name="statement_pdf"),
+    path(
+        "payouts/statement.<str:fmt>",
+        money_cabinet.statement_detail,
+        name="statement_detail",
+    ),
 ]

@@ -1,4 +1,4 @@
-from rewards.models.checks import LedgerCheck
+from rewards.models.checks import LedgerCheck, StatementFile
 from rewards.models.corrections import CorrectionRequest
 from rewards.models.fx import ExchangeRate
 from rewards.models.group import PartnerGroup
@@ -19,4 +19,5 @@ __all__ = [
     "PayoutRequest",
     "Reward",
     "RewardRule",
+    "StatementFile",
 ]

@@ -34,3 +34,24 @@ class LedgerCheck(TenantOwned):
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+
+class StatementFile(TenantOwned):
+    """A partner's monthly statement PDF, built once the month is closed (its ledger
+    entries can no longer change) and served from here afterwards."""
+
+    id = models.BigAutoField(primary_key=True)
+    partner = models.ForeignKey(
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+"
+    )
+    month = models.DateField()  # the first day of the month
+    language = models.CharField(max_length=8)
+    pdf = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "month", "language"], name="statement_file_unique"
+            )
+        ]

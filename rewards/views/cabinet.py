@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -44,6 +44,7 @@ from rewards.services.payouts import (
     OVER_BALANCE,
     payout_request,
 )
+from rewards.tabular import csv_lines, xlsx_bytes
 
 PAGE_SIZE = 50
 LEDGER_ROWS = 100
@@ -342,13 +343,36 @@ def statement_pdf(request: HttpRequest) -> HttpResponse:
     month = statements.parse_month(request.GET.get("month", ""))
     if month is None:
         raise Http404("no such month")
-    statement = statements.monthly_statement(
-        request.partner,  # type: ignore[attr-defined]
-        month,
-    )
-    response = HttpResponse(
-        statements.statement_pdf(statement, request), content_type="application/pdf"
-    )
+    pdf = statements.statement_pdf_cached(request.partner, month)  # type: ignore[attr-defined]
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="statement-{month.param}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# /payouts/statement.csv|xlsx?month=YYYY-MM: every movement of the month
+
+
+@require_GET
+@money_page
+def statement_detail(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    month = statements.parse_month(request.GET.get("month", ""))
+    if month is None or fmt not in ("csv", "xlsx"):
+        raise Http404("no such month or format")
+    partner = request.partner  # type: ignore[attr-defined]
+    header = [str(column) for column in statements.DETAIL_COLUMNS]
+    rows = statements.detail_rows(partner, month)
+    name = f"statement-{month.param}.{fmt}"
+    response: HttpResponse | StreamingHttpResponse
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = HttpResponse(
+            xlsx_bytes(header, rows, title=month.param),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response
