@@ -1,3 +1,4 @@
+from rewards.models.budget import ProgramBudget
 from rewards.models.checks import LedgerCheck, StatementFile
 from rewards.models.corrections import CorrectionRequest
 from rewards.models.fx import ExchangeRate
@@ -17,6 +18,7 @@ __all__ = [
     "PayoutDetails",
     "PayoutMethod",
     "PayoutRequest",
+    "ProgramBudget",
     "Reward",
     "RewardRule",
     "StatementFile",

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +15,7 @@ from prm.audit import audit_record
 from prm.models import Tenant, User
 from prm.tenancy import tenant_scope
 from programs.models import Conversion, Refund
-from rewards.models import LedgerEntry, Reward
+from rewards.models import LedgerEntry, ProgramBudget, Reward
 from rewards.services.ledger import ZERO, lock_partner, money, post
 
 NOT_PENDING = _("Only rewards on hold can be approved or rejected.")
@@ -93,6 +93,10 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
     )
     if not updated:
         raise ValidationError(NOT_PENDING)
+    # A rejected reward no longer counts against its program's budget.
+    ProgramBudget.objects.filter(program_id=reward.program_id).update(
+        spent=F("spent") - reward.amount
+    )
     post(
         tenant=reward.tenant,
         partner=reward.partner,
