@@ -15,10 +15,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from prm.access import get_in_tenant_or_404
 from prm.audit import client_ip
+from prm.inputs import InputError, clean_text, parse_json
 from programs.models import Enrollment, Lead, Program
 from programs.services import lookups
 from programs.services.clicks import MAX_BODY, VISITOR_RE, ClickError, ClickInput, click_accept
@@ -49,7 +50,7 @@ def _snippet_source() -> str:
     return _snippet_cache["text"]
 
 
-@require_GET
+@require_safe
 def snippet(request: HttpRequest, key: str) -> HttpResponse:
     info = lookups.program_for_key(key)
     if info is None or info["tenant_id"] != str(request.tenant.pk):  # type: ignore[attr-defined]
@@ -73,13 +74,10 @@ def snippet(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    body = request.body
-    if len(body) > MAX_BODY:
-        raise ClickError(413, "body too large")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ClickError(400, "body is not JSON") from None
+        data = parse_json(request.body, max_bytes=MAX_BODY)  # cleaned, depth-limited
+    except InputError as exc:
+        raise ClickError(exc.status, exc.message) from None
     if not isinstance(data, dict):
         raise ClickError(400, "body must be a JSON object")
     return data
@@ -91,7 +89,7 @@ def _str(data: dict[str, Any], name: str, limit: int) -> str:
         return ""
     if not isinstance(value, str | int):
         raise ClickError(400, f"field {name} must be a string")
-    return str(value).strip()[:limit]
+    return clean_text(str(value).strip(), limit)
 
 
 @csrf_exempt
@@ -154,7 +152,7 @@ def _with_params(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@require_GET
+@require_safe
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``/r/CODE``: record the click server-side, then go to an allowed landing URL."""
     enrollment = get_in_tenant_or_404(
