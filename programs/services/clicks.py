@@ -22,7 +22,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from prm.inputs import InputError, clean_text, parse_json
 from programs.services import lookups
@@ -332,6 +332,8 @@ def _store(r: Any, rows: list[Any]) -> None:
         with transaction.atomic():
             # Cross-tenant by nature: one stream carries every tenant's clicks.
             Click.all_tenants_unscoped.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+            # Foreign keys are checked at commit; here, so a bad row fails inside the try.
+            connection.check_constraints()
         return
     except _ROW_ERRORS:
         log.warning("click batch refused; storing its %d rows one by one", len(rows))
@@ -339,6 +341,7 @@ def _store(r: Any, rows: list[Any]) -> None:
         try:
             with transaction.atomic():
                 Click.all_tenants_unscoped.bulk_create([row], ignore_conflicts=True)
+                connection.check_constraints()
         except _ROW_ERRORS as exc:
             _dead_letter(r, row.ingest_id, {}, f"refused by the database: {exc}")
 
