@@ -13,7 +13,7 @@ import pytest
 from prm.tenancy import tenant_scope
 from programs.models import Click, Enrollment
 from programs.services.clicks import DEAD_LETTERS, STREAM, clicks_flush
-from tests.programs.test_clicks import alice, click_body, post, program  # noqa: F401
+from tests.programs.test_clicks import click_body, post
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +45,10 @@ def _record(enrollment: Enrollment, **changes: object) -> dict[str, object]:
     return record
 
 
-def test_fifteen_valid_clicks_are_stored_beside_fifteen_poisoned_ones(client, acme, program, alice):
+def test_fifteen_valid_clicks_are_stored_beside_fifteen_poisoned_ones(
+    client, acme, program, enrollment
+):
     r = django_rq.get_connection("tracking")
-    enrollment = Enrollment.all_tenants_unscoped.get(code="ALICE")
     nul = "poison\u0000x"
     # Poison through the endpoint: NUL and lone surrogates in s, u and r (cleaned at the edge).
     edge_poison = [

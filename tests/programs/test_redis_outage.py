@@ -22,7 +22,7 @@ from programs import middleware as click_middleware
 from programs.models import Click, Lead
 from programs.services import clicks, lookups
 from programs.services.clicks import clicks_flush
-from tests.programs.test_clicks import alice, click_body, post, program  # noqa: F401
+from tests.programs.test_clicks import click_body, post
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 
@@ -46,13 +46,20 @@ class RedisProcess:
         self.proc = subprocess.Popen(
             [
                 "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--save", "",
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--daemonize", "no",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--daemonize",
+                "no",
             ],  # fmt: skip
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -101,7 +108,7 @@ def _forget_local_copies() -> None:
 
 
 def test_tracking_answers_through_a_redis_outage_and_loses_no_click(
-    client, acme, program, alice, private_redis, django_capture_on_commit_callbacks
+    client, acme, program, alice, enrollment, private_redis, django_capture_on_commit_callbacks
 ):
     answered: list[str] = []
 
