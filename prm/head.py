@@ -2,8 +2,9 @@
 
 Neither Django's WSGI handler nor gunicorn drops the body of a HEAD response (only
 runserver does), and the click endpoint answers ahead of CommonMiddleware, so without
-this a HEAD got a body and no length. This middleware is the outermost: every answer
-to HEAD keeps the GET answer's status and headers, says its length, and carries no body.
+this a HEAD got a body and no length (and views that allow only GET refused it). This
+middleware is the outermost: a HEAD is served as a GET, and the answer keeps the GET
+answer's status and headers, says its length, and carries no body.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ class HeadMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
         if request.method != "HEAD":
-            return response
+            return self.get_response(request)
+        # Views see a GET (function views often allow only GET and POST), so the answer
+        # is the GET answer; then its body is dropped.
+        request.method = "GET"
+        try:
+            response = self.get_response(request)
+        finally:
+            request.method = "HEAD"
         if response.streaming:
             # Not read: closing the iterator is enough, and the length is unknown.
             response.streaming_content = []

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_GET
 
 from prm.access import get_in_tenant_or_404
 from prm.audit import client_ip
@@ -50,7 +50,7 @@ def _snippet_source() -> str:
     return _snippet_cache["text"]
 
 
-@require_safe
+@require_GET
 def snippet(request: HttpRequest, key: str) -> HttpResponse:
     info = lookups.program_for_key(key)
     if info is None or info["tenant_id"] != str(request.tenant.pk):  # type: ignore[attr-defined]
@@ -152,7 +152,7 @@ def _with_params(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@require_safe
+@require_GET
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``/r/CODE``: record the click server-side, then go to an allowed landing URL."""
     enrollment = get_in_tenant_or_404(
