@@ -52,7 +52,9 @@ class ResilientRedisCache(RedisCache):
             return super().add(*args, **kwargs)
         except RedisError as exc:
             self._miss("add", exc)
-            return False
+            # As if first: allauth's rate-limit lock is an add, and refusing it would make
+            # every sign-in wait for the lock's timeout while Redis is away (fail open).
+            return True
 
     def delete(self, *args: Any, **kwargs: Any) -> bool:
         try:
