@@ -126,6 +126,11 @@ def test_tracking_answers_through_a_redis_outage_and_loses_no_click(
     # Written at once, not buffered: they are in the database already.
     with tenant_scope(acme):
         assert Click.objects.filter(visitor_id__startswith="during-").count() == 5
+    # Pages still answer: the cache misses instead of failing (the sign-in page rate
+    # limits through it).
+    assert client.get("/accounts/login/", HTTP_HOST="acme.localhost").status_code == 200
+    signin = {"login": "nobody@example.com", "password": "wrong-password"}
+    assert client.post("/accounts/login/", signin, HTTP_HOST="acme.localhost").status_code == 200
     # A lead from the snippet during the outage: answered, and its jobs wait as rows.
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
