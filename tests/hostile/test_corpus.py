@@ -28,6 +28,8 @@ from programs.services.clicks import DEAD_LETTERS, STREAM, clicks_flush
 from tests.factories import InvitationFactory, PartnerFactory, UserFactory
 from tests.programs.factories import ConversionFactory, EnrollmentFactory, ProgramFactory
 
+# Hostile keys make cache keys memcached could not take; Redis takes them.
+pytestmark = pytest.mark.filterwarnings("ignore::django.core.cache.backends.base.CacheKeyWarning")
 CORPUS = json.loads(Path(__file__).with_name("corpus.json").read_text())["cases"]
 TENANT_HOST = "acme.localhost"
 # Endpoints answered by middleware ahead of the URL patterns.
