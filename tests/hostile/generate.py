@@ -592,8 +592,9 @@ def main() -> None:
     assert not duplicates, sorted(duplicates)[:5]
     # ensure_ascii: NUL and lone surrogates are written as \u escapes, so the file is
     # plain ASCII and loads back to exactly these strings.
-    text = json.dumps({"cases": cases}, indent=1, ensure_ascii=True, sort_keys=True)
-    OUT.write_text(text + "\n")
+    # One case a line: a change to the generator shows as changed lines.
+    lines = [json.dumps(case, ensure_ascii=True, sort_keys=True) for case in cases]
+    OUT.write_text('{"cases": [\n' + ",\n".join(lines) + "\n]}\n")
     print(f"{len(cases)} cases written to {OUT}")
 
 
