@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from prm.access import get_in_tenant_or_404
 from prm.audit import client_ip
+from prm.inputs import InputError, clean_text, parse_json
 from programs.models import Enrollment, Lead, Program
 from programs.services import lookups
 from programs.services.clicks import MAX_BODY, VISITOR_RE, ClickError, ClickInput, click_accept
@@ -73,13 +74,10 @@ def snippet(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    body = request.body
-    if len(body) > MAX_BODY:
-        raise ClickError(413, "body too large")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ClickError(400, "body is not JSON") from None
+        data = parse_json(request.body, max_bytes=MAX_BODY)  # cleaned, depth-limited
+    except InputError as exc:
+        raise ClickError(exc.status, exc.message) from None
     if not isinstance(data, dict):
         raise ClickError(400, "body must be a JSON object")
     return data
@@ -91,7 +89,7 @@ def _str(data: dict[str, Any], name: str, limit: int) -> str:
         return ""
     if not isinstance(value, str | int):
         raise ClickError(400, f"field {name} must be a string")
-    return str(value).strip()[:limit]
+    return clean_text(str(value).strip(), limit)
 
 
 @csrf_exempt
