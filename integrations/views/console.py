@@ -49,7 +49,7 @@ def _connection(provider: str) -> CrmConnection:
 
 
 def _hook_url(request: HttpRequest, crm: CrmConnection) -> str:
-    return request.build_absolute_uri(reverse("crm_event", args=[crm.hook_secret]))
+    return svc.event_url(crm)
 
 
 @staff_required(MANAGE)
@@ -86,6 +86,7 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
         for name, limit in THRESHOLDS.items()
     ]
     log = Paginator(CrmSyncLog.objects.filter(connection=crm), 25).get_page(request.GET.get("page"))
+    hook_url = _hook_url(request, crm)
     return render(
         request,
         "console/integrations/detail.html",
@@ -94,7 +95,9 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
             "health": health,
             "metrics": metrics,
             "log": log,
-            "hook_url": _hook_url(request, crm),
+            "hook_url": hook_url,
+            # Subscribed, but the CRM holds another URL than the one we would register now.
+            "hook_stale": crm.events_subscribed and crm.events_url != hook_url,
             "unmapped": crm.fields.filter(crm_field="").count(),
         },
     )
@@ -179,8 +182,10 @@ def _report_test(request: HttpRequest, ok: bool, message: str) -> None:
 
 
 def _redirect_uri(request: HttpRequest, provider: str) -> str:
-    return request.build_absolute_uri(
-        reverse("console:integration_oauth_callback", args=[provider])
+    # Registered in the CRM's app beforehand, so it must not depend on the host the
+    # console happens to be open on: always the tenant's public (slug) host.
+    return request.tenant.base_url + reverse(  # type: ignore[attr-defined]
+        "console:integration_oauth_callback", args=[provider]
     )
 
 

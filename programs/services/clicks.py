@@ -193,8 +193,8 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         ingest_id=ingest_id,
         tenant_id=record["t"],
         program_id=record["p"],
-        enrollment_id=record["e"],
-        partner_id=record["pa"],
+        enrollment_id=record.get("e"),  # None: a rejected click with an unknown code
+        partner_id=record.get("pa"),
         code=record["c"],
         visitor_id=record["v"],
         sub_id=record.get("s", ""),
@@ -279,7 +279,11 @@ def clicks_flush(
                 pk__in={row.enrollment_id for row in rows}
             ).values_list("pk", flat=True)
         )
-        rows = [row for row in rows if uuid.UUID(str(row.enrollment_id)) in live]
+        rows = [
+            row
+            for row in rows
+            if row.enrollment_id is None or uuid.UUID(str(row.enrollment_id)) in live
+        ]
         with transaction.atomic():
             # Cross-tenant by nature: one stream carries every tenant's clicks.
             Click.all_tenants_unscoped.bulk_create(rows, ignore_conflicts=True, batch_size=1000)

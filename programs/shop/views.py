@@ -33,8 +33,8 @@ def _demo() -> tuple[Tenant, Program]:
 
 
 def _origin(request: HttpRequest, tenant: Tenant) -> str:
-    scheme = "https" if request.is_secure() else "http"
-    return f"{scheme}://{tenant.host}:{request.get_port()}"
+    # The snippet's address is the one the console shows the client: the public URL.
+    return tenant.base_url
 
 
 def _page(
