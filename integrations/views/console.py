@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from integrations.crm import engine
 from integrations.crm.base import CrmError
@@ -34,6 +33,7 @@ from integrations.models.connection import PrmField, Provider
 from integrations.services import connections as svc
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 
 MANAGE = Perm.INTEGRATIONS_MANAGE
 
@@ -246,7 +246,7 @@ def integration_oauth_callback(request: HttpRequest, provider: str) -> HttpRespo
     return redirect("console:integration_detail", provider=provider)
 
 
-@require_POST
+@post_only
 @staff_required(MANAGE)
 def integration_action(request: HttpRequest, provider: str, action: str) -> HttpResponse:
     crm = _connection(provider)
@@ -378,7 +378,7 @@ def integration_conflicts(request: HttpRequest, provider: str) -> HttpResponse:
     )
 
 
-@require_POST
+@post_only
 @staff_required(MANAGE)
 def integration_conflict_resolve(
     request: HttpRequest, provider: str, conflict_id: int
@@ -406,7 +406,7 @@ def integration_dead_letters(request: HttpRequest, provider: str) -> HttpRespons
     return render(request, "console/integrations/dead_letters.html", {"crm": crm, "page": page})
 
 
-@require_POST
+@post_only
 @staff_required(MANAGE)
 def integration_dead_letter_retry(request: HttpRequest, provider: str, row_id: int) -> HttpResponse:
     crm = _connection(provider)

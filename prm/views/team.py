@@ -6,12 +6,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.forms import InviteForm, RoleForm
 from prm.models import Invitation, Membership, Role
 from prm.permissions import Perm, assignable_roles
+from prm.post_only import post_only
 from prm.services import team
 from prm.services.errors import ServiceError
 
@@ -33,7 +33,7 @@ def _team_page(request: HttpRequest, invite_form: InviteForm | None) -> HttpResp
     return render(request, "console/team.html", context)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.TEAM_MANAGE)
 def team_invite(request: HttpRequest) -> HttpResponse:
     actor = request.membership  # type: ignore[attr-defined]
@@ -55,7 +55,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     return _team_page(request, form)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.TEAM_MANAGE)
 def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
@@ -78,7 +78,7 @@ def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@require_POST
+@post_only
 @staff_required(Perm.TEAM_MANAGE)
 def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
@@ -96,7 +96,7 @@ def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@require_POST
+@post_only
 @staff_required(Perm.TEAM_MANAGE)
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = get_in_tenant_or_404(Invitation, pk=invitation_id)

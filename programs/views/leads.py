@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from programs import selectors
 from programs.forms import (
     LeadAssignForm,
@@ -66,7 +67,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/leads/list.html", context)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.LEADS_MANAGE)
 def leads_bulk(request: HttpRequest) -> HttpResponse:
     form = LeadBulkForm(request.POST)
@@ -164,7 +165,7 @@ def _lead_page(
     return render(request, "console/leads/detail.html", context)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.LEADS_MANAGE)
 def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
@@ -181,7 +182,7 @@ def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.LEADS_MANAGE)
 def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
@@ -202,7 +203,7 @@ def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.LEADS_MANAGE)
 def lead_note(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)

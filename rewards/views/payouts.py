@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_POST
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.models import Tenant
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.services.tenants import tenant_update_settings
 from rewards import batches, selectors
 from rewards.forms_payouts import BatchCreateForm, ManualApprovalForm, ReasonForm
@@ -77,7 +77,7 @@ def _payout(payout_id: str) -> PayoutRequest:
     )
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def payout_approve(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
@@ -90,7 +90,7 @@ def payout_approve(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def payout_reject(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
@@ -114,7 +114,7 @@ def payout_reject(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def payout_paid(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
@@ -127,7 +127,7 @@ def payout_paid(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def payout_settings(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
 # Batches
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def batch_create(request: HttpRequest) -> HttpResponse:
     form = BatchCreateForm(request.POST)
@@ -213,7 +213,7 @@ def batch_export(request: HttpRequest, batch_id: str, fmt: str) -> HttpResponse:
     return response
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def batch_send(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(batch_id)
@@ -260,7 +260,7 @@ def batch_send(request: HttpRequest, batch_id: str) -> HttpResponse:
     return redirect("console:payout_batch", batch_id=batch.pk)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.MONEY_MANAGE)
 def batch_paid(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(batch_id)

@@ -11,10 +11,11 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from programs.models import Program
 from rewards import selectors
 from rewards.forms import (
@@ -117,7 +118,7 @@ def _rule_form(request: HttpRequest, program: Program, rule: RewardRule | None) 
     return render(request, "console/rewards/rule_form.html", context)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = get_in_tenant_or_404(RewardRule.objects.select_related("program"), pk=rule_id)
@@ -127,7 +128,7 @@ def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
 # Bonus rules
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def bonus_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
@@ -174,7 +175,7 @@ def bonus_edit(request: HttpRequest, bonus_id: str) -> HttpResponse:
     )
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def bonus_deactivate(request: HttpRequest, bonus_id: str) -> HttpResponse:
     bonus = get_in_tenant_or_404(BonusRule.objects.select_related("program"), pk=bonus_id)
@@ -206,7 +207,7 @@ def _deactivate(
 # Partner groups and the program's money settings
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
@@ -225,7 +226,7 @@ def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
@@ -250,7 +251,7 @@ def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@require_POST
+@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
 def program_money(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
