@@ -33,17 +33,13 @@ class HostBoundTokenGenerator(PasswordResetTokenGenerator):
         return public_urls.public_host(getattr(request, "tenant", None))
 
     def _make_hash_value(self, user: Any, timestamp: int) -> str:
-        # As allauth's EmailAwarePasswordResetTokenGenerator (which cannot be subclassed
-        # here: allauth.account.forms instantiates the configured generator on import),
-        # plus the host.
-        from allauth.account.models import EmailAddress
-        from allauth.account.utils import sync_user_email_address, user_email
+        # allauth's e-mail-aware value plus the host. Not a subclass: allauth.account.forms
+        # instantiates the configured generator while it is imported, so it is imported
+        # only here, at call time.
+        from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
 
-        value = super()._make_hash_value(user, timestamp)
-        sync_user_email_address(user)
-        emails = {user_email(user)} - {None, ""}
-        emails.update(EmailAddress.objects.filter(user_id=user.pk).values_list("email", flat=True))
-        return value + "|".join(sorted(emails)) + "|host:" + self._host()
+        value = EmailAwarePasswordResetTokenGenerator()._make_hash_value(user, timestamp)
+        return f"{value}|host:{self._host()}"
 
     def check_token(self, user: Any, token: str | None) -> bool:
         request = allauth_context.request
