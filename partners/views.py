@@ -74,8 +74,8 @@ def partner_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@post_only
 @staff_required(Perm.PARTNERS_MANAGE)
+@post_only
 def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile, pk=partner_id)
     status = request.POST.get("status", "")

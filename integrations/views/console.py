@@ -246,8 +246,8 @@ def integration_oauth_callback(request: HttpRequest, provider: str) -> HttpRespo
     return redirect("console:integration_detail", provider=provider)
 
 
-@post_only
 @staff_required(MANAGE)
+@post_only
 def integration_action(request: HttpRequest, provider: str, action: str) -> HttpResponse:
     crm = _connection(provider)
     user = request.user
@@ -378,8 +378,8 @@ def integration_conflicts(request: HttpRequest, provider: str) -> HttpResponse:
     )
 
 
-@post_only
 @staff_required(MANAGE)
+@post_only
 def integration_conflict_resolve(
     request: HttpRequest, provider: str, conflict_id: int
 ) -> HttpResponse:
@@ -406,8 +406,8 @@ def integration_dead_letters(request: HttpRequest, provider: str) -> HttpRespons
     return render(request, "console/integrations/dead_letters.html", {"crm": crm, "page": page})
 
 
-@post_only
 @staff_required(MANAGE)
+@post_only
 def integration_dead_letter_retry(request: HttpRequest, provider: str, row_id: int) -> HttpResponse:
     crm = _connection(provider)
     row = get_in_tenant_or_404(

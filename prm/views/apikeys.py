@@ -35,8 +35,8 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@post_only
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def api_key_create(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -52,8 +52,8 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
     return _page(request, created=(key, secret))
 
 
-@post_only
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     key = get_in_tenant_or_404(ApiKey, pk=key_id)
     if apikeys.api_key_revoke(

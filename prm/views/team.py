@@ -33,8 +33,8 @@ def _team_page(request: HttpRequest, invite_form: InviteForm | None) -> HttpResp
     return render(request, "console/team.html", context)
 
 
-@post_only
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def team_invite(request: HttpRequest) -> HttpResponse:
     actor = request.membership  # type: ignore[attr-defined]
     form = InviteForm(request.POST, actor_role=actor.role)
@@ -55,8 +55,8 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     return _team_page(request, form)
 
 
-@post_only
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
     form = RoleForm(request.POST)
@@ -78,8 +78,8 @@ def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@post_only
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
     try:
@@ -96,8 +96,8 @@ def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@post_only
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = get_in_tenant_or_404(Invitation, pk=invitation_id)
     try:

@@ -46,8 +46,8 @@ def settings_general(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@post_only
 @staff_required(Perm.SECURITY_MANAGE)
+@post_only
 def settings_security(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     form = SecurityForm(request.POST, instance=type(tenant).objects.get(pk=tenant.pk))
@@ -60,8 +60,8 @@ def settings_security(request: HttpRequest) -> HttpResponse:
     return redirect("console:settings")
 
 
-@post_only
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def domain_create(request: HttpRequest) -> HttpResponse:
     form = DomainForm(request.POST)
     if form.is_valid():
@@ -83,8 +83,8 @@ def domain_create(request: HttpRequest) -> HttpResponse:
     return _page(request, domain_form=form)
 
 
-@post_only
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def domain_delete(request: HttpRequest, domain_id: str) -> HttpResponse:
     domain = get_in_tenant_or_404(TenantDomain, pk=domain_id)
     domain_remove(

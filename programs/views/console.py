@@ -122,8 +122,8 @@ def _program_page(
     return render(request, "console/programs/detail.html", context)
 
 
-@post_only
 @enrollments_manager_required
+@post_only
 def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = EnrollForm(request.POST)
@@ -150,8 +150,8 @@ def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     return _program_page(request, program, enroll_form=form)
 
 
-@post_only
 @enrollments_manager_required
+@post_only
 def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     enrollment = get_in_tenant_or_404(
         Enrollment.objects.select_related("partner__user"), pk=enrollment_id
@@ -175,8 +175,8 @@ def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     return redirect("console:program_detail", program_id=enrollment.program_id)
 
 
-@post_only
 @enrollments_manager_required
+@post_only
 def promo_code_add(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = PromoCodeForm(request.POST, program=program)

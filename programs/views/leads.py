@@ -67,8 +67,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/leads/list.html", context)
 
 
-@post_only
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def leads_bulk(request: HttpRequest) -> HttpResponse:
     form = LeadBulkForm(request.POST)
     back = request.POST.get("next", "")
@@ -165,8 +165,8 @@ def _lead_page(
     return render(request, "console/leads/detail.html", context)
 
 
-@post_only
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadStatusForm(request.POST)
@@ -182,8 +182,8 @@ def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@post_only
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadAssignForm(request.POST)
@@ -203,8 +203,8 @@ def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@post_only
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_note(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadNoteForm(request.POST)

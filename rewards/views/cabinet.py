@@ -267,8 +267,8 @@ def payout_details_set(
     return details
 
 
-@post_only
 @money_page
+@post_only
 def withdraw(request: HttpRequest) -> HttpResponse:
     """Step one: check the amount and show what the partner will receive."""
     form = _withdraw_form(request, WithdrawForm, data=request.POST)
@@ -291,8 +291,8 @@ def withdraw(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/money/confirm.html", context)
 
 
-@post_only
 @money_page
+@post_only
 def withdraw_confirm(request: HttpRequest) -> HttpResponse:
     """Step two: request the payout, once per confirmation token."""
     partner: PartnerProfile = request.partner  # type: ignore[attr-defined]

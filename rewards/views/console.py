@@ -45,8 +45,8 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/rewards/list.html", context)
 
 
-@post_only
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rewards_bulk(request: HttpRequest) -> HttpResponse:
     """Approve, reject or hold the selected rewards, one by one (each its own transaction:
     a reward decided meanwhile is skipped, not a reason to undo the others)."""
@@ -124,8 +124,8 @@ def _ledger_page(
     return render(request, "console/rewards/ledger.html", context)
 
 
-@post_only
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
     form = LedgerAdjustForm(request.POST)

@@ -118,8 +118,8 @@ def _rule_form(request: HttpRequest, program: Program, rule: RewardRule | None) 
     return render(request, "console/rewards/rule_form.html", context)
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = get_in_tenant_or_404(RewardRule.objects.select_related("program"), pk=rule_id)
     return _deactivate(request, rule, RULE_FIELDS, "reward_rule", _("Rule deactivated: %s") % rule)
@@ -128,8 +128,8 @@ def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
 # Bonus rules
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def bonus_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = BonusRuleForm(request.POST, instance=BonusRule(), program=program)
@@ -175,8 +175,8 @@ def bonus_edit(request: HttpRequest, bonus_id: str) -> HttpResponse:
     )
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def bonus_deactivate(request: HttpRequest, bonus_id: str) -> HttpResponse:
     bonus = get_in_tenant_or_404(BonusRule.objects.select_related("program"), pk=bonus_id)
     return _deactivate(request, bonus, BONUS_FIELDS, "bonus_rule", _("Bonus rule deactivated."))
@@ -207,8 +207,8 @@ def _deactivate(
 # Partner groups and the program's money settings
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = PartnerGroupForm(request.POST, instance=PartnerGroup())
@@ -226,8 +226,8 @@ def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = GroupAssignForm(request.POST, program=program)
@@ -251,8 +251,8 @@ def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@post_only
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def program_money(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     # Validated on a copy: on errors the page still shows the saved settings.

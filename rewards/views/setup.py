@@ -46,8 +46,8 @@ def _rates_page(request: HttpRequest, **forms: Any) -> HttpResponse:
     return render(request, "console/rewards/rates.html", context)
 
 
-@post_only
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rate_create(request: HttpRequest) -> HttpResponse:
     form = RateForm(request.POST, instance=ExchangeRate(source="manual"))
     if not form.is_valid():
@@ -68,8 +68,8 @@ def rate_create(request: HttpRequest) -> HttpResponse:
     return redirect("console:rates")
 
 
-@post_only
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rate_import(request: HttpRequest) -> HttpResponse:
     form = RateImportForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -141,8 +141,8 @@ def _method_form(request: HttpRequest, method: PayoutMethod | None) -> HttpRespo
     return render(request, "console/rewards/method_form.html", context)
 
 
-@post_only
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def method_toggle(request: HttpRequest, method_id: str) -> HttpResponse:
     method = get_in_tenant_or_404(PayoutMethod, pk=method_id)
     method.is_active = not method.is_active
