@@ -5,6 +5,7 @@ none takes the request's Host header, even on a tenant's verified custom domain.
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
@@ -37,6 +38,13 @@ def world(settings, acme: Tenant, owner: User) -> dict[str, object]:
             auth_kind="token",
             base_url="https://acme.amocrm.ru",
             credentials={"access_token": "t"},
+        )
+        connection_save(
+            tenant=acme,
+            provider="bitrix24",
+            auth_kind="oauth",
+            base_url="https://acme.bitrix24.ru",
+            credentials={"client_id": "app.1", "client_secret": "s"},
         )
     return {"program": program, "partner": partner}
 
@@ -86,12 +94,34 @@ def test_every_link_follows_the_configured_port_never_the_request_host(
     page = staff.get("/manage/integrations/amocrm/").content.decode()
     _check("CRM event URL", page, f"{PUBLIC}/hooks/crm/")
 
+    # The OAuth redirect URI sent to the CRM (registered in its app beforehand).
+    start = staff.get("/manage/integrations/bitrix24/oauth/start/")
+    assert start.status_code == 302
+    (redirect_uri,) = parse_qs(urlsplit(start["Location"]).query)["redirect_uri"]
+    _check("OAuth redirect URI", redirect_uri, f"{PUBLIC}/manage/integrations/bitrix24/oauth/")
+
     # The invitation e-mail.
     with django_capture_on_commit_callbacks(execute=True):
         staff.post("/manage/team/invite/", {"email": "new@example.test", "role": "manager"})
     run_jobs()
     (invitation,) = [m for m in mail.outbox if m.to == ["new@example.test"]]
     _check("invitation e-mail", invitation.body, f"{PUBLIC}/invite/")
+
+    # The verification e-mail of a partner signing up on the custom domain.
+    mail.outbox.clear()
+    acme.partner_signup_open = True
+    acme.save(update_fields=["partner_signup_open"])
+    signup = _client(None).post(
+        "/accounts/signup/",
+        {
+            "email": "newbie@example.test",
+            "password1": "x-Long-pass-42",
+            "password2": "x-Long-pass-42",
+        },
+    )
+    assert signup.status_code == 302
+    (verify,) = mail.outbox
+    _check("verification e-mail", verify.body, f"{PUBLIC}/accounts/confirm-email/")
 
     # The password-reset e-mail, asked for on the custom domain.
     mail.outbox.clear()
