@@ -197,6 +197,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[PRM] "
+# Reset keys work only on the host the e-mailed link names (prm/reset_tokens.py).
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "prm.reset_tokens.HostBoundTokenGenerator"
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/300s/key",

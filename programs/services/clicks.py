@@ -188,8 +188,11 @@ def clean_record(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ValueError("click record is not an object")
     cleaned = dict(record)
-    for name in ("t", "p", "e", "pa"):
+    for name in ("t", "p"):
         cleaned[name] = str(uuid.UUID(str(record[name])))
+    for name in ("e", "pa"):  # none for the click of an unknown referral code
+        value = record.get(name)
+        cleaned[name] = None if value is None else str(uuid.UUID(str(value)))
     for name, limit in _RECORD_TEXT.items():
         value = record.get(name, "")
         cleaned[name] = clean_text(value if isinstance(value, str) else str(value), limit)
@@ -226,8 +229,8 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         ingest_id=ingest_id,
         tenant_id=record["t"],
         program_id=record["p"],
-        enrollment_id=record["e"],
-        partner_id=record["pa"],
+        enrollment_id=record.get("e"),  # None: a rejected click with an unknown code
+        partner_id=record.get("pa"),
         code=record["c"],
         visitor_id=record["v"],
         sub_id=record.get("s", ""),
@@ -310,7 +313,11 @@ def clicks_flush(
                 pk__in={row.enrollment_id for row in rows}
             ).values_list("pk", flat=True)
         )
-        rows = [row for row in rows if uuid.UUID(str(row.enrollment_id)) in live]
+        rows = [
+            row
+            for row in rows
+            if row.enrollment_id is None or uuid.UUID(str(row.enrollment_id)) in live
+        ]
         _store(r, rows)
         r.xack(STREAM, GROUP, *ids)
         r.xdel(STREAM, *ids)

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from partners.access import partner_required
 from partners.models import PartnerProfile
@@ -25,6 +25,7 @@ from prm.access import get_in_tenant_or_404
 from prm.audit import audit_record
 from prm.crypto import encrypt
 from prm.models import Tenant, User
+from prm.post_only import post_only
 from programs.models import Enrollment
 from programs.views.cabinet import partner_page
 from rewards import statements
@@ -207,7 +208,7 @@ def _payouts_page(
 
 
 @money_object_page
-@require_POST
+@post_only
 def payout_details_save(request: HttpRequest, method_id: str) -> HttpResponse:
     method = get_in_tenant_or_404(_methods(), pk=method_id)
     form = PayoutDetailsForm(request.POST, method=method)
@@ -267,8 +268,8 @@ def payout_details_set(
     return details
 
 
-@require_POST
 @money_page
+@post_only
 def withdraw(request: HttpRequest) -> HttpResponse:
     """Step one: check the amount and show what the partner will receive."""
     form = _withdraw_form(request, WithdrawForm, data=request.POST)
@@ -291,8 +292,8 @@ def withdraw(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/money/confirm.html", context)
 
 
-@require_POST
 @money_page
+@post_only
 def withdraw_confirm(request: HttpRequest) -> HttpResponse:
     """Step two: request the payout, once per confirmation token."""
     partner: PartnerProfile = request.partner  # type: ignore[attr-defined]

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
 from rewards.models import CorrectionRequest, LedgerCheck
@@ -47,8 +47,8 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/rewards/list.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rewards_bulk(request: HttpRequest) -> HttpResponse:
     """Approve, reject or hold the selected rewards, one by one (each its own transaction:
     a reward decided meanwhile is skipped, not a reason to undo the others)."""
@@ -137,8 +137,8 @@ def _ledger_page(
     return render(request, "console/rewards/ledger.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
     tenant = request.tenant  # type: ignore[attr-defined]
