@@ -199,8 +199,8 @@ def correction_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/rewards/corrections.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def correction_decide(request: HttpRequest, correction_id: str, decision: str) -> HttpResponse:
     correction = get_in_tenant_or_404(
         CorrectionRequest.objects.select_related("partner", "requested_by", "tenant"),
@@ -237,8 +237,8 @@ def ledger_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "console/rewards/verify.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def ledger_verify_run(request: HttpRequest) -> HttpResponse:
     ledger_check_start(tenant=request.tenant, actor=request.user)  # type: ignore[attr-defined]
     messages.success(request, _("The ledger check has started."))
