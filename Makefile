@@ -34,6 +34,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/clicks.py
 	$(PY) bench/rewards.py
+	$(PY) bench/statements.py
 	$(PY) bench/crm.py
 
 lint: $(STAMP)

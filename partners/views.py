@@ -9,13 +9,14 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 
 PAGE_SIZE = 50
 
@@ -73,8 +74,8 @@ def partner_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @staff_required(Perm.PARTNERS_MANAGE)
+@post_only
 def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile, pk=partner_id)
     status = request.POST.get("status", "")

@@ -1,14 +1,36 @@
-"""django-allauth adapter: which host may sign up whom, and where people land."""
+"""django-allauth adapter: which host may sign up whom, where people land, and which
+host the links in allauth's e-mails name (never the request's Host header)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from django.http import HttpRequest
 from django.urls import reverse
 
+from prm import public_urls
+
 INVITATION_SESSION_KEY = "prm_invitation_token"
+
+
+@dataclass(frozen=True)
+class PublicSite:
+    """Stands in for allauth's ``current_site`` (a RequestSite would echo the Host
+    header into e-mails)."""
+
+    domain: str
+    name: str
+
+
+def _public_url(request: HttpRequest, url: str) -> str:
+    """``url`` re-rooted on the public host of the request's tenant (or the platform)."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return public_urls.request_url(request, path)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -67,4 +89,26 @@ class AccountAdapter(DefaultAccountAdapter):
                 "account_confirm_email", args=[emailconfirmation.key], urlconf="prm.urls_tenant"
             )
             return tenant.base_url + path
-        return super().get_email_confirmation_url(request, emailconfirmation)
+        path = reverse("account_confirm_email", args=[emailconfirmation.key])
+        return public_urls.request_url(request, path)
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        return _public_url(self.request, super().get_reset_password_from_key_url(key))
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        request = allauth_context.request
+        if request is not None:
+            # allauth builds some links (sign-up, reset, "account already exists") from
+            # the request: any link naming the request's own host is moved to ours.
+            own = request.META.get("HTTP_HOST", "").lower()
+            for name, value in list(context.items()):
+                is_url = isinstance(value, str) and value.startswith(("http://", "https://"))
+                if is_url and urlsplit(value).netloc.lower() == own:
+                    context[name] = _public_url(request, value)
+            tenant = getattr(request, "tenant", None)
+            origin = public_urls.request_url(request)
+            context.setdefault(
+                "current_site",
+                PublicSite(domain=origin.split("://", 1)[1], name=tenant.name if tenant else "PRM"),
+            )
+        super().send_mail(template_prefix, email, context)

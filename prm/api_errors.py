@@ -17,7 +17,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         message = "; ".join(str(m) for m in exc.messages)
-        return Response({"error": message, "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
+        body: dict[str, Any] = {"error": message, "fields": fields}
+        if getattr(exc, "code", None):
+            body["code"] = exc.code  # stable, for callers to branch on
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     response = drf_exception_handler(exc, context)

@@ -30,3 +30,17 @@ cron.register(
 # CRM sync: due retries, Salesforce polling, reconciliation, monitoring alerts. Like
 # clicks, no Job row per tick; the jobs it starts have theirs.
 cron.register(crm_tick, queue_name="crm", interval=30)
+# The ledger check reads every tenant's whole ledger: at night.
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.services.verify.ledger_check_all",),
+    cron="40 2 * * *",
+)
+# Last month's statements, built once the month is closed (then served as stored).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("rewards.statements.statements_build_closed_month",),
+    cron="30 3 1 * *",
+)

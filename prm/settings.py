@@ -75,9 +75,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "prm.head.HeadMiddleware",
     "programs.middleware.ClickMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside text cleaned (NUL, lone surrogates, length) before anything reads it.
+    "prm.inputs.CleanInputMiddleware",
     "prm.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -129,9 +132,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Fail-soft: an unreachable Redis is a cache miss, not a 500 (prm.cache).
+            "BACKEND": "prm.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "prm",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2},
         }
     }
 else:
@@ -153,7 +158,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["prm.api.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["prm.api.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Depth-limited and cleaned (NUL, lone surrogates): see prm.inputs.
+    "DEFAULT_PARSER_CLASSES": ["prm.api_parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "prm.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -191,6 +197,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[PRM] "
+# Reset keys work only on the host the e-mailed link names (prm/reset_tokens.py).
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "prm.reset_tokens.HostBoundTokenGenerator"
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/300s/key",

@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.contrib.auth.decorators import user_passes_test
 from django.urls import include, path
 from django.urls.resolvers import URLPattern, URLResolver
+from django_rq.admin import QueueAdmin
+from django_rq.models import Dashboard
 
 from prm.views import health, platform
 
@@ -27,7 +29,25 @@ def _guard(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLRes
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
             pattern.callback = _superuser(pattern.callback)
+        elif isinstance(pattern, URLResolver):
+            # Nested too: django-rq's statistics JSON otherwise answered anyone with a
+            # token check of its own (a 500 on a non-ASCII token).
+            _guard(pattern.url_patterns)
     return patterns
+
+
+class _OperatorsQueueAdmin(QueueAdmin):
+    """django-rq's admin dashboard leaves its statistics JSON to a token check of its own
+    (which lets any staff user in, and answered 500 to a non-ASCII token): operators only,
+    like the rest."""
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        return _guard(super().get_urls())
+
+
+if admin.site.is_registered(Dashboard):
+    admin.site.unregister(Dashboard)
+    admin.site.register(Dashboard, _OperatorsQueueAdmin)
 
 
 def _rq_urls() -> list[URLPattern | URLResolver]:

@@ -87,7 +87,8 @@ class LeadOut(ReferredRewardMixin, serializers.ModelSerializer):
 class ConversionIn(serializers.Serializer):
     program = serializers.UUIDField(required=False)
     order_id = serializers.CharField(max_length=128)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    # A sale of 0 is an integration's mistake, not a sale: refused with a clear 400.
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     currency = serializers.ChoiceField(choices=[c for c, _ in CURRENCY_CHOICES])
     kind = serializers.ChoiceField(choices=Conversion.Kind.choices, default=Conversion.Kind.SALE)
     customer_email = serializers.CharField(

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from partners.models import PartnerProfile
+from prm import public_urls
 from prm.models import ApiKey, Tenant
 from prm.models.apikey import hash_secret
 from programs.models import Click, Conversion, Enrollment, Lead, Program, PromoCode
@@ -22,8 +23,7 @@ DEMO_SHOP_SECRET = "sk_demo_shop_secret_key_for_local_use_only"  # noqa: S105
 
 
 def shop_base_url() -> str:
-    port = f":{settings.PRM_PUBLIC_PORT}" if settings.PRM_PUBLIC_PORT else ""
-    return f"{settings.PRM_SCHEME}://shop.{settings.PRM_BASE_DOMAIN}{port}/"
+    return public_urls.origin(f"shop.{settings.PRM_BASE_DOMAIN}") + "/"
 
 
 def load(tenant: Tenant) -> Program:

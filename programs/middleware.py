@@ -45,6 +45,7 @@ def _answer(status: int, message: str = "") -> HttpResponse:
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response["Access-Control-Allow-Headers"] = "Content-Type"
     response["Cache-Control"] = "no-store"
+    response["Content-Length"] = str(len(response.content))
     return response
 
 

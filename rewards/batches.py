@@ -7,10 +7,7 @@ failed); this module decides which of them each payout gets.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,6 +21,7 @@ from prm.models import Tenant, User
 from rewards.models import PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.providers import FAILED, PAID, PayoutItem, ProviderError, provider_for
 from rewards.services.payouts import payout_mark_paid, payout_reject
+from rewards.tabular import csv_bytes, xlsx_bytes
 
 # Shown to the partner on a payout the provider could not deliver.
 PROVIDER_FAILED = gettext_lazy(
@@ -35,14 +33,6 @@ CANNOT_DECRYPT = gettext_lazy(
     "The payout details of %(partner)s can no longer be read: the encryption key changed. "
     "Set PRM_ENCRYPTION_KEY to the old key, or ask the partner to enter the details again."
 )
-# Spreadsheets run cells that start with these as formulas (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def export_header() -> list[str]:
@@ -118,13 +108,9 @@ def batch_export(
     rows = export_rows(batch)
     header = export_header()
     if fmt == "xlsx":
-        content = _xlsx(header, rows)
+        content = xlsx_bytes(header, rows, title=_("Payouts"))
     else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        writer.writerows([[_cell(v) for v in row] for row in rows])
-        content = buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+        content = csv_bytes(header, rows)
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -138,19 +124,6 @@ def batch_export(
         request=request,
     )
     return content
-
-
-def _xlsx(header: list[str], rows: list[list[object]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Payouts"))
-    sheet.append(header)
-    for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else _cell(v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 @dataclass

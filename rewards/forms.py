@@ -414,6 +414,10 @@ class RewardBulkForm(forms.Form):
             "Required to reject, and shown to the partner; a hold's reason stays internal."
         ),
     )
+    # The answer to "some are held for review": approve them too, or only the others.
+    flagged = forms.ChoiceField(
+        choices=[("", ""), ("include", "include"), ("skip", "skip")], required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -449,6 +453,8 @@ class LedgerAdjustForm(forms.Form):
     reason = forms.CharField(label=_("Reason shown to the partner"), max_length=300)
     # Made when the form is shown: submitting it twice posts one entry.
     token = forms.UUIDField(widget=forms.HiddenInput)
+    # Set by the confirmation step that large corrections go through.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]

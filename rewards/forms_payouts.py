@@ -259,12 +259,21 @@ class BatchCreateForm(forms.Form):
 
 
 class ManualApprovalForm(forms.ModelForm):
+    """The workspace's money guard rails: rewards approved by hand, corrections
+    confirmed, and corrections that need a second person."""
+
     class Meta:
         model = Tenant
-        fields = ["manual_approval_above"]
+        fields = [
+            "manual_approval_above",
+            "correction_confirm_above",
+            "correction_second_approval_above",
+        ]
 
-    def clean_manual_approval_above(self) -> Decimal | None:
-        value = self.cleaned_data.get("manual_approval_above")
-        if value is not None and value < 0:
-            raise ValidationError(NOT_NEGATIVE)
-        return value
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in self.Meta.fields:
+            value = data.get(name)
+            if value is not None and value < 0:
+                self.add_error(name, NOT_NEGATIVE)
+        return data

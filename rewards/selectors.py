@@ -8,7 +8,15 @@ from django.db.models import Count, QuerySet, Sum
 
 from partners.models import PartnerProfile
 from programs.models import Program
-from rewards.models import LedgerEntry, PayoutBatch, PayoutMethod, PayoutRequest, Reward, RewardRule
+from rewards.models import (
+    CorrectionRequest,
+    LedgerEntry,
+    PayoutBatch,
+    PayoutMethod,
+    PayoutRequest,
+    Reward,
+    RewardRule,
+)
 
 # The payout queue's tabs and the statuses each shows (failed ones sit with rejected).
 PAYOUT_TABS: dict[str, list[str]] = {
@@ -94,4 +102,20 @@ def recent_batches(limit: int = 20) -> QuerySet[PayoutBatch]:
         PayoutBatch.objects.select_related("method", "created_by")
         .annotate(payouts_count=Count("payouts"), payouts_total=Sum("payouts__amount"))
         .order_by("-created_at")[:limit]
+    )
+
+
+def corrections_waiting(partner: PartnerProfile | None = None) -> list[CorrectionRequest]:
+    """Corrections waiting for a second approval (few by nature: listed whole)."""
+    qs = CorrectionRequest.objects.filter(status=CorrectionRequest.Status.PENDING)
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    return list(qs.select_related("partner__user", "requested_by").order_by("requested_at")[:200])
+
+
+def corrections_decided() -> QuerySet[CorrectionRequest]:
+    return (
+        CorrectionRequest.objects.exclude(status=CorrectionRequest.Status.PENDING)
+        .select_related("partner__user", "requested_by", "decided_by")
+        .order_by("-decided_at")
     )

@@ -4,21 +4,22 @@ statements (balances at the start and end, movements, payouts) and their PDF."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Q, Sum
-from django.http import HttpRequest
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from partners.models import PartnerProfile
-from rewards.models import LedgerEntry, PayoutRequest, RewardRule
+from rewards.models import LedgerEntry, PayoutRequest, RewardRule, StatementFile
 from rewards.services.ledger import Balance, money
 
 K = LedgerEntry.Kind
@@ -109,7 +110,8 @@ def parse_month(value: str) -> Month | None:
     if match is None:
         return None
     year, month = int(match[1]), int(match[2])
-    if year < 2000 or not 1 <= month <= 12:
+    # Future months are refused below; a far-future year must not reach datetime().
+    if not 2000 <= year <= timezone.now().year or not 1 <= month <= 12:
         return None
     result = month_of(year, month)
     return result if result.start <= timezone.now() else None
@@ -163,12 +165,73 @@ class CurrencyLine:
 
 
 @dataclass(frozen=True)
+class SummaryRow:
+    """The month's movements of one kind, on one day, for one program or method."""
+
+    day: date
+    what: str
+    about: str
+    currency: str
+    count: int
+    pending: Decimal
+    available: Decimal
+    processing: Decimal
+    paid: Decimal
+
+
+@dataclass(frozen=True)
 class Statement:
     partner: PartnerProfile
     month: Month
     lines: list[CurrencyLine]
-    entries: list[LedgerEntry]
+    summary: list[SummaryRow]
+    entry_count: int
     payouts: list[PayoutRequest]
+
+
+def month_entries(partner: PartnerProfile, month: Month) -> QuerySet[LedgerEntry]:
+    """Every movement of the month, oldest first (the statement's detail)."""
+    return (
+        LedgerEntry.objects.filter(
+            partner=partner, created_at__gte=month.start, created_at__lt=month.end
+        )
+        .select_related("reward__program", "payout__method")
+        .order_by("created_at", "id")
+    )
+
+
+def _summary(partner: PartnerProfile, month: Month) -> list[SummaryRow]:
+    """One row per day, kind, currency and program (or payout method): a month of a
+    busy partner is a few hundred rows, never one per entry."""
+    rows = (
+        LedgerEntry.objects.filter(
+            partner=partner, created_at__gte=month.start, created_at__lt=month.end
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "kind", "currency", "reward__program__name", "payout__method__name")
+        .annotate(
+            n=Count("id"),
+            pending_sum=Sum("pending"),
+            available_sum=Sum("available"),
+            processing_sum=Sum("processing"),
+            paid_sum=Sum("paid"),
+        )
+        .order_by("day", "currency", "kind", "reward__program__name", "payout__method__name")
+    )
+    return [
+        SummaryRow(
+            day=row["day"],
+            what=str(ENTRY_KINDS.get(row["kind"], row["kind"])),
+            about=row["reward__program__name"] or row["payout__method__name"] or "",
+            currency=row["currency"],
+            count=row["n"],
+            pending=money(row["pending_sum"]),
+            available=money(row["available_sum"]),
+            processing=money(row["processing_sum"]),
+            paid=money(row["paid_sum"]),
+        )
+        for row in rows
+    ]
 
 
 def monthly_statement(partner: PartnerProfile, month: Month) -> Statement:
@@ -182,13 +245,7 @@ def monthly_statement(partner: PartnerProfile, month: Month) -> Statement:
         )
         for currency in sorted(set(opening) | set(closing))
     ]
-    entries = (
-        LedgerEntry.objects.filter(
-            partner=partner, created_at__gte=month.start, created_at__lt=month.end
-        )
-        .select_related("reward__program", "payout__method")
-        .order_by("created_at", "id")
-    )
+    summary = _summary(partner, month)
     in_month = Q(created_at__gte=month.start, created_at__lt=month.end)
     decided = Q(decided_at__gte=month.start, decided_at__lt=month.end)
     paid = Q(paid_at__gte=month.start, paid_at__lt=month.end)
@@ -202,9 +259,41 @@ def monthly_statement(partner: PartnerProfile, month: Month) -> Statement:
         partner=partner,
         month=month,
         lines=lines,
-        entries=describe_entries(entries),
+        summary=summary,
+        entry_count=sum(row.count for row in summary),
         payouts=list(payouts),
     )
+
+
+DETAIL_COLUMNS = (
+    gettext_lazy("Date"),
+    gettext_lazy("What happened"),
+    gettext_lazy("Program or method"),
+    gettext_lazy("Currency"),
+    gettext_lazy("On hold"),
+    gettext_lazy("Available"),
+    gettext_lazy("Processing"),
+    gettext_lazy("Paid"),
+    gettext_lazy("Note"),
+)
+
+
+def detail_rows(partner: PartnerProfile, month: Month) -> Iterator[list[Any]]:
+    """The statement's detail, one row per ledger entry, streamed from the database."""
+    tz = timezone.get_current_timezone()
+    entries = month_entries(partner, month).iterator(chunk_size=2000)
+    for entry in describe_entries(entries):
+        yield [
+            entry.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            str(entry.what),  # type: ignore[attr-defined]
+            entry.about,  # type: ignore[attr-defined]
+            entry.currency,
+            entry.pending,
+            entry.available,
+            entry.processing,
+            entry.paid,
+            entry.note,  # type: ignore[attr-defined]
+        ]
 
 
 def _url_fetcher() -> Any:
@@ -221,18 +310,77 @@ def _url_fetcher() -> Any:
     return URLFetcher(allowed_protocols=())
 
 
-def statement_pdf(statement: Statement, request: HttpRequest) -> bytes:
+def statement_pdf(statement: Statement) -> bytes:
     # Imported here: WeasyPrint takes half a second to import and only this needs it.
     from django.contrib.staticfiles import finders
     from weasyprint import CSS, HTML
 
     html = render_to_string(
         "cabinet/money/statement_pdf.html",
-        {"statement": statement, "generated_at": timezone.now()},
-        request=request,
+        {
+            "statement": statement,
+            "tenant": statement.partner.tenant,
+            "generated_at": timezone.now(),
+        },
     )
     css = finders.find("css/statement.css")
     fetcher = _url_fetcher()
     return HTML(string=html, url_fetcher=fetcher).write_pdf(
         stylesheets=[CSS(filename=css, url_fetcher=fetcher)]
     )
+
+
+def statement_pdf_cached(partner: PartnerProfile, month: Month) -> bytes:
+    """The month's PDF in the active language: a closed month's is built once and kept
+    (its entries can no longer change); the current month's is built each time."""
+    language = translation.get_language() or "en"
+    closed = month.end <= timezone.now()
+    first_day = month.start.date()
+    if closed:
+        kept = (
+            StatementFile.objects.filter(partner=partner, month=first_day, language=language)
+            .values_list("pdf", flat=True)
+            .first()
+        )
+        if kept is not None:
+            return bytes(kept)
+    pdf = statement_pdf(monthly_statement(partner, month))
+    if closed:
+        try:
+            with transaction.atomic():
+                StatementFile.objects.create(
+                    tenant=partner.tenant,
+                    partner=partner,
+                    month=first_day,
+                    language=language,
+                    pdf=pdf,
+                )
+        except IntegrityError:
+            pass  # built meanwhile by the monthly job or another request
+    return pdf
+
+
+def statements_build_closed_month() -> int:
+    """Periodic (the 1st of each month): build last month's statement of every partner
+    whose money moved in it, in the workspace's language."""
+    from prm.models import Tenant
+    from prm.tenancy import tenant_scope
+
+    now = timezone.now()
+    built = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant), translation.override(tenant.language):
+            local = timezone.localtime(now)
+            year, number = (
+                (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+            )
+            month = month_of(year, number)
+            partners = PartnerProfile.objects.filter(
+                pk__in=LedgerEntry.objects.filter(
+                    created_at__gte=month.start, created_at__lt=month.end
+                ).values("partner_id")
+            ).select_related("user", "tenant")
+            for partner in partners.iterator(chunk_size=200):
+                statement_pdf_cached(partner, month)
+                built += 1
+    return built

@@ -56,6 +56,20 @@ console_patterns: list[URLPattern] = [
     path("rewards/", money_console.reward_list, name="rewards"),
     path("rewards/bulk/", money_console.rewards_bulk, name="rewards_bulk"),
     path("rewards/verify/", money_console.ledger_verify, name="rewards_verify"),
+    path("rewards/verify/run/", money_console.ledger_verify_run, name="rewards_verify_run"),
+    path("rewards/corrections/", money_console.correction_list, name="corrections"),
+    path(
+        "rewards/corrections/<uuid:correction_id>/approve/",
+        money_console.correction_decide,
+        {"decision": "approve"},
+        name="correction_approve",
+    ),
+    path(
+        "rewards/corrections/<uuid:correction_id>/reject/",
+        money_console.correction_decide,
+        {"decision": "reject"},
+        name="correction_reject",
+    ),
     path("partners/<uuid:partner_id>/ledger/", money_console.partner_ledger, name="partner_ledger"),
     path(
         "partners/<uuid:partner_id>/ledger/adjust/",
@@ -109,4 +123,9 @@ cabinet_patterns: list[URLPattern] = [
     path("payouts/withdraw/", money_cabinet.withdraw, name="withdraw"),
     path("payouts/withdraw/confirm/", money_cabinet.withdraw_confirm, name="withdraw_confirm"),
     path("payouts/statement.pdf", money_cabinet.statement_pdf, name="statement_pdf"),
+    path(
+        "payouts/statement.<str:fmt>",
+        money_cabinet.statement_detail,
+        name="statement_detail",
+    ),
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -37,6 +38,7 @@ from integrations.models import (
     CrmStageMap,
     CrmSyncLog,
 )
+from prm.inputs import clean_text
 from programs.models import Conversion, Lead, LeadEvent, Program
 from programs.services.conversions import ConversionInput, conversion_record
 from programs.services.leads import LeadInput, lead_create, lead_set_status, lead_update_contact
@@ -137,6 +139,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
     """Apply each record in its own transaction; returns (applied, conflicts)."""
     if not records:
         return 0, 0
+    records = [_cleaned(r) for r in records]
     field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pulls]
     stages = {(s.pipeline_id, s.stage_id): s for s in CrmStageMap.objects.filter(connection=crm)}
     links = {
@@ -167,6 +170,24 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
     if repush:
         queue_leads(crm, repush)
     return applied, conflicts
+
+
+def _cleaned(record: RemoteRecord) -> RemoteRecord:
+    """A CRM's text is outside text: no NUL, no lone surrogate, bounded, before it is
+    written to leads, links, conflicts or notes."""
+    return replace(
+        record,
+        crm_id=clean_text(str(record.crm_id), 128),
+        crm_contact_id=clean_text(str(record.crm_contact_id), 128),
+        pipeline_id=clean_text(str(record.pipeline_id), 128),
+        stage_id=clean_text(str(record.stage_id), 128),
+        currency=clean_text(str(record.currency), 8),
+        external_key=clean_text(str(record.external_key), 128),
+        values={
+            clean_text(str(k), 256): clean_text(str(v) if v is not None else "")
+            for k, v in record.values.items()
+        },
+    )
 
 
 def _link_by_key(crm: CrmConnection, record: RemoteRecord) -> CrmRecordLink | None:

@@ -53,6 +53,9 @@ class CrmConnection(TenantOwned):
     # Our inbound URL is /hooks/crm/<hook_secret>/: unguessable, rotated on demand.
     hook_secret = models.CharField(max_length=64, unique=True, default=_hook_secret)
     events_subscribed = models.BooleanField(default=False)
+    # The URL the CRM was told to send its events to, as recorded when subscribing: the
+    # status page compares it with event_url() now (a changed port or secret breaks it).
+    events_url = models.CharField(_("event URL held by the CRM"), max_length=500, blank=True)
     poll_cursor = models.CharField(max_length=100, blank=True)
     reconciled_at = models.DateTimeField(null=True, blank=True)
     # Which monitoring thresholds are crossed now, so an alert goes out once per crossing.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from integrations.crm import values as V
@@ -21,6 +22,7 @@ from integrations.models import (
 from integrations.models.connection import PrmField
 from prm.audit import audit_record
 from prm.models import Tenant, User
+from prm.public_urls import tenant_url
 from programs.models import Lead
 
 Master = CrmFieldMap.Master
@@ -214,8 +216,15 @@ def _sync_stages(crm: CrmConnection, stages: list[Any]) -> None:
             row.save(update_fields=["pipeline_name", "stage_name", "semantic"])
 
 
+def event_url(crm: CrmConnection) -> str:
+    """Our inbound event URL for this connection, on the tenant's public host."""
+    path = reverse("crm_event", args=[crm.hook_secret], urlconf="prm.urls_tenant")
+    return tenant_url(crm.tenant, path)
+
+
 def connection_subscribe(crm: CrmConnection, destination: str) -> tuple[bool, str]:
-    """Ask the CRM to send its events to us, where its API allows it."""
+    """Ask the CRM to send its events to us, where its API allows it; remember the URL
+    the CRM now holds so the status page can tell when it goes stale."""
     try:
         connector = connector_for(crm)
     except CrmError as exc:  # the stored credentials no longer decrypt
@@ -226,7 +235,10 @@ def connection_subscribe(crm: CrmConnection, destination: str) -> tuple[bool, st
         return False, str(exc)
     finally:
         connector.close()
-    CrmConnection.objects.filter(pk=crm.pk).update(events_subscribed=done)
+    CrmConnection.objects.filter(pk=crm.pk).update(
+        events_subscribed=done, events_url=destination if done else ""
+    )
+    crm.events_subscribed, crm.events_url = done, destination if done else ""
     return done, ""
 
 

@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from integrations.crm import engine
 from integrations.crm.base import CrmError
@@ -36,6 +35,7 @@ from prm import http
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.crypto import KEY_CHANGED, DecryptionError
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.redirects import next_or
 
 MANAGE = Perm.INTEGRATIONS_MANAGE
@@ -52,7 +52,7 @@ def _connection(provider: str) -> CrmConnection:
 
 
 def _hook_url(request: HttpRequest, crm: CrmConnection) -> str:
-    return request.build_absolute_uri(reverse("crm_event", args=[crm.hook_secret]))
+    return svc.event_url(crm)
 
 
 @staff_required(MANAGE)
@@ -91,6 +91,7 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
         for name, limit in THRESHOLDS.items()
     ]
     log = Paginator(CrmSyncLog.objects.filter(connection=crm), 25).get_page(request.GET.get("page"))
+    hook_url = _hook_url(request, crm)
     return render(
         request,
         "console/integrations/detail.html",
@@ -99,7 +100,9 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
             "health": health,
             "metrics": metrics,
             "log": log,
-            "hook_url": _hook_url(request, crm),
+            "hook_url": hook_url,
+            # Subscribed, but the CRM holds another URL than the one we would register now.
+            "hook_stale": crm.events_subscribed and crm.events_url != hook_url,
             "unmapped": crm.fields.filter(crm_field="").count(),
         },
     )
@@ -207,8 +210,10 @@ def _report_test(request: HttpRequest, ok: bool, message: str) -> None:
 
 
 def _redirect_uri(request: HttpRequest, provider: str) -> str:
-    return request.build_absolute_uri(
-        reverse("console:integration_oauth_callback", args=[provider])
+    # Registered in the CRM's app beforehand, so it must not depend on the host the
+    # console happens to be open on: always the tenant's public (slug) host.
+    return request.tenant.base_url + reverse(  # type: ignore[attr-defined]
+        "console:integration_oauth_callback", args=[provider]
     )
 
 
@@ -278,8 +283,8 @@ def integration_oauth_callback(request: HttpRequest, provider: str) -> HttpRespo
     return redirect("console:integration_detail", provider=provider)
 
 
-@require_POST
 @staff_required(MANAGE)
+@post_only
 def integration_action(request: HttpRequest, provider: str, action: str) -> HttpResponse:
     crm = _connection(provider)
     user = request.user
@@ -408,8 +413,8 @@ def integration_conflicts(request: HttpRequest, provider: str) -> HttpResponse:
     )
 
 
-@require_POST
 @staff_required(MANAGE)
+@post_only
 def integration_conflict_resolve(
     request: HttpRequest, provider: str, conflict_id: int
 ) -> HttpResponse:
@@ -436,8 +441,8 @@ def integration_dead_letters(request: HttpRequest, provider: str) -> HttpRespons
     return render(request, "console/integrations/dead_letters.html", {"crm": crm, "page": page})
 
 
-@require_POST
 @staff_required(MANAGE)
+@post_only
 def integration_dead_letter_retry(request: HttpRequest, provider: str, row_id: int) -> HttpResponse:
     crm = _connection(provider)
     row = get_in_tenant_or_404(

@@ -14,6 +14,7 @@ from integrations.crm.base import CrmAuthError, CrmError
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmSyncLog
 from prm.access import request_tenant
+from prm.inputs import clean_text
 from prm.jobs import job_enqueue
 
 MAX_BODY = 1_000_000
@@ -55,7 +56,7 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
             connection=crm,
             kind=CrmSyncLog.Kind.EVENT,
             failed=1,
-            message=f"event refused: {exc}"[:2000],
+            message=clean_text(f"event refused: {exc}", 2000),
         )
         return JsonResponse({"error": "forbidden", "detail": str(exc)}, status=403)
     except (CrmError, ValueError, KeyError, TypeError) as exc:
@@ -63,7 +64,8 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
         return JsonResponse({"error": "bad_event", "detail": str(exc)[:300]}, status=400)
     finally:
         connector.close()
-    ids = list(dict.fromkeys(str(i) for i in ids))[:500]
+    # The ids go into the job's arguments (jsonb): cleaned like any outside text.
+    ids = list(dict.fromkeys(clean_text(str(i), 128) for i in ids))[:500]
     if ids:
         job_enqueue(
             "integrations.crm.inbound.pull_records",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -62,6 +63,32 @@ class Tenant(models.Model):
         null=True,
         blank=True,
         help_text=_("Rewards larger than this wait for a person after the hold. Empty: none."),
+    )
+    # Guard rails on manual ledger corrections and penalties (absolute amount, in the
+    # correction's own currency).
+    correction_confirm_above = models.DecimalField(
+        _("ask to confirm corrections above"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("500.00"),
+        help_text=_(
+            "A correction or penalty above this shows the balance before and after and "
+            "asks to confirm. Empty: never."
+        ),
+    )
+    correction_second_approval_above = models.DecimalField(
+        _("corrections above this need a second person"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("5000.00"),
+        help_text=_(
+            "A correction or penalty above this waits until another staff member with "
+            "money rights approves it. Empty: never."
+        ),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

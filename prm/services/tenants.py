@@ -20,6 +20,8 @@ SETTINGS_FIELDS = [
     "partner_signup_open",
     "require_staff_2fa",
     "manual_approval_above",
+    "correction_confirm_above",
+    "correction_second_approval_above",
 ]
 
 

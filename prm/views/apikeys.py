@@ -6,12 +6,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.forms import ApiKeyForm
 from prm.models import ApiKey
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.services import apikeys
 
 
@@ -35,8 +35,8 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@require_POST
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def api_key_create(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -52,8 +52,8 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
     return _page(request, created=(key, secret))
 
 
-@require_POST
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     key = get_in_tenant_or_404(ApiKey, pk=key_id)
     if apikeys.api_key_revoke(

@@ -6,12 +6,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.forms import InviteForm, RoleForm
 from prm.models import Invitation, Membership, Role
 from prm.permissions import Perm, assignable_roles
+from prm.post_only import post_only
 from prm.services import team
 from prm.services.errors import ServiceError
 
@@ -33,8 +33,8 @@ def _team_page(request: HttpRequest, invite_form: InviteForm | None) -> HttpResp
     return render(request, "console/team.html", context)
 
 
-@require_POST
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def team_invite(request: HttpRequest) -> HttpResponse:
     actor = request.membership  # type: ignore[attr-defined]
     form = InviteForm(request.POST, actor_role=actor.role)
@@ -55,8 +55,8 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     return _team_page(request, form)
 
 
-@require_POST
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
     form = RoleForm(request.POST)
@@ -78,8 +78,8 @@ def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@require_POST
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = get_in_tenant_or_404(Membership, pk=membership_id)
     try:
@@ -96,8 +96,8 @@ def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@require_POST
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = get_in_tenant_or_404(Invitation, pk=invitation_id)
     try:

@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.forms import DomainForm, SecurityForm, TenantSettingsForm
 from prm.models import TenantDomain
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.services.errors import ServiceError
 from prm.services.tenants import domain_add, domain_remove, tenant_update_settings
 
@@ -45,8 +46,8 @@ def settings_general(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-@require_POST
 @staff_required(Perm.SECURITY_MANAGE)
+@post_only
 def settings_security(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     form = SecurityForm(request.POST, instance=type(tenant).objects.get(pk=tenant.pk))
@@ -59,8 +60,8 @@ def settings_security(request: HttpRequest) -> HttpResponse:
     return redirect("console:settings")
 
 
-@require_POST
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def domain_create(request: HttpRequest) -> HttpResponse:
     form = DomainForm(request.POST)
     if form.is_valid():
@@ -82,8 +83,8 @@ def domain_create(request: HttpRequest) -> HttpResponse:
     return _page(request, domain_form=form)
 
 
-@require_POST
 @staff_required(Perm.SETTINGS_MANAGE)
+@post_only
 def domain_delete(request: HttpRequest, domain_id: str) -> HttpResponse:
     domain = get_in_tenant_or_404(TenantDomain, pk=domain_id)
     domain_remove(

@@ -8,7 +8,8 @@ from prm.tenancy import TenantOwned
 
 class Click(TenantOwned):
     """A visit by a referral link. Rejected clicks (paused program, blocked partner)
-    are kept for the record but never credit anyone."""
+    are kept for the record but never credit anyone; a click on ``/r/`` with an unknown
+    code is one too, with no enrollment or partner (reason ``unknown_code``)."""
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")
@@ -20,10 +21,10 @@ class Click(TenantOwned):
     ingest_id = models.CharField(max_length=64, unique=True)
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
     enrollment = models.ForeignKey(
-        "programs.Enrollment", on_delete=models.CASCADE, related_name="clicks"
+        "programs.Enrollment", on_delete=models.CASCADE, related_name="clicks", null=True
     )
     partner = models.ForeignKey(
-        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="clicks"
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="clicks", null=True
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACCEPTED)
     reject_reason = models.CharField(max_length=64, blank=True)

@@ -22,13 +22,16 @@ from ipaddress import ip_address
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
+from prm.inputs import InputError, clean_text, parse_json
 from programs.services import lookups
 
 log = logging.getLogger(__name__)
 
 STREAM = "prm:clicks"
+DEAD_LETTERS = "prm:clicks:dead"  # a list of JSON {"id", "reason", "data", "at"}
+DEAD_LETTERS_KEEP = 10_000
 GROUP = "flush"
 DEDUPE_SECONDS = 30
 CLAIM_IDLE_MS = 60_000
@@ -65,12 +68,10 @@ class ClickInput:
 
 def parse_click(body: bytes) -> ClickInput:
     """Validate the snippet's JSON body (sent as text/plain to avoid a preflight)."""
-    if len(body) > MAX_BODY:
-        raise ClickError(413, "body too large")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ClickError(400, "body is not JSON") from None
+        data = parse_json(body, max_bytes=MAX_BODY)  # cleaned: no NUL, no lone surrogate
+    except InputError as exc:
+        raise ClickError(exc.status, exc.message) from None
     if not isinstance(data, dict):
         raise ClickError(400, "body must be a JSON object")
     fields = {}
@@ -96,7 +97,7 @@ def parse_click(body: bytes) -> ClickInput:
 
 
 def _clean_url(value: str) -> str:
-    value = value[:2048]
+    value = clean_text(value, 2048)
     return value if value.startswith(("http://", "https://")) else ""
 
 
@@ -153,17 +154,52 @@ def click_accept(
         "s": click.sub,
         "u": click.url,
         "r": click.referrer,
-        "ua": user_agent[:512],
+        "ua": clean_text(user_agent, 512),
         "ip": mask_ip(ip, program["ip_mode"]),
         "x": verdict(enrollment, program),
         "src": source,
         "at": datetime.now(UTC).timestamp(),
     }
+    record = clean_record(record)
     if settings.PRM_JOBS_INLINE:
         return _write_now(record)
+    import redis
+
     dedupe = f"prm:clk:dd:{program['id']}:{click.visitor}:{enrollment['code']}"
-    result = _accept_script()(keys=[dedupe, STREAM], args=[DEDUPE_SECONDS, json.dumps(record)])
+    try:
+        result = _accept_script()(keys=[dedupe, STREAM], args=[DEDUPE_SECONDS, json.dumps(record)])
+    except redis.RedisError as exc:
+        # Redis away: the click is written at once rather than refused (its dedupe is
+        # then the database's, as without Redis).
+        log.warning("click buffer unavailable, writing directly: %s", exc)
+        return _write_now(record)
     return result is not None
+
+
+# Text fields of a buffered click and their column lengths.
+_RECORD_TEXT = {
+    "c": 64, "v": 64, "s": 64, "u": 2048, "r": 2048, "ua": 512, "ip": 64, "x": 64, "src": 16
+}  # fmt: skip
+
+
+def clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A click record fit for PostgreSQL, or ValueError: cleaned when accepted, and again
+    when flushed (the stream is outside data until it is in the database)."""
+    if not isinstance(record, dict):
+        raise ValueError("click record is not an object")
+    cleaned = dict(record)
+    for name in ("t", "p"):
+        cleaned[name] = str(uuid.UUID(str(record[name])))
+    for name in ("e", "pa"):  # none for the click of an unknown referral code
+        value = record.get(name)
+        cleaned[name] = None if value is None else str(uuid.UUID(str(value)))
+    for name, limit in _RECORD_TEXT.items():
+        value = record.get(name, "")
+        cleaned[name] = clean_text(value if isinstance(value, str) else str(value), limit)
+    at = record["at"]
+    if isinstance(at, bool) or not isinstance(at, int | float) or not 0 < at < 4102444800:
+        raise ValueError("click record has no valid time")
+    return cleaned
 
 
 def redis_client() -> Any:
@@ -193,8 +229,8 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         ingest_id=ingest_id,
         tenant_id=record["t"],
         program_id=record["p"],
-        enrollment_id=record["e"],
-        partner_id=record["pa"],
+        enrollment_id=record.get("e"),  # None: a rejected click with an unknown code
+        partner_id=record.get("pa"),
         code=record["c"],
         visitor_id=record["v"],
         sub_id=record.get("s", ""),
@@ -244,8 +280,6 @@ def clicks_flush(
         return 0
     import redis
 
-    from programs.models import Click
-
     r = redis_client()
     try:
         r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
@@ -267,10 +301,10 @@ def clicks_flush(
         rows = []
         for entry_id, fields in pending:
             try:
-                record = json.loads(fields[b"d"])
+                record = clean_record(json.loads(fields[b"d"]))
                 rows.append(_row(_text(entry_id), record))
-            except Exception:  # a malformed entry must not block the stream
-                log.exception("dropping malformed click entry %s", entry_id)
+            except Exception as exc:  # a malformed entry must not block the stream
+                _dead_letter(r, entry_id, fields, f"malformed: {exc}")
         # An enrollment deleted since the click was accepted takes its clicks with it.
         from programs.models import Enrollment
 
@@ -279,15 +313,58 @@ def clicks_flush(
                 pk__in={row.enrollment_id for row in rows}
             ).values_list("pk", flat=True)
         )
-        rows = [row for row in rows if uuid.UUID(str(row.enrollment_id)) in live]
-        with transaction.atomic():
-            # Cross-tenant by nature: one stream carries every tenant's clicks.
-            Click.all_tenants_unscoped.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        rows = [
+            row
+            for row in rows
+            if row.enrollment_id is None or uuid.UUID(str(row.enrollment_id)) in live
+        ]
+        _store(r, rows)
         r.xack(STREAM, GROUP, *ids)
         r.xdel(STREAM, *ids)
         handled += len(ids)
         pending = []
     return handled
+
+
+# What one bad row can raise; a lost connection (OperationalError) is not one of them:
+# it leaves the batch unacknowledged, to be claimed again.
+_ROW_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
+
+
+def _store(r: Any, rows: list[Any]) -> None:
+    """Insert the batch; if it fails, row by row, each bad row to the dead letters."""
+    from programs.models import Click
+
+    try:
+        with transaction.atomic():
+            # Cross-tenant by nature: one stream carries every tenant's clicks.
+            Click.all_tenants_unscoped.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+            # Foreign keys are checked at commit; here, so a bad row fails inside the try.
+            connection.check_constraints()
+        return
+    except _ROW_ERRORS:
+        log.warning("click batch refused; storing its %d rows one by one", len(rows))
+    for row in rows:
+        try:
+            with transaction.atomic():
+                Click.all_tenants_unscoped.bulk_create([row], ignore_conflicts=True)
+                connection.check_constraints()
+        except _ROW_ERRORS as exc:
+            _dead_letter(r, row.ingest_id, {}, f"refused by the database: {exc}")
+
+
+def _dead_letter(r: Any, entry_id: Any, fields: dict[Any, Any], reason: str) -> None:
+    """Keep a click that cannot be stored, with its reason, for a person to look at."""
+    log.error("click entry %s set aside: %s", _text(entry_id), reason)
+    raw = fields.get(b"d", b"") if isinstance(fields, dict) else b""
+    entry = {
+        "id": _text(entry_id),
+        "reason": reason[:1000],
+        "data": raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw),
+        "at": datetime.now(UTC).isoformat(),
+    }
+    r.lpush(DEAD_LETTERS, json.dumps(entry))
+    r.ltrim(DEAD_LETTERS, 0, DEAD_LETTERS_KEEP - 1)
 
 
 def _text(value: Any) -> str:

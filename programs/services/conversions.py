@@ -44,6 +44,7 @@ def conversion_record(
     existing = Conversion.objects.filter(program=program, external_id=data.external_id).first()
     if existing is not None:
         return _same_or_conflict(existing, data), False
+    _check_rate(program, data)
     if data.visitor_id:
         clicks_flush()  # the visitor's latest clicks may still be in the Redis buffer
     try:
@@ -53,6 +54,17 @@ def conversion_record(
         # A concurrent request with the same order id won the race.
         existing = Conversion.objects.get(program=program, external_id=data.external_id)
         return _same_or_conflict(existing, data), False
+
+
+def _check_rate(program: Program, data: ConversionInput) -> None:
+    """Refuse a conversion whose currency has no rate to the program's yet: accepting it
+    would leave its rewards to a job that fails until someone adds the rate."""
+    if data.currency == program.currency or data.amount <= 0:
+        return
+    from rewards.services import fx  # rewards builds on programs, not the reverse
+
+    day = (data.occurred_at or timezone.now()).date()
+    fx.convert(Decimal(1), data.currency, program.currency, day)  # raises when no rate
 
 
 def _same_or_conflict(existing: Conversion, data: ConversionInput) -> Conversion:

@@ -44,6 +44,8 @@ def code_cache_key(tenant_id: Any, code: str) -> str:
 
 def program_for_key(publishable_key: str) -> dict[str, Any] | None:
     """Facts about the program behind a publishable key, across tenants."""
+    if not publishable_key or len(publishable_key) > 64:
+        return None  # not a key we issue: no query, no cache entry
 
     def load() -> dict[str, Any] | None:
         from programs.models import Program

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from prm import http
 from prm.models import Tenant
+from prm.post_only import post_only
 from programs.demo import DEMO_SHOP_SECRET
 from programs.models import Program
 
@@ -33,8 +33,8 @@ def _demo() -> tuple[Tenant, Program]:
 
 
 def _origin(request: HttpRequest, tenant: Tenant) -> str:
-    scheme = "https" if request.is_secure() else "http"
-    return f"{scheme}://{tenant.host}:{request.get_port()}"
+    # The snippet's address is the one the console shows the client: the public URL.
+    return tenant.base_url
 
 
 def _page(
@@ -79,7 +79,7 @@ def pricing(request: HttpRequest) -> HttpResponse:
     return _page(request, "shop/pricing.html")
 
 
-@require_POST
+@post_only
 def signup(request: HttpRequest) -> HttpResponse:
     email = request.POST.get("email", "").strip()
     name = request.POST.get("name", "").strip()
@@ -113,7 +113,7 @@ def account(request: HttpRequest) -> HttpResponse:
     return _page(request, "shop/account.html", {"price": PRICE})
 
 
-@require_POST
+@post_only
 def buy(request: HttpRequest) -> HttpResponse:
     customer = request.session.get("shop_customer")
     if not customer:

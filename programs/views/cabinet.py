@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
 from prm.access import get_in_tenant_or_404
+from prm.post_only import post_only
 from programs import links, selectors
 from programs.forms import CodeForm, DealForm, LinkBuilderForm
 from programs.models import Enrollment, Lead, PromoCode
@@ -69,8 +69,8 @@ def program_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/programs/list.html", context)
 
 
-@require_POST
 @active_partner_required
+@post_only
 def program_join(request: HttpRequest, program_id: str) -> HttpResponse:
     partner = request.partner  # type: ignore[attr-defined]
     program = get_in_tenant_or_404(selectors.joinable_programs(), pk=program_id)
@@ -138,8 +138,8 @@ def _enrollment_page(
     return render(request, "cabinet/programs/detail.html", context)
 
 
-@require_POST
 @active_partner_required
+@post_only
 def promo_code_add(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     enrollment = _own_enrollment(request, enrollment_id)
     if enrollment.status != Enrollment.Status.ACTIVE:
@@ -162,8 +162,8 @@ def promo_code_add(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     return _enrollment_page(request, enrollment, code_form=form)
 
 
-@require_POST
 @active_partner_required
+@post_only
 def deal_register(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     enrollment = _own_enrollment(request, enrollment_id)
     if enrollment.status != Enrollment.Status.ACTIVE:

@@ -10,10 +10,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from programs import selectors
 from programs.forms import EnrollForm, EnrollmentStatusForm, ProgramForm, PromoCodeForm
 from programs.models import Enrollment, Program
@@ -121,8 +122,8 @@ def _program_page(
     return render(request, "console/programs/detail.html", context)
 
 
-@require_POST
 @enrollments_manager_required
+@post_only
 def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = EnrollForm(request.POST)
@@ -149,8 +150,8 @@ def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     return _program_page(request, program, enroll_form=form)
 
 
-@require_POST
 @enrollments_manager_required
+@post_only
 def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     enrollment = get_in_tenant_or_404(
         Enrollment.objects.select_related("partner__user"), pk=enrollment_id
@@ -174,8 +175,8 @@ def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     return redirect("console:program_detail", program_id=enrollment.program_id)
 
 
-@require_POST
 @enrollments_manager_required
+@post_only
 def promo_code_add(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = PromoCodeForm(request.POST, program=program)

@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.redirects import next_or
 from programs import selectors
 from programs.forms import (
@@ -67,8 +68,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/leads/list.html", context)
 
 
-@require_POST
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def leads_bulk(request: HttpRequest) -> HttpResponse:
     form = LeadBulkForm(request.POST)
     back = next_or(request, reverse("console:leads"), within=reverse("console:leads"))
@@ -163,8 +164,8 @@ def _lead_page(
     return render(request, "console/leads/detail.html", context)
 
 
-@require_POST
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadStatusForm(request.POST)
@@ -180,8 +181,8 @@ def lead_status(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@require_POST
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadAssignForm(request.POST)
@@ -201,8 +202,8 @@ def lead_assign(request: HttpRequest, lead_id: str) -> HttpResponse:
     return redirect("console:lead_detail", lead_id=lead.pk)
 
 
-@require_POST
 @staff_required(Perm.LEADS_MANAGE)
+@post_only
 def lead_note(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = _lead(lead_id)
     form = LeadNoteForm(request.POST)

@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET
 
 from prm.access import get_in_tenant_or_404
 from prm.audit import client_ip
+from prm.inputs import InputError, clean_text, parse_json
 from programs.models import Enrollment, Lead, Program
-from programs.services import lookups
+from programs.services import lookups, unknown_codes
 from programs.services.clicks import MAX_BODY, VISITOR_RE, ClickError, ClickInput, click_accept
 from programs.services.leads import LeadInput, lead_create
 
@@ -56,7 +57,7 @@ def snippet(request: HttpRequest, key: str) -> HttpResponse:
         raise Http404("unknown key")
     config = {
         "key": key,
-        "endpoint": request.build_absolute_uri("/t").rstrip("/"),
+        "endpoint": request.tenant.base_url + "/t",  # type: ignore[attr-defined]
         "param": info["ref_param"],
         "days": info["cookie_days"],
         "model": "first" if info["attribution"] == Program.Attribution.FIRST_CLICK else "last",
@@ -73,13 +74,10 @@ def snippet(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    body = request.body
-    if len(body) > MAX_BODY:
-        raise ClickError(413, "body too large")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ClickError(400, "body is not JSON") from None
+        data = parse_json(request.body, max_bytes=MAX_BODY)  # cleaned, depth-limited
+    except InputError as exc:
+        raise ClickError(exc.status, exc.message) from None
     if not isinstance(data, dict):
         raise ClickError(400, "body must be a JSON object")
     return data
@@ -91,7 +89,7 @@ def _str(data: dict[str, Any], name: str, limit: int) -> str:
         return ""
     if not isinstance(value, str | int):
         raise ClickError(400, f"field {name} must be a string")
-    return str(value).strip()[:limit]
+    return clean_text(str(value).strip(), limit)
 
 
 @csrf_exempt
@@ -157,9 +155,12 @@ def _with_params(url: str, params: dict[str, str]) -> str:
 @require_GET
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``/r/CODE``: record the click server-side, then go to an allowed landing URL."""
-    enrollment = get_in_tenant_or_404(
-        Enrollment.objects.select_related("program"), code__iexact=code
-    )
+    try:
+        enrollment = get_in_tenant_or_404(
+            Enrollment.objects.select_related("program"), code__iexact=code
+        )
+    except Http404:
+        return _unknown_code(request, code)
     program = enrollment.program
     target = request.GET.get("to", "")
     if not target or not program.allows_url(target):
@@ -186,8 +187,38 @@ def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     except ClickError:
         raise Http404("unknown referral code") from None
     params = {program.ref_param: enrollment.code, "prm_vid": visitor, "sub": sub}
+    return _landing(request, target, params)
+
+
+def _landing(request: HttpRequest, target: str, params: dict[str, str]) -> HttpResponse:
     params.update({k: request.GET[k][:200] for k in UTM_KEYS if k in request.GET})
     response = HttpResponseRedirect(_with_params(target, params))
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer-when-downgrade"
     return response
+
+
+def _unknown_code(request: HttpRequest, code: str) -> HttpResponse:
+    """A link with a code no partner has (mistyped, or a removed partner's): the visitor
+    still reaches the program's landing page, crediting nobody, and the visit is kept
+    as a rejected click. 404 only when no program of the tenant has a landing URL."""
+    program = unknown_codes.fallback_program(hint=request.GET.get("p", ""))
+    if program is None:
+        raise Http404("unknown referral code")
+    target = request.GET.get("to", "")
+    if not target or not program.allows_url(target):
+        target = program.default_landing_url  # never an open redirect
+    tenant = request.tenant  # type: ignore[attr-defined]
+    unknown_codes.unknown_click_record(
+        program=program,
+        code=code,
+        visitor=secrets.token_urlsafe(16),
+        sub=request.GET.get("sub", "")[:64],
+        url=target,
+        referrer=request.META.get("HTTP_REFERER", "")[:2048],
+        ip=client_ip(request) or "",
+        ip_mode=tenant.click_ip_mode,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    # No referral parameter and no visitor id: the landing page must not credit anyone.
+    return _landing(request, target, {"sub": request.GET.get("sub", "")[:64]})

@@ -1,3 +1,6 @@
+from rewards.models.budget import ProgramBudget
+from rewards.models.checks import LedgerCheck, StatementFile
+from rewards.models.corrections import CorrectionRequest
 from rewards.models.fx import ExchangeRate
 from rewards.models.group import PartnerGroup
 from rewards.models.ledger import LedgerEntry, Reward
@@ -6,13 +9,17 @@ from rewards.models.rules import BonusRule, RewardRule
 
 __all__ = [
     "BonusRule",
+    "CorrectionRequest",
     "ExchangeRate",
+    "LedgerCheck",
     "LedgerEntry",
     "PartnerGroup",
     "PayoutBatch",
     "PayoutDetails",
     "PayoutMethod",
     "PayoutRequest",
+    "ProgramBudget",
     "Reward",
     "RewardRule",
+    "StatementFile",
 ]

@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
 
 from partners.models import PartnerProfile
 from prm.models import Tenant
 from programs.models import Conversion, Enrollment, Lead, Program
-from rewards.models import BonusRule, LedgerEntry, Reward, RewardRule
+from rewards.models import BonusRule, LedgerEntry, ProgramBudget, Reward, RewardRule
 from rewards.services import fx
+from rewards.services.approvals import clawback_apply
 from rewards.services.ledger import ZERO, lock_partner, money, post
 from rewards.services.rules import Calculation, Volume, calculate, rule_for, snapshot
 
@@ -37,22 +38,37 @@ def hold_until(program: Program, partner: PartnerProfile, at: datetime) -> datet
 
 
 def _budget_room(program: Program) -> Decimal | None:
+    """What the program's budget still allows (None: no budget). Read under the lock
+    ``lock_budget`` took, from the running total, never a sum over history."""
     if program.reward_budget is None:
         return None
+    spent = (
+        ProgramBudget.objects.filter(program=program).values_list("spent", flat=True).first()
+        or ZERO
+    )
+    return max(program.reward_budget - spent, ZERO)
+
+
+def lock_budget(program: Program) -> None:
+    """A budget is read-then-written by every accrual of the program, so those
+    serialise on its running-total row; programs without a budget take no lock."""
+    if program.reward_budget is None:
+        return
+    if ProgramBudget.objects.select_for_update().filter(program=program).exists():
+        return
+    # The first accrual under a budget counts what was spent before it (once).
     spent = (
         Reward.objects.filter(program=program)
         .exclude(status=Reward.Status.REJECTED)
         .aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
-    return max(program.reward_budget - money(spent), ZERO)
-
-
-def lock_budget(program: Program) -> None:
-    """A program budget is read-then-written by every accrual of the program, so
-    those serialise on the program row; programs without a budget need no such lock."""
-    if program.reward_budget is not None:
-        Program.objects.select_for_update().filter(pk=program.pk).first()
+    try:
+        with transaction.atomic():
+            ProgramBudget.objects.create(tenant=program.tenant, program=program, spent=spent)
+    except IntegrityError:
+        pass  # another accrual made it first
+    ProgramBudget.objects.select_for_update().filter(program=program).exists()
 
 
 def _eligible(program: Program, partner: PartnerProfile) -> bool:
@@ -104,6 +120,8 @@ def _create(
         rule=rule,
         available_at=hold_until(program, partner, at),
     )
+    # A no-op for programs that never had a budget (no running-total row).
+    ProgramBudget.objects.filter(program=program).update(spent=F("spent") + amount)
     post(
         fresh=True,  # the reward was created just now: its accrual cannot exist yet
         tenant=tenant,
@@ -246,18 +264,30 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
     if not _eligible(program, partner):
         return []
     rule = rule_for(program, partner, RewardRule.Event.CONVERSION)
-    if rule is None:
-        return []
+    if rule is None or conversion.amount <= 0:
+        return []  # a sale of zero earns nothing (and needs no exchange rate)
     amount, fx_snapshot = fx.convert(
         conversion.amount, conversion.currency, program.currency, conversion.occurred_at.date()
     )
     with transaction.atomic():
         lock_budget(program)
         lock_partner(partner)  # monthly caps and tiers read the partner's month
+        # Refunds may have landed before this job ran (a retry, another worker): read
+        # them under the lock a refund's clawback job also takes first.
+        conversion.refresh_from_db(fields=["amount", "refunded_amount"])
         volume = _volume(program, partner, conversion.occurred_at)
         calc = conversion_calculation(conversion, rule, amount, volume)
-        rule_copy = {**snapshot(rule), "base_amount": str(amount), "notes": calc.notes}
+        rule_copy = {**snapshot(rule), "base_amount": str(money(amount)), "notes": calc.notes}
         created: list[Reward] = []
+        if conversion.refunded_amount >= conversion.amount:
+            # Fully refunded before it was rewarded: nothing to pay, nothing to claw back.
+            return _bonuses(
+                volume=volume,
+                tenant=tenant,
+                program=program,
+                partner=partner,
+                at=conversion.occurred_at,
+            )
         base = _create(
             tenant=tenant,
             key=f"conversion:{conversion.pk}",
@@ -281,6 +311,11 @@ def accrue_conversion(*, conversion_id: str) -> list[Reward]:
                 fx_snapshot=fx_snapshot,
                 at=conversion.occurred_at,
             )
+        if conversion.refunded_amount > 0:
+            for reward in created:
+                if reward.partner_id != partner.pk:
+                    lock_partner(reward.partner)
+                clawback_apply(reward=reward, conversion=conversion)
         created += _bonuses(
             volume=volume,
             tenant=tenant,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +15,7 @@ from prm.audit import audit_record
 from prm.models import Tenant, User
 from prm.tenancy import tenant_scope
 from programs.models import Conversion, Refund
-from rewards.models import LedgerEntry, Reward
+from rewards.models import LedgerEntry, ProgramBudget, Reward
 from rewards.services.ledger import ZERO, lock_partner, money, post
 
 NOT_PENDING = _("Only rewards on hold can be approved or rejected.")
@@ -93,6 +93,10 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
     )
     if not updated:
         raise ValidationError(NOT_PENDING)
+    # A rejected reward no longer counts against its program's budget.
+    ProgramBudget.objects.filter(program_id=reward.program_id).update(
+        spent=F("spent") - reward.amount
+    )
     post(
         tenant=reward.tenant,
         partner=reward.partner,
@@ -153,47 +157,72 @@ def approve_due(*, limit: int = 5000) -> int:
     return approved
 
 
-def clawback_refund(*, refund_id: str) -> int:
-    """Job: take back the refunded share of every reward of the conversion.
+def clawback_due(reward: Reward, conversion: Conversion) -> Decimal:
+    """How much of ``reward`` the conversion's refunds take back so far: the reward ×
+    the total refunded / the amount, rounded once (all of it once fully refunded).
 
-    Pro rata: reward × refund / conversion amount; the refund that completes a full
-    refund takes whatever is left, so rounding never leaves a cent behind. A reward
-    still on hold shrinks; one already approved (or paid) becomes a negative entry in
-    the available balance, netted against future earnings.
+    Computed on the running total, never per refund, so no sequence of partial refunds
+    drifts from the pro-rata share by rounding.
     """
-    refund = Refund.objects.select_related("conversion").filter(pk=refund_id).first()
+    if conversion.refunded_amount <= 0 or conversion.amount <= 0:
+        return ZERO
+    if conversion.refunded_amount >= conversion.amount:
+        return reward.amount
+    return money(reward.amount * conversion.refunded_amount / conversion.amount)
+
+
+def clawback_apply(*, reward: Reward, conversion: Conversion, memo: str = "") -> bool:
+    """Post what the conversion's refunds take back from ``reward`` and was not taken
+    back yet. Call it under the partner's lock with fresh rows; safe to repeat.
+
+    A reward still on hold shrinks; one already approved (or paid) becomes a negative
+    entry in the available balance, netted against future earnings.
+    """
+    if reward.status == Reward.Status.REJECTED:
+        return False
+    clawed = reward.amount - remaining(reward)
+    share = min(clawback_due(reward, conversion) - clawed, reward.amount - clawed)
+    if share <= 0:
+        return False
+    on_hold = reward.status == Reward.Status.PENDING
+    _, created = post(
+        tenant=reward.tenant,
+        partner=reward.partner,
+        currency=reward.currency,
+        kind=LedgerEntry.Kind.CLAWBACK,
+        # One entry per running total: a repeated job finds its own entry.
+        key=f"clawback:{reward.pk}:{conversion.refunded_amount}",
+        pending=-share if on_hold else ZERO,
+        available=ZERO if on_hold else -share,
+        reward=reward,
+        memo=(memo or f"refunded {conversion.refunded_amount} of {conversion.amount}")[:300],
+    )
+    return created
+
+
+def clawback_refund(*, refund_id: str) -> int:
+    """Job: take back the refunded share of every reward of the refund's conversion.
+
+    The conversion's partner is locked first: the accrual holds that lock while it
+    creates the rewards, so a refund that lands while they are being created waits for
+    them instead of finding none. An accrual that runs after the refund applies it
+    itself (see ``accrue_conversion``); whichever runs second finds nothing left to do.
+    """
+    refund = Refund.objects.select_related("conversion__partner").filter(pk=refund_id).first()
     if refund is None:
         return 0
     conversion: Conversion = refund.conversion
     count = 0
-    for reward in Reward.objects.filter(conversion=conversion).select_related("partner"):
-        with transaction.atomic():
-            lock_partner(reward.partner)
+    with transaction.atomic():
+        if conversion.partner is not None:
+            lock_partner(conversion.partner)
+        conversion.refresh_from_db(fields=["amount", "refunded_amount"])
+        for reward in Reward.objects.filter(conversion=conversion).select_related("partner"):
+            if reward.partner_id != conversion.partner_id:
+                lock_partner(reward.partner)  # upline shares: recruiters come after
             reward.refresh_from_db()
-            if reward.status == Reward.Status.REJECTED:
-                continue
-            left = remaining(reward)
-            fully_refunded = conversion.refunded_amount >= conversion.amount
-            share = (
-                left
-                if fully_refunded
-                else min(money(reward.amount * refund.amount / conversion.amount), left)
-            )
-            if share <= 0:
-                continue
-            on_hold = reward.status == Reward.Status.PENDING
-            _, created = post(
-                tenant=reward.tenant,
-                partner=reward.partner,
-                currency=reward.currency,
-                kind=LedgerEntry.Kind.CLAWBACK,
-                key=f"clawback:{refund.pk}:{reward.pk}",
-                pending=-share if on_hold else ZERO,
-                available=ZERO if on_hold else -share,
-                reward=reward,
-                memo=f"refund {refund.external_id}: {refund.amount} of {conversion.amount}",
-            )
-            count += int(created)
+            memo = f"refund {refund.external_id}: {refund.amount} of {conversion.amount}"
+            count += int(clawback_apply(reward=reward, conversion=conversion, memo=memo))
     return count
 
 

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from rewards.models import ExchangeRate
-from rewards.services.ledger import money
 
 NO_RATE = _("No exchange rate from %(base)s to %(quote)s on %(day)s: add one in Rewards → Rates.")
 
@@ -34,10 +33,16 @@ def convert(amount: Decimal, base: str, quote: str, day: date) -> tuple[Decimal,
             .first()
         )
         if inverse is None:
-            raise ValidationError(NO_RATE, params={"base": base, "quote": quote, "day": day})
+            raise ValidationError(
+                NO_RATE,
+                code="no_exchange_rate",
+                params={"base": base, "quote": quote, "day": day},
+            )
         rate = Decimal(1) / inverse.rate
         used = inverse
-    converted = money(amount * rate)
+    # Not rounded here: the reward is rounded once, after the percent is applied
+    # (EUR 100.05 at 1.08, 10 %: 10.81, not 10.80 from a rounded base).
+    converted = amount * rate
     return converted, {
         "from": base,
         "to": quote,

@@ -127,7 +127,7 @@ def rule_preview(
             row.missing_rates += 1
             continue
         row.conversions += 1
-        row.revenue += amount
+        row.revenue += money(amount)
         converted[partner.pk].append((conversion, amount))
 
     top = sorted(rows.values(), key=lambda r: (-r.revenue, str(r.partner)))[:limit]

@@ -97,6 +97,10 @@ def calculate(
 ) -> Calculation:
     """What ``rule`` pays for a conversion of ``amount`` (in the program's currency)."""
     result = Calculation()
+    if amount <= 0:
+        # A won CRM deal with no amount is recorded, but a sale of nothing earns nothing.
+        result.notes.append("a sale of zero earns nothing")
+        return result
     if rule.min_order_amount is not None and amount < rule.min_order_amount:
         result.notes.append(f"below the minimum order of {rule.min_order_amount}")
         return result

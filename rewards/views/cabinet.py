@@ -13,11 +13,11 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from partners.access import partner_required
 from partners.models import PartnerProfile
@@ -25,6 +25,7 @@ from prm.access import get_in_tenant_or_404
 from prm.audit import audit_record
 from prm.crypto import encrypt
 from prm.models import Tenant, User
+from prm.post_only import post_only
 from programs.models import Enrollment
 from programs.views.cabinet import partner_page
 from rewards import statements
@@ -44,6 +45,7 @@ from rewards.services.payouts import (
     OVER_BALANCE,
     payout_request,
 )
+from rewards.tabular import csv_lines, xlsx_bytes
 
 PAGE_SIZE = 50
 LEDGER_ROWS = 100
@@ -206,7 +208,7 @@ def _payouts_page(
 
 
 @money_object_page
-@require_POST
+@post_only
 def payout_details_save(request: HttpRequest, method_id: str) -> HttpResponse:
     method = get_in_tenant_or_404(_methods(), pk=method_id)
     form = PayoutDetailsForm(request.POST, method=method)
@@ -266,8 +268,8 @@ def payout_details_set(
     return details
 
 
-@require_POST
 @money_page
+@post_only
 def withdraw(request: HttpRequest) -> HttpResponse:
     """Step one: check the amount and show what the partner will receive."""
     form = _withdraw_form(request, WithdrawForm, data=request.POST)
@@ -290,8 +292,8 @@ def withdraw(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/money/confirm.html", context)
 
 
-@require_POST
 @money_page
+@post_only
 def withdraw_confirm(request: HttpRequest) -> HttpResponse:
     """Step two: request the payout, once per confirmation token."""
     partner: PartnerProfile = request.partner  # type: ignore[attr-defined]
@@ -342,13 +344,36 @@ def statement_pdf(request: HttpRequest) -> HttpResponse:
     month = statements.parse_month(request.GET.get("month", ""))
     if month is None:
         raise Http404("no such month")
-    statement = statements.monthly_statement(
-        request.partner,  # type: ignore[attr-defined]
-        month,
-    )
-    response = HttpResponse(
-        statements.statement_pdf(statement, request), content_type="application/pdf"
-    )
+    pdf = statements.statement_pdf_cached(request.partner, month)  # type: ignore[attr-defined]
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="statement-{month.param}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# /payouts/statement.csv|xlsx?month=YYYY-MM: every movement of the month
+
+
+@require_GET
+@money_page
+def statement_detail(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    month = statements.parse_month(request.GET.get("month", ""))
+    if month is None or fmt not in ("csv", "xlsx"):
+        raise Http404("no such month or format")
+    partner = request.partner  # type: ignore[attr-defined]
+    header = [str(column) for column in statements.DETAIL_COLUMNS]
+    rows = statements.detail_rows(partner, month)
+    name = f"statement-{month.param}.{fmt}"
+    response: HttpResponse | StreamingHttpResponse
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = HttpResponse(
+            xlsx_bytes(header, rows, title=month.param),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response

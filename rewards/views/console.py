@@ -13,16 +13,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.redirects import next_or
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
-from rewards.services import approvals, ledger
-from rewards.services.verify import verify
+from rewards.models import CorrectionRequest, LedgerCheck
+from rewards.services import approvals, corrections, ledger
+from rewards.services.verify import ledger_check_start
 
 PAGE_SIZE = 50
 
@@ -42,12 +43,13 @@ def reward_list(request: HttpRequest) -> HttpResponse:
         "query": params.urlencode(),
         "can_decide": can_decide,
         "bulk_form": RewardBulkForm() if can_decide else None,
+        "corrections_waiting": len(selectors.corrections_waiting()) if can_decide else 0,
     }
     return render(request, "console/rewards/list.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rewards_bulk(request: HttpRequest) -> HttpResponse:
     """Approve, reject or hold the selected rewards, one by one (each its own transaction:
     a reward decided meanwhile is skipped, not a reason to undo the others)."""
@@ -58,8 +60,18 @@ def rewards_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Nothing changed: %s") % " ".join(errors))
         return redirect(back)
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    chosen = list(form.cleaned_data["rewards"])
+    flagged = [r for r in chosen if r.flagged and r.status == r.Status.PENDING]
+    if action == "approve" and flagged:
+        answer = form.cleaned_data["flagged"]
+        if not answer:
+            # Held for review means someone wanted a closer look: ask before approving.
+            context = {"rewards": chosen, "flagged": flagged, "reason": reason, "next": back}
+            return render(request, "console/rewards/bulk_confirm.html", context)
+        if answer == "skip":
+            chosen = [r for r in chosen if r not in flagged]
     done = skipped = 0
-    for reward in form.cleaned_data["rewards"]:
+    for reward in chosen:
         try:
             if action == "approve":
                 approvals.reward_approve(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
@@ -119,20 +131,35 @@ def _ledger_page(
         "balances": list(ledger.balances(partner).values()),
         "page": page,
         "form": form if can_adjust else None,
+        "waiting": selectors.corrections_waiting(partner=partner),
     }
     return render(request, "console/rewards/ledger.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
+    tenant = request.tenant  # type: ignore[attr-defined]
     form = LedgerAdjustForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        amount = corrections.signed_amount(data["kind"], data["amount"])
+        if corrections.needs_confirmation(tenant, amount) and not data["confirmed"]:
+            before = ledger.balance(partner, data["currency"]).available
+            context = {
+                "partner": partner,
+                "form": form,
+                "amount": amount,
+                "currency": data["currency"],
+                "before": before,
+                "after": before + amount,
+                "second_approval": corrections.needs_second_approval(tenant, amount),
+            }
+            return render(request, "console/rewards/ledger_confirm.html", context)
         try:
-            approvals.ledger_adjust(
-                tenant=request.tenant,  # type: ignore[attr-defined]
+            result = corrections.correction_submit(
+                tenant=tenant,
                 partner=partner,
                 currency=data["currency"],
                 amount=data["amount"],
@@ -145,11 +172,73 @@ def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse
         except ValidationError as exc:
             form.add_error("amount", exc)
         else:
-            messages.success(request, _("The ledger entry was added."))
+            if isinstance(result, CorrectionRequest):
+                messages.success(
+                    request,
+                    _("The correction waits for another staff member with money rights."),
+                )
+            else:
+                messages.success(request, _("The ledger entry was added."))
             return redirect("console:partner_ledger", partner_id=partner.pk)
     return _ledger_page(request, partner, form)
 
 
+@staff_required()
+def correction_list(request: HttpRequest) -> HttpResponse:
+    """Corrections waiting for a second person, then the recently decided ones."""
+    waiting = selectors.corrections_waiting()
+    decided = Paginator(selectors.corrections_decided(), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "waiting": waiting,
+        "page": decided,
+        "can_decide": can(request, Perm.MONEY_MANAGE),
+    }
+    return render(request, "console/rewards/corrections.html", context)
+
+
+@staff_required(Perm.MONEY_MANAGE)
+@post_only
+def correction_decide(request: HttpRequest, correction_id: str, decision: str) -> HttpResponse:
+    correction = get_in_tenant_or_404(
+        CorrectionRequest.objects.select_related("partner", "requested_by", "tenant"),
+        pk=correction_id,
+    )
+    try:
+        if decision == "approve":
+            corrections.correction_approve(request=correction, actor=request.user)  # type: ignore[arg-type]
+            messages.success(request, _("The correction was approved and posted."))
+        else:
+            corrections.correction_reject(
+                request=correction,
+                actor=request.user,  # type: ignore[arg-type]
+                note=request.POST.get("note", ""),
+            )
+            messages.success(request, _("The correction was turned down; nothing was posted."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("console:corrections")
+
+
 @staff_required(Perm.MONEY_MANAGE)
 def ledger_verify(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/rewards/verify.html", {"problems": verify()})
+    """The last ledger check (the check itself runs as a job: it reads the whole
+    ledger); while one runs, the page refreshes itself to show its progress."""
+    checks = list(LedgerCheck.objects.select_related("requested_by")[:10])
+    latest = checks[0] if checks else None
+    context = {
+        "check": latest,
+        "history": checks[1:],
+        "running": latest is not None
+        and latest.status in (LedgerCheck.Status.QUEUED, LedgerCheck.Status.RUNNING),
+    }
+    return render(request, "console/rewards/verify.html", context)
+
+
+@staff_required(Perm.MONEY_MANAGE)
+@post_only
+def ledger_verify_run(request: HttpRequest) -> HttpResponse:
+    ledger_check_start(tenant=request.tenant, actor=request.user)  # type: ignore[attr-defined]
+    messages.success(request, _("The ledger check has started."))
+    return redirect("console:rewards_verify")

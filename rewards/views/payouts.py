@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_POST
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.models import Tenant
 from prm.permissions import Perm
+from prm.post_only import post_only
 from prm.services.tenants import tenant_update_settings
 from rewards import batches, selectors
 from rewards.forms_payouts import BatchCreateForm, ManualApprovalForm, ReasonForm
@@ -77,8 +77,8 @@ def _payout(payout_id: str) -> PayoutRequest:
     )
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def payout_approve(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
     try:
@@ -90,8 +90,8 @@ def payout_approve(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def payout_reject(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
     form = ReasonForm(request.POST)
@@ -114,8 +114,8 @@ def payout_reject(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def payout_paid(request: HttpRequest, payout_id: str) -> HttpResponse:
     payout = _payout(payout_id)
     try:
@@ -127,8 +127,8 @@ def payout_paid(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _back(request)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def payout_settings(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     # Bound to a copy: a failed form must not leave the request's tenant half-edited.
@@ -148,8 +148,8 @@ def payout_settings(request: HttpRequest) -> HttpResponse:
 # Batches
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def batch_create(request: HttpRequest) -> HttpResponse:
     form = BatchCreateForm(request.POST)
     if not form.is_valid():
@@ -213,8 +213,8 @@ def batch_export(request: HttpRequest, batch_id: str, fmt: str) -> HttpResponse:
     return response
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def batch_send(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(batch_id)
     outcome = batches.batch_send(
@@ -260,8 +260,8 @@ def batch_send(request: HttpRequest, batch_id: str) -> HttpResponse:
     return redirect("console:payout_batch", batch_id=batch.pk)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def batch_paid(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(batch_id)
     count = batches.batch_mark_paid(batch=batch, actor=request.user)  # type: ignore[arg-type]

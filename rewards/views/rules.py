@@ -11,10 +11,11 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from programs.models import Program
 from rewards import selectors
 from rewards.forms import (
@@ -117,8 +118,8 @@ def _rule_form(request: HttpRequest, program: Program, rule: RewardRule | None) 
     return render(request, "console/rewards/rule_form.html", context)
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = get_in_tenant_or_404(RewardRule.objects.select_related("program"), pk=rule_id)
     return _deactivate(request, rule, RULE_FIELDS, "reward_rule", _("Rule deactivated: %s") % rule)
@@ -127,8 +128,8 @@ def rule_deactivate(request: HttpRequest, rule_id: str) -> HttpResponse:
 # Bonus rules
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def bonus_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = BonusRuleForm(request.POST, instance=BonusRule(), program=program)
@@ -174,8 +175,8 @@ def bonus_edit(request: HttpRequest, bonus_id: str) -> HttpResponse:
     )
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def bonus_deactivate(request: HttpRequest, bonus_id: str) -> HttpResponse:
     bonus = get_in_tenant_or_404(BonusRule.objects.select_related("program"), pk=bonus_id)
     return _deactivate(request, bonus, BONUS_FIELDS, "bonus_rule", _("Bonus rule deactivated."))
@@ -206,8 +207,8 @@ def _deactivate(
 # Partner groups and the program's money settings
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = PartnerGroupForm(request.POST, instance=PartnerGroup())
@@ -225,8 +226,8 @@ def group_create(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     form = GroupAssignForm(request.POST, program=program)
@@ -250,8 +251,8 @@ def group_assign(request: HttpRequest, program_id: str) -> HttpResponse:
     return _back(program)
 
 
-@require_POST
 @staff_required(Perm.PROGRAMS_MANAGE)
+@post_only
 def program_money(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     # Validated on a copy: on errors the page still shows the saved settings.

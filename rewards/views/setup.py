@@ -11,10 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
+from prm.post_only import post_only
 from rewards.forms_payouts import PayoutMethodForm, RateForm, RateImportForm
 from rewards.models import ExchangeRate, PayoutMethod
 from rewards.writes import RATE_FIELDS, method_save, rates_import, record_save
@@ -45,8 +46,8 @@ def _rates_page(request: HttpRequest, **forms: Any) -> HttpResponse:
     return render(request, "console/rewards/rates.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rate_create(request: HttpRequest) -> HttpResponse:
     form = RateForm(request.POST, instance=ExchangeRate(source="manual"))
     if not form.is_valid():
@@ -67,8 +68,8 @@ def rate_create(request: HttpRequest) -> HttpResponse:
     return redirect("console:rates")
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def rate_import(request: HttpRequest) -> HttpResponse:
     form = RateImportForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -140,8 +141,8 @@ def _method_form(request: HttpRequest, method: PayoutMethod | None) -> HttpRespo
     return render(request, "console/rewards/method_form.html", context)
 
 
-@require_POST
 @staff_required(Perm.MONEY_MANAGE)
+@post_only
 def method_toggle(request: HttpRequest, method_id: str) -> HttpResponse:
     method = get_in_tenant_or_404(PayoutMethod, pk=method_id)
     method.is_active = not method.is_active

@@ -57,6 +57,7 @@ def test_every_money_page_loads_cleanly(page: Page, site: Site, world: World):
         "rewards": "/manage/rewards/",
         "ledger": f"/manage/partners/{world.alice.pk}/ledger/",
         "verify": "/manage/rewards/verify/",
+        "corrections": "/manage/rewards/corrections/",
         "rates": "/manage/rates/",
         "payouts": "/manage/payouts/?tab=approved",
         "methods": "/manage/payouts/methods/",
@@ -104,3 +105,30 @@ def test_rewards_are_approved_in_bulk(page: Page, site: Site, world: World):
     expect(page.locator(".messages")).to_contain_text(f"{pending} rewards approved.")
     with tenant_scope(world.tenant):
         assert not Reward.objects.filter(status=Reward.Status.PENDING).exists()
+
+
+def test_a_large_correction_is_confirmed_then_waits_for_a_second_person(
+    page: Page, site: Site, world: World
+):
+    MembershipFactory(
+        tenant=world.tenant, role=Role.FINANCE, user=UserFactory(email="finance@acme.test")
+    )
+    base = site.tenant("acme")
+    sign_in(page, base, "owner@acme.test")
+    page.goto(f"{base}/manage/partners/{world.alice.pk}/ledger/")
+    page.get_by_label("Kind").select_option("penalty")
+    page.get_by_label("Amount").fill("7500")
+    page.get_by_label("Reason shown to the partner").fill("Chargebacks")
+    page.get_by_role("button", name="Add the entry").click()
+    expect(page.locator("#confirm-balance")).to_contain_text("-7,500.00 USD")
+    shot(page, "console-money-correction-confirm")
+    page.get_by_role("button", name="Ask for the second approval").click()
+    expect(page.locator("#corrections-waiting")).to_contain_text("Chargebacks")
+
+    page.context.clear_cookies()  # the second person, in another session
+    sign_in(page, base, "finance@acme.test")
+    page.goto(f"{base}/manage/rewards/corrections/")
+    page.get_by_role("button", name="Approve and post").click()
+    expect(page.locator("#corrections-decided")).to_contain_text("Approved")
+    page.goto(f"{base}/manage/partners/{world.alice.pk}/ledger/")
+    expect(page.locator("#entries")).to_contain_text("-7,500.00")

@@ -309,4 +309,5 @@ def test_finance_and_analysts_may_not_change_a_partners_status(
 
 def test_changing_a_status_needs_a_post(client_for, acme, owner, partner):
     profile = profile_of(acme, partner)
-    assert client_for(owner).get(f"/manage/partners/{profile.pk}/status/").status_code == 405
+    response = client_for(owner).get(f"/manage/partners/{profile.pk}/status/")
+    assert (response.status_code, response["Location"]) == (302, "/manage/partners/")

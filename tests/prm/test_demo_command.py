@@ -34,3 +34,14 @@ def test_the_demo_owner_can_sign_in_and_reach_the_console(db, client):
     assert response.status_code == 302
     assert response["Location"] == "/manage/"
     assert client.get("/manage/", HTTP_HOST="acme.localhost").status_code == 200
+
+
+def test_the_banner_follows_the_public_port(db, capsys, settings):
+    # bin/run exports PRM_PUBLIC_PORT=$PORT, so `PORT=8101 make run` prints 8101 links.
+    settings.PRM_PUBLIC_PORT = "8101"
+    call_command("prm_demo")
+    out = capsys.readouterr().out
+    links = [word for word in out.split() if word.startswith("http")]
+    assert len(links) == 5
+    assert all(":8101/" in link for link in links), links
+    assert "8000" not in out

@@ -16,7 +16,9 @@ from prm.tenancy import tenant_scope
 from programs.models import Program
 from rewards.models import (
     BonusRule,
+    CorrectionRequest,
     ExchangeRate,
+    LedgerCheck,
     LedgerEntry,
     PartnerGroup,
     PayoutBatch,
@@ -144,6 +146,8 @@ def state(tenant: Tenant) -> dict[str, Any]:
             "payouts": set(PayoutRequest.objects.values_list("id", "status", "batch")),
             "batches": set(PayoutBatch.objects.values_list("id", "status")),
             "threshold": Tenant.objects.get(pk=tenant.pk).manual_approval_above,
+            "corrections": set(CorrectionRequest.objects.values_list("id", "status")),
+            "checks": LedgerCheck.objects.count(),
             "audit": AuditEntry.objects.count(),
         }
 

@@ -145,6 +145,51 @@ def test_the_program_budget_stops_rewards(in_acme, alice, program):
     assert sum(r.amount for r in rewards_of(alice)) == D("25")
 
 
+def test_a_budget_set_later_counts_what_was_spent_and_a_rejection_frees_room(
+    in_acme, alice, program
+):
+    from rewards.models import ProgramBudget
+    from rewards.services.approvals import reward_reject
+
+    rule(program, value=D("10"))
+    sale(program, alice, "100")
+    sale(program, alice, "100")  # 20 spent before any budget
+    assert not ProgramBudget.objects.exists()
+    program.reward_budget = D("35")
+    program.save()
+    sale(program, alice, "100")
+    sale(program, alice, "100")  # only 5 left
+    assert ProgramBudget.objects.get().spent == D("35.00")
+    reward_reject(reward=rewards_of(alice)[0], reason="fraud", actor=None)
+    sale(program, alice, "100")
+    assert ProgramBudget.objects.get().spent == D("35.00")
+    assert [r.amount for r in rewards_of(alice)] == [D("10"), D("10"), D("10"), D("5"), D("10")]
+
+
+def test_a_budgeted_accrual_costs_the_same_however_long_the_history(in_acme, alice, program):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program.reward_budget = D("1000000")
+    program.save()
+    rule(program, value=D("10"))
+
+    def queries_of_one_sale() -> list[str]:
+        conversion = sale(program, alice, "100", accrue=False)
+        with CaptureQueriesContext(connection) as queries:
+            accrue_conversion(conversion_id=str(conversion.pk))
+        return [q["sql"] for q in queries.captured_queries]
+
+    queries_of_one_sale()  # the first one makes the running total
+    first = queries_of_one_sale()
+    for _ in range(15):
+        sale(program, alice, "100")
+    last = queries_of_one_sale()
+    assert len(last) == len(first)
+    # No sum over the program's rewards (the partner's month for caps is another one).
+    assert not [q for q in last if 'SUM("rewards_reward"."amount")' in q and "partner_id" not in q]
+
+
 def test_one_off_bonus_on_reaching_a_threshold_once_a_month(program, alice):
     rule(program, value=D("10"))
     BonusRule.objects.create(
@@ -187,9 +232,13 @@ def test_a_conversion_in_another_currency_is_converted_with_a_stored_rate(in_acm
     assert entry.fx["rate"] == "1.08000000" and entry.fx["from"] == "EUR"
 
 
-def test_a_missing_rate_fails_the_job_loudly_and_accrues_nothing(program, alice):
+def test_a_missing_rate_fails_the_job_loudly_and_accrues_nothing(in_acme, program, alice):
     rule(program)
+    rate = ExchangeRate.objects.create(
+        tenant=in_acme, base="RUB", quote="USD", rate=D("0.01"), valid_from=timezone.localdate()
+    )
     conversion = sale(program, alice, "10", currency="RUB", accrue=False)
+    rate.delete()  # removed by someone after the conversion was accepted
     with pytest.raises(ValidationError):
         accrue_conversion(conversion_id=str(conversion.pk))
     assert Reward.objects.count() == 0

@@ -19,7 +19,7 @@ from rewards.services.payouts import (
     payout_reject,
     payout_request,
 )
-from rewards.statements import month_of, monthly_statement
+from rewards.statements import month_entries, month_of, monthly_statement
 from tests.factories import PartnerFactory, UserFactory
 from tests.programs.helpers import messages_of, profile_of
 from tests.rewards.helpers import D, make_program, rule, sale
@@ -408,7 +408,9 @@ def test_the_monthly_statement_is_a_pdf(client_for, partner, program, alice, car
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize("month", ["", "2024-13", "24-01", "2999-01", "2024-01-01"])
+@pytest.mark.parametrize(
+    "month", ["", "2024-13", "24-01", "2999-01", "9999-12", "0000-01", "2024-01-01"]
+)
 def test_a_statement_of_no_real_month_is_a_404(client_for, partner, alice, month):
     assert client_for(partner).get(f"/payouts/statement.pdf?month={month}").status_code == 404
 
@@ -423,11 +425,18 @@ def test_a_statement_holds_the_partners_own_month_only(in_acme, program, alice, 
     [line] = this.lines
     assert (line.opening.available, line.closing.available) == (D("0.00"), D("50.00"))
     assert (line.closing.processing, line.closing.pending) == (D("50.00"), D("0.00"))
-    assert [e.kind for e in this.entries] == ["accrual", "approval", "payout"]
-    assert {e.partner_id for e in this.entries} == {alice.pk}
+    kinds = [(row.what, row.count) for row in this.summary]
+    assert kinds == [
+        ("Reward earned, on hold", 1),
+        ("Reward approved: now available", 1),
+        ("Withdrawal requested", 1),
+    ]  # one day: ordered by kind
+    assert this.entry_count == 3
+    assert [e.kind for e in month_entries(alice, this.month)] == ["accrual", "approval", "payout"]
+    assert {e.partner_id for e in month_entries(alice, this.month)} == {alice.pk}
     assert len(this.payouts) == 1
     before = monthly_statement(alice, month_of(at.year - 1, at.month))
-    assert (before.lines, before.entries, before.payouts) == ([], [], [])
+    assert (before.lines, before.summary, before.payouts) == ([], [], [])
 
 
 # Who sees what

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from prm.tenancy import tenant_scope
+from rewards.models import CorrectionRequest
 from rewards.urls_pages import console_patterns
 from tests.rewards.console_world import build, state
 
@@ -109,6 +111,10 @@ CASES = [
             "token": "6f1c2b8e-0000-4000-8000-000000000001",
         },
     ),
+    Case("rewards_verify_run", "POST", "/manage/rewards/verify/run/"),
+    Case("corrections", "GET", "/manage/rewards/corrections/"),
+    Case("correction_approve", "POST", "/manage/rewards/corrections/{correction}/approve/"),
+    Case("correction_reject", "POST", "/manage/rewards/corrections/{correction}/reject/"),
     Case("rates", "GET", "/manage/rates/"),
     Case(
         "rate_create",
@@ -154,6 +160,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "rewards_verify": MONEY,
     "partner_ledger": set(),
     "partner_ledger_adjust": MONEY,
+    "rewards_verify_run": MONEY,
+    "corrections": set(),
+    "correction_approve": MONEY,
+    "correction_reject": MONEY,
     "rates": set(),
     "rate_create": MONEY,
     "rates_import": MONEY,
@@ -177,7 +187,19 @@ STAFF = ["owner", "admin", "manager", "finance", "analyst"]
 
 @pytest.fixture
 def ids(acme, owner) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return build(acme, owner).ids()
+    world = build(acme, owner)
+    with tenant_scope(acme):  # a large correction waiting for a second person
+        correction = CorrectionRequest.objects.create(
+            tenant=acme,
+            key="manual:waiting",
+            partner=world.alice,
+            kind="adjustment",
+            currency="USD",
+            amount="9000",
+            reason="gift",
+            requested_by=owner,
+        )
+    return {**world.ids(), "correction": str(correction.pk)}
 
 
 def test_the_cases_cover_every_page_url():

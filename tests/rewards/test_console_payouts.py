@@ -425,7 +425,12 @@ def test_it_saves_the_manual_approval_threshold(
     # The commit drops the cached tenant of the host: the next page reads the new value.
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(finance).post(
-            "/manage/payouts/settings/", {"manual_approval_above": "250"}
+            "/manage/payouts/settings/",
+            {
+                "manual_approval_above": "250",
+                "correction_confirm_above": "500.00",
+                "correction_second_approval_above": "5000.00",
+            },
         )
     assert response.status_code == 302
     assert Tenant.objects.get(pk=acme.pk).manual_approval_above == D("250")

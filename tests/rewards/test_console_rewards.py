@@ -328,15 +328,35 @@ def test_a_wrong_correction_shows_errors_and_posts_nothing(
     assert AuditEntry.all_tenants_unscoped.filter(tenant=acme).count() == logged
 
 
-# The ledger check
+# The ledger check: a job, started from the page, whose last result the page shows
 
 
-def test_the_ledger_check_says_when_all_adds_up(client_for, acme, admin, world):
-    html = client_for(admin).get("/manage/rewards/verify/").content.decode()
+@pytest.fixture
+def check_now(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Press "Check now", then let a real (burst) RQ worker run the job."""
+    import django_rq
+
+    from tests.prm.conftest import BurstWorker
+
+    def run(client):  # type: ignore[no-untyped-def]
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/manage/rewards/verify/run/")
+        assert response.status_code == 302
+        queue = django_rq.get_queue("default")
+        BurstWorker([queue], connection=queue.connection).work(burst=True)
+        return client.get("/manage/rewards/verify/").content.decode()
+
+    return run
+
+
+def test_the_ledger_check_says_when_all_adds_up(client_for, acme, admin, world, check_now):
+    before = client_for(admin).get("/manage/rewards/verify/").content.decode()
+    assert "The ledger was not checked yet." in before
+    html = check_now(client_for(admin))
     assert "The ledger adds up: no problems found." in html
 
 
-def test_the_ledger_check_lists_what_does_not_add_up(client_for, acme, owner, world):
+def test_the_ledger_check_lists_what_does_not_add_up(client_for, acme, owner, world, check_now):
     with tenant_scope(acme):
         LedgerEntry.objects.create(
             tenant=acme,
@@ -346,6 +366,20 @@ def test_the_ledger_check_lists_what_does_not_add_up(client_for, acme, owner, wo
             key="broken",
             available=D("5"),
         )
-    html = client_for(owner).get("/manage/rewards/verify/").content.decode()
+    html = check_now(client_for(owner))
     assert "1 problem found" in html
     assert "(penalty): available moved by 5.00" in html
+
+
+def test_a_running_check_shows_its_progress_and_refreshes(client_for, acme, owner, world):
+    from rewards.models import LedgerCheck
+
+    with tenant_scope(acme):
+        LedgerCheck.objects.create(tenant=acme, status="running", progress=40)
+    client = client_for(owner)
+    html = client.get("/manage/rewards/verify/").content.decode()
+    assert 'id="verify-progress" max="100" value="40"' in html
+    assert '<meta http-equiv="refresh"' in html and "Check now" not in html
+    client.post("/manage/rewards/verify/run/")  # a second press reuses the running one
+    with tenant_scope(acme):
+        assert LedgerCheck.objects.count() == 1

@@ -173,7 +173,11 @@ def test_other_currencies_are_converted_and_a_missing_rate_is_counted(
         tenant=in_acme, base="EUR", quote="USD", rate=D("2"), valid_from=date(2025, 1, 1)
     )
     sale(program, alice, "100.00", currency="EUR", at=FEB, accrue=False)
+    rub = ExchangeRate.objects.create(
+        tenant=in_acme, base="RUB", quote="USD", rate=D("0.01"), valid_from=date(2025, 1, 1)
+    )
     sale(program, alice, "100.00", currency="RUB", at=FEB, accrue=False)
+    rub.delete()  # conversions are refused without a rate; one deleted later is missing
 
     preview = rule_preview(program=program, rule=edited(base_rule, value=D("20")), now=NOW)
 

@@ -11,11 +11,11 @@ event; the engine's reconciliation (``changes_since``) covers the gaps.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from integrations.crm.base import CrmAuthError
+from integrations.crm.base import CrmAuthError, CrmError
+from prm.inputs import MAX_DEPTH, InputError, clean_text, json_depth, parse_json
 
 ENTITY_EVENTS = {
     "lead": ("ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE"),
@@ -28,12 +28,14 @@ def parse_body(body: bytes, content_type: str) -> dict[str, str]:
     """Flat ``{"event": .., "data[FIELDS][ID]": .., "auth[member_id]": ..}``."""
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type:
+        if json_depth(text) > MAX_DEPTH:
+            raise CrmError(f"Bitrix24 event nested deeper than {MAX_DEPTH} levels")
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = parse_json(text)  # cleaned; the depth checked above, so _flatten is safe
+        except InputError as exc:
             raise CrmAuthError("Bitrix24 event is not valid JSON") from exc
         return _flatten(data) if isinstance(data, dict) else {}
-    return dict(parse_qsl(text, keep_blank_values=True))
+    return {clean_text(k, 1024): clean_text(v) for k, v in parse_qsl(text, keep_blank_values=True)}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:

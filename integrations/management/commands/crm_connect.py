@@ -11,11 +11,15 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.urls import reverse
 
 from integrations.management.commands._common import add_target, get_tenant
 from integrations.models import CrmConnection
-from integrations.services.connections import connection_save, connection_subscribe, connection_test
+from integrations.services.connections import (
+    connection_save,
+    connection_subscribe,
+    connection_test,
+    event_url,
+)
 from prm.tenancy import tenant_scope
 from programs.models import Program
 
@@ -88,9 +92,7 @@ class Command(BaseCommand):
                     self.stdout.write(json.dumps(result, ensure_ascii=False))
                     raise CommandError(f"connection test failed: {message}")
             if opts["subscribe"]:
-                url = tenant.base_url + reverse(
-                    "crm_event", args=[crm.hook_secret], urlconf="prm.urls_tenant"
-                )
+                url = event_url(crm)
                 done, error = connection_subscribe(crm, url)
                 result.update(event_url=url, subscribed=done, subscribe_error=error)
             self.stdout.write(json.dumps(result, ensure_ascii=False))

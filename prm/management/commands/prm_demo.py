@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from partners.models import PartnerProfile
+from prm import public_urls
 from prm.models import Membership, Role, Tenant, User
 from prm.tenancy import tenant_scope
 
@@ -70,8 +70,7 @@ class Command(BaseCommand):
             tracking_demo.load(tenant)
         demo_user(OPERATOR, "Platform", "Operator", is_staff=True, is_superuser=True)
 
-        port = f":{settings.PRM_PUBLIC_PORT}" if settings.PRM_PUBLIC_PORT else ""
-        platform = f"{settings.PRM_SCHEME}://{settings.PRM_PLATFORM_HOST}{port}"
+        platform = public_urls.platform_url()
         self.stdout.write(
             self.style.SUCCESS("Demo ready.")
             + f"""
