@@ -103,7 +103,7 @@ class _Recorder(BaseHTTPRequestHandler):
 def loopback_server() -> Iterator[HTTPServer]:
     server = HTTPServer(("127.0.0.1", 0), _Recorder)
     server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
