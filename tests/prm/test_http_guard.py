@@ -284,3 +284,25 @@ def test_tls_is_about_the_name_not_the_pinned_ip(settings, net, tmp_path):
         thread.join(timeout=5)
         listener.close()
     assert sni == ["tls-crm.test"] and net.connected == ["127.0.0.1"]
+
+
+def test_no_other_module_makes_its_own_http_client():
+    """The guard holds only if nothing else opens connections: no httpx client or
+    top-level call, requests, urllib or http.client outside prm/http.py."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    pattern = re.compile(
+        r"httpx\.(Client|AsyncClient|HTTPTransport|get|post|put|patch|delete|request|stream)\("
+        r"|^\s*import requests|^\s*from requests|urllib\.request|http\.client|urlopen\("
+        r"|socket\.create_connection",
+        re.M,
+    )
+    offenders = [
+        source.relative_to(root).as_posix()
+        for app in ("prm", "partners", "programs", "rewards", "antifraud", "integrations")
+        for source in (root / app).rglob("*.py")
+        if pattern.search(source.read_text())
+    ]
+    assert offenders == ["prm/http.py"], offenders
