@@ -295,7 +295,8 @@ def test_no_other_module_makes_its_own_http_client():
     root = pathlib.Path(__file__).resolve().parents[2]
     pattern = re.compile(
         r"httpx\.(Client|AsyncClient|HTTPTransport|get|post|put|patch|delete|request|stream)\("
-        r"|^\s*import requests|^\s*from requests|urllib\.request|http\.client|urlopen\("
+        r"|^\s*import requests|^\s*from requests|urllib\.request|^\s*(import|from) http\.client"
+        r"|urlopen\("
         r"|socket\.create_connection",
         re.M,
     )
