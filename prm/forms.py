@@ -33,7 +33,7 @@ class WorkspaceForm(forms.Form):
             _("Your partners will find you at <address>.{domain}"), domain=settings.PRM_BASE_DOMAIN
         ),
     )
-    email = forms.EmailField(label=_("Your work e-mail"))
+    email = forms.EmailField(label=_("Your work e-mail"), max_length=254)  # User.email
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].lower()

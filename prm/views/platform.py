@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from prm.forms import WorkspaceForm, WorkspacePasswordForm
 from prm.models import Tenant, User
@@ -57,7 +57,7 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "platform/landing.html", {"form": form})
 
 
-@require_GET
+@require_safe
 def workspace_sent(request: HttpRequest) -> HttpResponse:
     """The one answer of an accepted form, for existing and new addresses alike."""
     email = request.session.get(SENT_SESSION_KEY)
@@ -118,7 +118,7 @@ def _ready(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     return redirect("workspace_ready")
 
 
-@require_GET
+@require_safe
 def workspace_ready(request: HttpRequest) -> HttpResponse:
     slug = request.session.get(READY_SESSION_KEY)
     tenant = Tenant.objects.filter(slug=slug).first() if slug else None

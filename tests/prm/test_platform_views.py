@@ -359,3 +359,25 @@ def test_the_link_carries_the_visitors_language(send, platform):
 def test_a_token_made_by_the_service_round_trips(db):
     wanted = WorkspaceRequest(name="A", slug="a1", email="a@b.test", language="en")
     assert workspace_link_read(workspace_link_token(wanted)) == wanted
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "nul\x00name"},
+        {"email": "a\x00@initech.test"},
+        {"slug": "a\x00b"},
+        {"name": "x" * 10_000},
+        {"email": "a" * 300 + "@initech.test"},
+    ],
+)
+def test_hostile_input_is_a_form_error_not_a_500(send, data):
+    response = send({**FORM, **data})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert mail.outbox == []
+
+
+def test_the_answer_pages_answer_head_like_get(platform):
+    assert platform.head("/workspace/sent/").status_code == 302
+    assert platform.head("/workspace/ready/").status_code == 302
