@@ -34,6 +34,20 @@ def _public_url(request: HttpRequest, url: str) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # Rate limits count per client address: the same trusted-proxy rule as the audit
+        # log (allauth's own reading of X-Forwarded-For answers 500 on a short header).
+        from prm.audit import client_ip
+
+        return client_ip(request) or super().get_client_ip(request)
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth keys failed sign-ins by "<request host>:<login>"; every tenant host,
+        # custom domain, port and letter case of the Host header would then get its own
+        # five tries at the same account. One account, one counter.
+        login = credentials.get("email", credentials.get("username", ""))
+        return f"login:{str(login).strip().lower()}"
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         tenant = getattr(request, "tenant", None)
         if tenant is None:
@@ -45,9 +59,13 @@ class AccountAdapter(DefaultAccountAdapter):
         token = request.session.get(INVITATION_SESSION_KEY)
         if not token:
             return False
+        from django.utils import timezone
+
         from prm.models import Invitation
 
-        return Invitation.objects.filter(token=token, status=Invitation.Status.PENDING).exists()
+        return Invitation.objects.filter(
+            token=token, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+        ).exists()
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user = super().save_user(request, user, form, commit=commit)

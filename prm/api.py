@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from prm.models import ApiKey
 from prm.models.apikey import hash_secret
+from prm.ratelimits import limit_hit, retry_after
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -30,6 +31,15 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.NotFound("no workspace on this host")
         key = ApiKey.objects.filter(key_hash=hash_secret(secret.strip()), revoked_at=None).first()
         if key is None:
+            # Only failures count, per client address, and a valid key is looked up
+            # before the count is read: limiting first would let one noisy neighbour
+            # behind a shared address lock every honest client out. Keys are 256-bit
+            # random secrets, so the lookup itself is no oracle worth hiding.
+            if limit_hit(request._request, action="api_key_failed"):
+                raise exceptions.Throttled(
+                    wait=retry_after(request._request, action="api_key_failed"),
+                    detail="too many requests with an unknown or revoked API key.",
+                )
             raise exceptions.AuthenticationFailed("unknown or revoked API key")
         if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())

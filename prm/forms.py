@@ -5,8 +5,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.forms import SetPasswordMixin
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +16,12 @@ from prm.services.errors import SLUG_RESERVED, SLUG_TAKEN
 
 
 class WorkspaceForm(forms.Form):
-    """The landing page's "create a workspace" form."""
+    """The landing page's "create a workspace" form.
+
+    No password and no account lookup: the answer is the same whether the address has
+    an account or not (prm.services.workspace_signup). Only the slug is checked here; a
+    taken address is public, not account information.
+    """
 
     name = forms.CharField(label=_("Company name"), max_length=120)
     slug = forms.CharField(
@@ -29,8 +33,7 @@ class WorkspaceForm(forms.Form):
             _("Your partners will find you at <address>.{domain}"), domain=settings.PRM_BASE_DOMAIN
         ),
     )
-    email = forms.EmailField(label=_("Your work e-mail"))
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+    email = forms.EmailField(label=_("Your work e-mail"), max_length=254)  # User.email
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].lower()
@@ -40,28 +43,23 @@ class WorkspaceForm(forms.Form):
             raise forms.ValidationError(SLUG_TAKEN)
         return slug
 
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class WorkspacePasswordForm(SetPasswordMixin, forms.Form):
+    """The password of a new account, asked on the page the e-mailed link opens."""
+
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        email, password = data.get("email"), data.get("password")
-        if not email or not password:
-            return data
-        email = email.lower()
-        data["email"] = email
-        existing = User.objects.filter(email__iexact=email).first()
-        if existing is not None:
-            # An existing account may open another workspace with its own password.
-            user = authenticate(email=email, password=password)
-            if user is None:
-                self.add_error(
-                    "password",
-                    _("An account with this e-mail exists: enter its password to continue."),
-                )
-            data["user"] = user
-        else:
-            try:
-                validate_password(password, User(email=email))
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
+        self.validate_passwords()
+        self.validate_password_for_user(User(email=self.email))
         return data
 
 

@@ -199,12 +199,24 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[PRM] "
 # Reset keys work only on the host the e-mailed link names (prm/reset_tokens.py).
 ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "prm.reset_tokens.HostBoundTokenGenerator"
+# Rates are "<amount>/<period>/<ip|key>"; "key" is the account's e-mail address. allauth
+# applies the first four; the last three are ours (prm.ratelimits), kept in the same
+# table so one setting names every limit.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/300s/key",
     "signup": "10/m/ip",
     "reset_password": "10/m/ip,5/m/key",
+    # The platform's create-a-workspace form: every POST per IP, sent links per address.
+    "workspace_signup": "20/h/ip",
+    "workspace_signup_email": "3/h/key",
+    # API requests with an unknown or revoked key, per IP (valid keys are never slowed).
+    "api_key_failed": "20/m/ip",
 }
+# A workspace confirmation link (e-mailed by the platform's landing form) works this long.
+PRM_WORKSPACE_LINK_HOURS = int(os.environ.get("PRM_WORKSPACE_LINK_HOURS", "24"))
+# A team invitation works this many days; staff can re-send it with a fresh link.
+PRM_INVITATION_DAYS = int(os.environ.get("PRM_INVITATION_DAYS", "7"))
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "PRM"
 

@@ -36,7 +36,15 @@ SECURE_SSL_REDIRECT = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "signup": "1000/m/ip", "login": "1000/m/ip"}  # noqa: F405
+# Generous per-IP limits (every test client is 127.0.0.1); the tests of the limits
+# themselves set small ones with override_settings.
+ACCOUNT_RATE_LIMITS = {  # noqa: F405
+    **ACCOUNT_RATE_LIMITS,  # noqa: F405
+    "signup": "1000/m/ip",
+    "login": "1000/m/ip",
+    "workspace_signup": "1000/m/ip",
+    "api_key_failed": "1000/m/ip",
+}
 # CRM retries: the 1, 2, 4, 8 s schedule shrunk a hundredfold.
 PRM_CRM_BACKOFF_BASE = 0.01
 PRM_CRM_MAX_RATE_WAIT = 5.0

@@ -58,6 +58,9 @@ def _rq_urls() -> list[URLPattern | URLResolver]:
 
 urlpatterns = [
     path("", platform.landing, name="landing"),
+    path("workspace/sent/", platform.workspace_sent, name="workspace_sent"),
+    path("workspace/confirm/<str:token>/", platform.workspace_confirm, name="workspace_confirm"),
+    path("workspace/ready/", platform.workspace_ready, name="workspace_ready"),
     path("healthz", health.healthz, name="healthz"),
     path("ops/admin/rq/", include((_rq_urls(), "django_rq"))),
     path("ops/admin/", admin.site.urls),

@@ -24,6 +24,11 @@ console_patterns = (
             team.invitation_revoke,
             name="invitation_revoke",
         ),
+        path(
+            "team/invitations/<uuid:invitation_id>/resend/",
+            team.invitation_resend,
+            name="invitation_resend",
+        ),
         path("partners/", partner_views.partner_list, name="partners"),
         path(
             "partners/<uuid:partner_id>/status/",

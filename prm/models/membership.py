@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from prm.tenancy import TenantOwned
@@ -42,8 +44,18 @@ def new_invitation_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def invitation_expiry() -> datetime:
+    """When an invitation sent (or re-sent) now stops working."""
+    return timezone.now() + timedelta(days=settings.PRM_INVITATION_DAYS)
+
+
 class Invitation(TenantOwned):
-    """An e-mailed invitation to join a tenant's staff with a role."""
+    """An e-mailed invitation to join a tenant's staff with a role.
+
+    It works until ``expires_at`` (PRM_INVITATION_DAYS after it was sent); a pending
+    invitation past that date is expired (no status of its own: time alone changes it)
+    and can be re-sent with a new token and a new date.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -59,6 +71,7 @@ class Invitation(TenantOwned):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), default=invitation_expiry)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwned.Meta):
@@ -73,3 +86,7 @@ class Invitation(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.role})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -9,10 +9,12 @@ from django.utils import timezone
 from prm.audit import audit_record
 from prm.jobs import job_enqueue
 from prm.models import Invitation, Membership, Role, Tenant, User
+from prm.models.membership import invitation_expiry, new_invitation_token
 from prm.permissions import assignable_roles
 from prm.services.errors import (
     ALREADY_INVITED,
     ALREADY_MEMBER,
+    INVITATION_EXPIRED,
     INVITATION_NOT_PENDING,
     INVITATION_WRONG_EMAIL,
     LAST_OWNER,
@@ -31,6 +33,9 @@ def invitation_send(
         raise ServiceError(ALREADY_MEMBER)
     try:
         with transaction.atomic():
+            # An expired invitation to the same address still holds the "one pending
+            # per address" slot: it is withdrawn, and the new one takes its place.
+            _withdraw_expired(tenant=tenant, actor=actor.user, email=email, request=request)
             invitation = Invitation.objects.create(
                 tenant=tenant, email=email, role=role, invited_by=actor.user
             )
@@ -48,6 +53,60 @@ def invitation_send(
     except IntegrityError:
         raise ServiceError(ALREADY_INVITED) from None
     return invitation
+
+
+def _withdraw_expired(
+    *, tenant: Tenant, actor: User, email: str, request: HttpRequest | None
+) -> None:
+    expired = Invitation.objects.filter(
+        email__iexact=email, status=Invitation.Status.PENDING, expires_at__lte=timezone.now()
+    ).first()
+    if expired is None:
+        return
+    if Invitation.objects.filter(pk=expired.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.REVOKED
+    ):
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="team.invite_revoke",
+            obj=expired,
+            before={"status": "pending", "expired": True},
+            after={"status": "revoked"},
+            request=request,
+        )
+
+
+@transaction.atomic
+def invitation_resend(
+    *, tenant: Tenant, actor: Membership, invitation: Invitation, request: HttpRequest | None = None
+) -> Invitation:
+    """A pending or expired invitation again: a new token (the old link stops working),
+    a new expiry date, and the e-mail sent once the transaction commits."""
+    if Role(invitation.role) not in assignable_roles(actor.role):
+        raise ServiceError(ONLY_OWNER_GRANTS_OWNER)
+    locked = (
+        Invitation.objects.select_for_update()
+        .filter(pk=invitation.pk, status=Invitation.Status.PENDING)
+        .first()
+    )
+    if locked is None:
+        raise ServiceError(INVITATION_NOT_PENDING)
+    before = {"expires_at": locked.expires_at.isoformat()}
+    locked.token = new_invitation_token()
+    locked.expires_at = invitation_expiry()
+    locked.save(update_fields=["token", "expires_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor.user,
+        action="team.invite_resend",
+        obj=locked,
+        before=before,
+        after={"expires_at": locked.expires_at.isoformat()},
+        request=request,
+    )
+    job_enqueue("prm.emails.send_invitation", tenant=tenant, invitation_id=str(locked.pk))
+    return locked
 
 
 @transaction.atomic
@@ -76,11 +135,15 @@ def invitation_accept(
 ) -> Membership:
     if invitation.email.lower() != user.email.lower():
         raise ServiceError(INVITATION_WRONG_EMAIL)
-    updated = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
-        status=Invitation.Status.ACCEPTED, accepted_at=timezone.now()
-    )
+    now = timezone.now()
+    updated = Invitation.objects.filter(
+        pk=invitation.pk, status=Invitation.Status.PENDING, expires_at__gt=now
+    ).update(status=Invitation.Status.ACCEPTED, accepted_at=now)
     if not updated:
-        raise ServiceError(INVITATION_NOT_PENDING)
+        still_pending = Invitation.objects.filter(
+            pk=invitation.pk, status=Invitation.Status.PENDING
+        ).exists()
+        raise ServiceError(INVITATION_EXPIRED if still_pending else INVITATION_NOT_PENDING)
     membership, created = Membership.objects.get_or_create(
         tenant=tenant, user=user, defaults={"role": invitation.role}
     )

@@ -20,6 +20,9 @@ def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
     if invitation.status != Invitation.Status.PENDING:
         request.session.pop(INVITATION_SESSION_KEY, None)
         return render(request, "invitations/invalid.html", status=410)
+    if invitation.is_expired:
+        request.session.pop(INVITATION_SESSION_KEY, None)
+        return render(request, "invitations/expired.html", {"invitation": invitation}, status=410)
     if not request.user.is_authenticated:
         # Remember the invitation through sign-up or sign-in, then come back here.
         request.session[INVITATION_SESSION_KEY] = token

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from prm.access import get_in_tenant_or_404, staff_required
@@ -25,7 +26,9 @@ def _team_page(request: HttpRequest, invite_form: InviteForm | None) -> HttpResp
     actor = request.membership  # type: ignore[attr-defined]
     context = {
         "members": Membership.objects.select_related("user").order_by("created_at"),
+        # Expired ones too: they stay listed, marked, until re-sent or revoked.
         "invitations": Invitation.objects.filter(status=Invitation.Status.PENDING),
+        "now": timezone.now(),
         "invite_form": invite_form or InviteForm(actor_role=actor.role),
         "assignable": assignable_roles(actor.role),
         "roles": Role,
@@ -111,4 +114,22 @@ def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Invitation revoked."))
+    return redirect("console:team")
+
+
+@require_POST
+@staff_required(Perm.TEAM_MANAGE)
+def invitation_resend(request: HttpRequest, invitation_id: str) -> HttpResponse:
+    invitation = get_in_tenant_or_404(Invitation, pk=invitation_id)
+    try:
+        team.invitation_resend(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            actor=request.membership,  # type: ignore[attr-defined]
+            invitation=invitation,
+            request=request,
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Invitation sent again to %s.") % invitation.email)
     return redirect("console:team")

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('partners', '0002_partnerprofile_group_partnerprofile_recruit_code_and_more'),
-        ('prm', '0004_tenant_correction_guard_rails'),
+        ('prm', '0005_tenant_correction_guard_rails'),
         ('rewards', '0004_ledger_append_only_without_holes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

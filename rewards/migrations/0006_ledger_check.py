@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prm', '0004_tenant_correction_guard_rails'),
+        ('prm', '0005_tenant_correction_guard_rails'),
         ('rewards', '0005_correction_request'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prm', '0004_tenant_correction_guard_rails'),
+        ('prm', '0005_tenant_correction_guard_rails'),
         ('programs', '0004_lead_registered_by'),
         ('rewards', '0007_statement_file'),
     ]

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from prm.models import AuditEntry, Invitation, Job, Membership, Role
 from prm.services import team
 from prm.services.errors import (
     ALREADY_INVITED,
     ALREADY_MEMBER,
+    INVITATION_EXPIRED,
     INVITATION_NOT_PENDING,
     INVITATION_WRONG_EMAIL,
     LAST_OWNER,
@@ -341,3 +345,110 @@ def test_removing_a_member_keeps_their_account(in_acme, owner, manager):
     team.membership_remove(tenant=in_acme, actor=member(owner), membership=member(manager))
     manager.refresh_from_db()
     assert manager.is_active
+
+
+# Expiry and re-sending
+
+
+def expire(invitation: Invitation) -> None:
+    Invitation.all_tenants_unscoped.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    invitation.refresh_from_db()
+
+
+def test_an_invitation_expires_after_the_configured_days(in_acme, owner, settings):
+    settings.PRM_INVITATION_DAYS = 3
+    before = timezone.now()
+    invitation = team.invitation_send(
+        tenant=in_acme, actor=member(owner), email="new@example.test", role=Role.ANALYST
+    )
+    assert before + timedelta(days=3) <= invitation.expires_at <= timezone.now() + timedelta(days=3)
+    assert not invitation.is_expired
+
+
+def test_the_default_is_seven_days(in_acme, owner):
+    invitation = team.invitation_send(
+        tenant=in_acme, actor=member(owner), email="new@example.test", role=Role.ANALYST
+    )
+    assert timedelta(days=7) - (invitation.expires_at - invitation.created_at) < timedelta(
+        seconds=5
+    )
+
+
+def test_an_expired_invitation_cannot_be_accepted(in_acme):
+    invitation = InvitationFactory(tenant=in_acme, email="new@example.test")
+    expire(invitation)
+    user = UserFactory(email="new@example.test")
+    with pytest.raises(ServiceError) as exc:
+        team.invitation_accept(tenant=in_acme, user=user, invitation=invitation)
+    assert exc.value.message == INVITATION_EXPIRED
+    assert not Membership.objects.filter(user=user).exists()
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.PENDING
+
+
+def test_it_re_sends_with_a_new_token_a_new_expiry_an_audit_row_and_an_e_mail_after_commit(
+    in_acme, owner, run_jobs, django_capture_on_commit_callbacks
+):
+    invitation = InvitationFactory(tenant=in_acme, email="new@example.test", invited_by=owner)
+    expire(invitation)
+    old_token, old_expiry = invitation.token, invitation.expires_at
+    with django_capture_on_commit_callbacks(execute=True):
+        renewed = team.invitation_resend(tenant=in_acme, actor=member(owner), invitation=invitation)
+        assert mail.outbox == []  # nothing leaves before commit
+    run_jobs()
+    renewed.refresh_from_db()
+    assert renewed.pk == invitation.pk
+    assert renewed.token != old_token
+    assert renewed.expires_at > timezone.now() + timedelta(days=6)
+    assert renewed.status == Invitation.Status.PENDING
+    [message] = mail.outbox
+    assert f"http://acme.localhost/invite/{renewed.token}/" in message.body
+    assert old_token not in message.body
+    [entry] = audit("team.invite_resend")
+    assert entry.actor == owner
+    assert entry.object_id == str(invitation.pk)
+    assert entry.before == {"expires_at": old_expiry.isoformat()}
+    assert entry.after == {"expires_at": renewed.expires_at.isoformat()}
+
+
+@pytest.mark.parametrize("status", [Invitation.Status.ACCEPTED, Invitation.Status.REVOKED])
+def test_a_used_invitation_is_not_re_sent(in_acme, owner, status):
+    invitation = InvitationFactory(tenant=in_acme, status=status)
+    with pytest.raises(ServiceError) as exc:
+        team.invitation_resend(tenant=in_acme, actor=member(owner), invitation=invitation)
+    assert exc.value.message == INVITATION_NOT_PENDING
+    assert audit("team.invite_resend") == []
+
+
+def test_an_admin_cannot_re_send_an_owner_invitation(in_acme, owner, admin):
+    invitation = InvitationFactory(tenant=in_acme, role=Role.OWNER)
+    with pytest.raises(ServiceError) as exc:
+        team.invitation_resend(tenant=in_acme, actor=member(admin), invitation=invitation)
+    assert exc.value.message == ONLY_OWNER_GRANTS_OWNER
+
+
+def test_inviting_an_address_again_replaces_its_expired_invitation(in_acme, owner):
+    old = InvitationFactory(tenant=in_acme, email="new@example.test")
+    expire(old)
+    new = team.invitation_send(
+        tenant=in_acme, actor=member(owner), email="new@example.test", role=Role.FINANCE
+    )
+    old.refresh_from_db()
+    assert old.status == Invitation.Status.REVOKED
+    assert (new.status, new.role, new.is_expired) == (Invitation.Status.PENDING, "finance", False)
+    [withdrawn] = audit("team.invite_revoke")
+    assert withdrawn.object_id == str(old.pk)
+
+
+def test_an_invitation_that_expired_before_its_e_mail_left_is_not_sent(
+    in_acme, owner, run_jobs, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = team.invitation_send(
+            tenant=in_acme, actor=member(owner), email="new@example.test", role=Role.ANALYST
+        )
+        expire(invitation)
+    run_jobs()
+    assert mail.outbox == []

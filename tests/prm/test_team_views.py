@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
+from django.utils import timezone
 
 from partners.models import PartnerProfile
 from prm.adapters import INVITATION_SESSION_KEY
@@ -441,3 +445,116 @@ def test_an_invitee_may_sign_up_where_partner_sign_up_is_closed_without_becoming
     with tenant_scope(acme):
         assert not PartnerProfile.objects.filter(user=user).exists()
         assert not Membership.objects.filter(user=user).exists()
+
+
+# Expiry and re-sending
+
+
+def expire(invitation: Invitation) -> None:
+    Invitation.all_tenants_unscoped.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    invitation.refresh_from_db()
+
+
+def test_the_team_page_shows_each_invitations_expiry(client_for, acme, owner):
+    fresh = InvitationFactory(tenant=acme, email="fresh@example.test")
+    old = InvitationFactory(tenant=acme, email="old@example.test")
+    expire(old)
+    html = client_for(owner).get("/manage/team/").content.decode()
+    rows = dict(re.findall(r'<tr data-invitation="([^"]+)">(.*?)</tr>', html, re.S))
+    assert fresh.expires_at.strftime("%Y-%m-%d %H:%M") in rows["fresh@example.test"]
+    assert "expired" not in rows["fresh@example.test"]
+    assert "expired" in rows["old@example.test"]
+    assert old.expires_at.strftime("%Y-%m-%d %H:%M") in rows["old@example.test"]
+    for invitation in (fresh, old):
+        assert f"/manage/team/invitations/{invitation.pk}/resend/" in html
+
+
+def test_an_analyst_is_not_offered_re_sending(client_for, acme, owner, analyst):
+    InvitationFactory(tenant=acme)
+    assert "/resend/" not in client_for(analyst).get("/manage/team/").content.decode()
+
+
+def test_it_re_sends_an_expired_invitation_and_the_new_link_works(
+    client_for, acme, owner, run_jobs, django_capture_on_commit_callbacks
+):
+    invitation = InvitationFactory(tenant=acme, email="new@example.test", invited_by=owner)
+    expire(invitation)
+    old_token = invitation.token
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(owner).post(f"/manage/team/invitations/{invitation.pk}/resend/")
+    assert (response.status_code, response["Location"]) == (302, "/manage/team/")
+    assert messages_of(response) == ["Invitation sent again to new@example.test."]
+    run_jobs()
+    invitation.refresh_from_db()
+    assert not invitation.is_expired
+    [message] = mail.outbox
+    assert f"http://acme.localhost/invite/{invitation.token}/" in message.body
+    assert actions(acme) == ["team.invite_resend"]
+
+    user = UserFactory(email="new@example.test")
+    client = client_for(user)
+    assert client.get(f"/invite/{old_token}/").status_code == 404  # the old link is dead
+    assert client.post(f"/invite/{invitation.token}/")["Location"] == "/manage/"
+    assert membership_of(acme, user).role == Role.MANAGER
+
+
+def test_re_sending_a_revoked_invitation_says_it_is_no_longer_valid(client_for, acme, owner):
+    invitation = InvitationFactory(tenant=acme, status=Invitation.Status.REVOKED)
+    response = client_for(owner).post(f"/manage/team/invitations/{invitation.pk}/resend/")
+    assert messages_of(response) == ["This invitation is no longer valid."]
+    assert actions(acme) == []
+
+
+def test_re_sending_is_for_team_managers_only(client_for, acme, owner, analyst, manager):
+    invitation = InvitationFactory(tenant=acme)
+    for user in (analyst, manager):
+        response = client_for(user).post(f"/manage/team/invitations/{invitation.pk}/resend/")
+        assert response.status_code == 403
+    assert actions(acme) == []
+
+
+def test_re_sending_another_workspaces_invitation_is_a_404(client_for, acme, owner, globex):
+    invitation = InvitationFactory(tenant=globex)
+    response = client_for(owner).post(f"/manage/team/invitations/{invitation.pk}/resend/")
+    assert response.status_code == 404
+
+
+def test_re_sending_needs_a_post(client_for, acme, owner):
+    invitation = InvitationFactory(tenant=acme)
+    response = client_for(owner).get(f"/manage/team/invitations/{invitation.pk}/resend/")
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_expired_link_says_to_ask_for_a_new_one(client_for, acme, method):
+    invitation = InvitationFactory(tenant=acme, email="new@example.test")
+    expire(invitation)
+    user = UserFactory(email="new@example.test")
+    response = getattr(client_for(user), method)(f"/invite/{invitation.token}/")
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert "This invitation has expired" in html
+    assert "Ask the person who invited you to send it again" in html
+    with tenant_scope(acme):
+        assert not Membership.objects.filter(user=user).exists()
+
+
+def test_an_anonymous_visitor_with_an_expired_link_is_not_remembered(client_for, acme):
+    invitation = InvitationFactory(tenant=acme)
+    expire(invitation)
+    client = client_for(None)
+    response = client.get(f"/invite/{invitation.token}/")
+    assert response.status_code == 410
+    assert "This invitation has expired" in response.content.decode()
+    assert INVITATION_SESSION_KEY not in client.client.session
+
+
+def test_an_expired_invitation_does_not_open_closed_sign_up(client_for, acme):
+    Tenant.objects.filter(pk=acme.pk).update(partner_signup_open=False)
+    invitation = InvitationFactory(tenant=acme, email="new@example.test")
+    client = client_for(None)
+    client.get(f"/invite/{invitation.token}/")  # remembered while valid
+    expire(invitation)
+    assert "Sign Up Closed" in client.get("/accounts/signup/").content.decode()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prm', '0003_tenant_manual_approval_above'),
+        ('prm', '0004_invitation_expires_at'),
     ]
 
     operations = [
