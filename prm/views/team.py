@@ -117,8 +117,8 @@ def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     return redirect("console:team")
 
 
-@require_POST
 @staff_required(Perm.TEAM_MANAGE)
+@post_only
 def invitation_resend(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = get_in_tenant_or_404(Invitation, pk=invitation_id)
     try:
