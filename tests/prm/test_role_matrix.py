@@ -25,7 +25,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, resolve, reverse
 
-from prm.models import ApiKey, Role, Tenant, TenantDomain, User
+from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
 from programs.models import Conversion, Enrollment
@@ -283,9 +283,13 @@ def client_as(world: World, role: str) -> Client:
 
 
 def rolled_back(client: Client, method: str, url: str):  # type: ignore[no-untyped-def]
-    """One request whose writes (if it is allowed any) are undone afterwards."""
+    """One request whose writes (if it is allowed any) are undone afterwards; a 403
+    must have left no trace (every change the console makes is audited)."""
     with transaction.atomic():
+        audited = AuditEntry.all_tenants_unscoped.count()
         response = client.get(url) if method == "GET" else client.post(url, {})
+        if response.status_code == 403:
+            assert AuditEntry.all_tenants_unscoped.count() == audited, f"{method} {url}"
         transaction.set_rollback(True)
     return response
 
