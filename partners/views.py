@@ -54,7 +54,7 @@ def join(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required()
+@staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
     partners = PartnerProfile.objects.select_related("user")
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.

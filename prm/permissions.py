@@ -1,4 +1,10 @@
-"""What each staff role may do: the one place permissions are decided."""
+"""What each staff role may do: the one place permissions are decided.
+
+README's "Roles" table is the same matrix in words (per console area: none, read or
+write), and tests/prm/test_role_matrix.py checks every console URL against that table.
+A change here is a change of the table; a new console page names the ``Perm`` of its
+area (``*_VIEW`` to open it, ``*_MANAGE`` to change anything there).
+"""
 
 from __future__ import annotations
 
@@ -9,32 +15,55 @@ from prm.models.membership import Role
 
 class Perm(StrEnum):
     CONSOLE_VIEW = "console.view"
+    PROGRAMS_VIEW = "programs.view"
+    PROGRAMS_MANAGE = "programs.manage"
+    ENROLLMENTS_MANAGE = "enrollments.manage"
+    PARTNERS_VIEW = "partners.view"
+    PARTNERS_MANAGE = "partners.manage"
+    LEADS_VIEW = "leads.view"
+    LEADS_MANAGE = "leads.manage"
+    CONVERSIONS_VIEW = "conversions.view"
+    MONEY_VIEW = "money.view"
+    MONEY_MANAGE = "money.manage"
+    TEAM_VIEW = "team.view"
     TEAM_MANAGE = "team.manage"
     SETTINGS_MANAGE = "settings.manage"
     SECURITY_MANAGE = "security.manage"
     AUDIT_VIEW = "audit.view"
-    PARTNERS_MANAGE = "partners.manage"
-    PROGRAMS_MANAGE = "programs.manage"
-    LEADS_MANAGE = "leads.manage"
-    MONEY_MANAGE = "money.manage"
-    REPORTS_VIEW = "reports.view"
     INTEGRATIONS_MANAGE = "integrations.manage"
 
 
 ALL_STAFF = frozenset(Role)
+OWNERS = frozenset({Role.OWNER})
+ADMINS = frozenset({Role.OWNER, Role.ADMIN})
 
 ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
+    # Overview, programs (with their reward rules), partners, leads and conversions are
+    # read by every role: finance needs the partner and the order behind a reward, the
+    # analyst reads everything that is not team data or a secret.
     Perm.CONSOLE_VIEW: ALL_STAFF,
-    Perm.REPORTS_VIEW: ALL_STAFF,
-    Perm.TEAM_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.SETTINGS_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.SECURITY_MANAGE: frozenset({Role.OWNER}),
-    Perm.AUDIT_VIEW: frozenset({Role.OWNER, Role.ADMIN, Role.ANALYST}),
-    Perm.PARTNERS_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER}),
-    Perm.PROGRAMS_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
-    Perm.LEADS_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER}),
-    Perm.MONEY_MANAGE: frozenset({Role.OWNER, Role.ADMIN, Role.FINANCE}),
-    Perm.INTEGRATIONS_MANAGE: frozenset({Role.OWNER, Role.ADMIN}),
+    Perm.PROGRAMS_VIEW: ALL_STAFF,
+    Perm.PARTNERS_VIEW: ALL_STAFF,
+    Perm.LEADS_VIEW: ALL_STAFF,
+    Perm.CONVERSIONS_VIEW: ALL_STAFF,
+    # A program's settings, reward rules, bonuses and groups decide what partners earn:
+    # owners and admins. Managers run who is in a program (enrollments, promo codes).
+    Perm.PROGRAMS_MANAGE: ADMINS,
+    Perm.ENROLLMENTS_MANAGE: ADMINS | {Role.MANAGER},
+    Perm.PARTNERS_MANAGE: ADMINS | {Role.MANAGER},
+    Perm.LEADS_MANAGE: ADMINS | {Role.MANAGER},
+    # Money pages (rewards, ledgers and balances, payouts, batches, payout methods,
+    # exchange rates): finance changes them, the analyst reads them, a manager has none.
+    Perm.MONEY_VIEW: ADMINS | {Role.FINANCE, Role.ANALYST},
+    Perm.MONEY_MANAGE: ADMINS | {Role.FINANCE},
+    # Team data (members' e-mails and roles, pending invitations) and the audit log,
+    # which names them, stay with owners and admins; so do settings, API keys and CRMs.
+    Perm.TEAM_VIEW: ADMINS,
+    Perm.TEAM_MANAGE: ADMINS,
+    Perm.AUDIT_VIEW: ADMINS,
+    Perm.SETTINGS_MANAGE: ADMINS,
+    Perm.INTEGRATIONS_MANAGE: ADMINS,
+    Perm.SECURITY_MANAGE: OWNERS,
 }
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from prm.access import get_in_tenant_or_404, staff_required
+from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.forms import InviteForm, RoleForm
 from prm.models import Invitation, Membership, Role
 from prm.permissions import Perm, assignable_roles
@@ -17,7 +17,7 @@ from prm.services import team
 from prm.services.errors import ServiceError
 
 
-@staff_required()
+@staff_required(Perm.TEAM_VIEW)
 def team_list(request: HttpRequest) -> HttpResponse:
     return _team_page(request, None)
 
@@ -26,8 +26,14 @@ def _team_page(request: HttpRequest, invite_form: InviteForm | None) -> HttpResp
     actor = request.membership  # type: ignore[attr-defined]
     context = {
         "members": Membership.objects.select_related("user").order_by("created_at"),
-        # Expired ones too: they stay listed, marked, until re-sent or revoked.
-        "invitations": Invitation.objects.filter(status=Invitation.Status.PENDING),
+        # Pending invitations are e-mail addresses of people not on the team yet: only
+        # for those who may send or revoke them. Expired ones stay listed, marked, until
+        # re-sent or revoked.
+        "invitations": (
+            Invitation.objects.filter(status=Invitation.Status.PENDING)
+            if can(request, Perm.TEAM_MANAGE)
+            else Invitation.objects.none()
+        ),
         "now": timezone.now(),
         "invite_form": invite_form or InviteForm(actor_role=actor.role),
         "assignable": assignable_roles(actor.role),

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -27,24 +24,7 @@ from programs.services.enrollments import (
 from programs.services.programs import program_save
 
 
-def can_manage_enrollments(request: HttpRequest) -> bool:
-    return can(request, Perm.PROGRAMS_MANAGE) or can(request, Perm.PARTNERS_MANAGE)
-
-
-def enrollments_manager_required(view: Any) -> Any:
-    """Enrollments and promo codes are run by whoever manages programs or partners."""
-
-    @staff_required()
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not can_manage_enrollments(request):
-            raise PermissionDenied("may not manage enrollments")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@staff_required()
+@staff_required(Perm.PROGRAMS_VIEW)
 def program_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -95,7 +75,7 @@ def program_edit(request: HttpRequest, program_id: str) -> HttpResponse:
     return render(request, "console/programs/form.html", {"form": form, "program": program})
 
 
-@staff_required()
+@staff_required(Perm.PROGRAMS_VIEW)
 def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     return _program_page(request, program)
@@ -108,7 +88,7 @@ def _program_page(
     promo_form: PromoCodeForm | None = None,
 ) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    manages = can_manage_enrollments(request)
+    manages = can(request, Perm.ENROLLMENTS_MANAGE)
     context = {
         "program": program,
         "snippet_url": program.snippet_url(tenant.base_url),
@@ -122,7 +102,7 @@ def _program_page(
     return render(request, "console/programs/detail.html", context)
 
 
-@enrollments_manager_required
+@staff_required(Perm.ENROLLMENTS_MANAGE)
 @post_only
 def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
@@ -150,7 +130,7 @@ def program_enroll(request: HttpRequest, program_id: str) -> HttpResponse:
     return _program_page(request, program, enroll_form=form)
 
 
-@enrollments_manager_required
+@staff_required(Perm.ENROLLMENTS_MANAGE)
 @post_only
 def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     enrollment = get_in_tenant_or_404(
@@ -175,7 +155,7 @@ def enrollment_status(request: HttpRequest, enrollment_id: str) -> HttpResponse:
     return redirect("console:program_detail", program_id=enrollment.program_id)
 
 
-@enrollments_manager_required
+@staff_required(Perm.ENROLLMENTS_MANAGE)
 @post_only
 def promo_code_add(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)

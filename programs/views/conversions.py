@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from prm.access import get_in_tenant_or_404, staff_required
+from prm.permissions import Perm
 from programs import selectors
 from programs.forms import ConversionFilterForm
 from programs.models import Conversion
@@ -14,7 +15,7 @@ from programs.models import Conversion
 PAGE_SIZE = 50
 
 
-@staff_required()
+@staff_required(Perm.CONVERSIONS_VIEW)
 def conversion_list(request: HttpRequest) -> HttpResponse:
     filters = ConversionFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
@@ -29,7 +30,7 @@ def conversion_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required()
+@staff_required(Perm.CONVERSIONS_VIEW)
 def conversion_detail(request: HttpRequest, conversion_id: str) -> HttpResponse:
     conversion = get_in_tenant_or_404(
         Conversion.objects.select_related("program", "partner__user", "lead"), pk=conversion_id

@@ -40,7 +40,7 @@ def add_service_error(form: LeadForm, exc: ValidationError) -> None:
     form.add_error(ERROR_FIELDS.get(exc.code or ""), exc)  # type: ignore[arg-type]
 
 
-@staff_required()
+@staff_required(Perm.LEADS_VIEW)
 def lead_list(request: HttpRequest) -> HttpResponse:
     filters = LeadFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
@@ -134,7 +134,7 @@ def _lead(lead_id: str) -> Lead:
     )
 
 
-@staff_required()
+@staff_required(Perm.LEADS_VIEW)
 def lead_detail(request: HttpRequest, lead_id: str) -> HttpResponse:
     return _lead_page(request, _lead(lead_id))
 

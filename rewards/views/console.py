@@ -28,7 +28,7 @@ from rewards.services.verify import ledger_check_start
 PAGE_SIZE = 50
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def reward_list(request: HttpRequest) -> HttpResponse:
     filters = RewardFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
@@ -110,7 +110,7 @@ def rewards_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def partner_ledger(request: HttpRequest, partner_id: str) -> HttpResponse:
     partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
     return _ledger_page(request, partner, None)

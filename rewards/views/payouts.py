@@ -35,7 +35,7 @@ EXPORT_TYPES = {
 }
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def payout_list(request: HttpRequest) -> HttpResponse:
     return _queue_page(request, None)
 
@@ -174,7 +174,7 @@ def _batch(batch_id: str) -> PayoutBatch:
     )
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(batch_id)
     rows = list(batches.batch_payouts(batch))

@@ -42,7 +42,7 @@ def _back(program: Program) -> HttpResponse:
     return redirect("console:program_rewards", program_id=program.pk)
 
 
-@staff_required()
+@staff_required(Perm.PROGRAMS_VIEW)
 def program_rewards(request: HttpRequest, program_id: str) -> HttpResponse:
     program = get_in_tenant_or_404(Program, pk=program_id)
     return _page(request, program)

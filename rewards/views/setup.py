@@ -29,7 +29,7 @@ RATES_CHANGED = gettext_lazy(
 # Exchange rates
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def rate_list(request: HttpRequest) -> HttpResponse:
     return _rates_page(request)
 
@@ -93,7 +93,7 @@ def rate_import(request: HttpRequest) -> HttpResponse:
 # Payout methods
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def method_list(request: HttpRequest) -> HttpResponse:
     context = {
         "methods": PayoutMethod.objects.order_by("-is_active", "name"),

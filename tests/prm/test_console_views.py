@@ -28,7 +28,7 @@ def test_the_overview_links_the_partner_cabinet(client_for, acme, owner):
     assert 'href="http://acme.localhost/"' in html
 
 
-@pytest.mark.parametrize("persona", ["owner", "admin", "analyst"])
+@pytest.mark.parametrize("persona", ["owner", "admin"])
 def test_those_who_read_the_audit_log_see_recent_changes(client_for, acme, persona, request):
     user = request.getfixturevalue(persona)
     audit_record(tenant=acme, actor=user, action="settings.update", after={"name": "Acme"})
@@ -37,7 +37,7 @@ def test_those_who_read_the_audit_log_see_recent_changes(client_for, acme, perso
     assert "<code>settings.update</code>" in html
 
 
-@pytest.mark.parametrize("persona", ["manager", "finance"])
+@pytest.mark.parametrize("persona", ["manager", "finance", "analyst"])
 def test_others_do_not_see_recent_changes(client_for, acme, persona, request):
     user = request.getfixturevalue(persona)
     audit_record(tenant=acme, actor=user, action="settings.update", after={"name": "Acme"})

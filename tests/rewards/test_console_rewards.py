@@ -53,7 +53,16 @@ def test_it_lists_rewards_with_their_partner_program_and_state(client_for, acme,
 def test_readers_see_the_list_without_the_bulk_form(client_for, acme, analyst, world):
     html = client_for(analyst).get("/manage/rewards/").content.decode()
     assert 'id="rewards"' in html
-    assert 'name="rewards"' not in html and 'id="bulk-form"' in html  # no checkboxes
+    assert 'name="rewards"' not in html and 'id="bulk-form"' not in html
+
+
+def test_a_manager_sees_no_rewards_nor_ledgers(client_for, acme, manager, world):
+    client = client_for(manager)
+    for url in ("/manage/rewards/", f"/manage/partners/{world.alice.pk}/ledger/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "Alice" not in response.content.decode()
+    assert 'href="/manage/rewards/"' not in client.get("/manage/").content.decode()
 
 
 @pytest.mark.parametrize(
