@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.test import override_settings
 
 from tests.factories import PASSWORD
@@ -35,6 +36,7 @@ def test_check_deploy_reports_nothing_with_production_settings():
         "WARNING",
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
+        PRM_ENCRYPTION_KEY=Fernet.generate_key().decode(),  # production sets it (prm.W001)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
