@@ -183,7 +183,7 @@ def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse
     return _ledger_page(request, partner, form)
 
 
-@staff_required()
+@staff_required(Perm.MONEY_VIEW)
 def correction_list(request: HttpRequest) -> HttpResponse:
     """Corrections waiting for a second person, then the recently decided ones."""
     waiting = selectors.corrections_waiting()

@@ -489,6 +489,25 @@ WORKSPACE = {
 form_fields("platform:", "/", ("name", "slug", "email", "password"), WORKSPACE)
 query_params("platform:", "/", ("next", "lang"))
 header_cases("platform:", "GET", "/")
+# The pages of the e-mailed workspace link: sent, confirm (a signed token), ready.
+for step in ("sent", "ready"):
+    add(f"platform:workspace/{step}/", "valid", "GET", f"/workspace/{step}/")
+    query_params(f"platform:workspace/{step}/", f"/workspace/{step}/", ("next",))
+CONFIRM = "platform:workspace/confirm/<str:token>/"
+for label, token in {
+    "forged": "forged-token",
+    "nul": "a%00b",
+    "surrogate": "%ED%A0%80",
+    "long": "x" * 3000,
+    "signed-looking": "eyJ.abc:def:ghi",
+}.items():
+    add(CONFIRM, f"GET token {label}", "GET", f"/workspace/confirm/{token}/")
+form_fields(
+    CONFIRM,
+    "/workspace/confirm/forged-token/",
+    ("password1", "password2"),
+    {"password1": "a-long-passphrase-1", "password2": "a-long-passphrase-1"},
+)
 
 LOGIN = {"login": "someone@example.com", "password": "wrong-password", "remember": "on"}
 SIGNUP = {

@@ -527,7 +527,9 @@ def test_re_sending_another_workspaces_invitation_is_a_404(client_for, acme, own
 def test_re_sending_needs_a_post(client_for, acme, owner):
     invitation = InvitationFactory(tenant=acme)
     response = client_for(owner).get(f"/manage/team/invitations/{invitation.pk}/resend/")
-    assert response.status_code == 405
+    # A GET (a reload) goes back to the team page and re-sends nothing (prm.post_only).
+    assert response.status_code == 302 and response["Location"] == "/manage/team/"
+    assert len(mail.outbox) == 0
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
