@@ -25,8 +25,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from partners.models import PartnerProfile
@@ -57,6 +57,12 @@ def _sum(qs: Any, column: str) -> Subquery:
     )
 
 
+def _if(condition: Q, subquery: Any) -> Case:
+    """``subquery`` only for the rows that meet ``condition`` (PostgreSQL evaluates a
+    CASE branch's subplan lazily), else 0."""
+    return Case(When(condition, then=subquery), default=0)
+
+
 def _fresh_rows(ids: list[Any]) -> dict[Any, dict[str, Any]]:
     """Amounts and refunds read under the partners' locks, with each conversion's month
     so far (as ``accrual._volume``: this partner's conversions of the UTC month up to
@@ -76,12 +82,19 @@ def _fresh_rows(ids: list[Any]) -> dict[Any, dict[str, Any]]:
         conversion__occurred_at__gte=OuterRef("month"),
         conversion__occurred_at__lte=OuterRef("occurred_at"),
     ).exclude(status=Reward.Status.REJECTED)
-    same_customer = (Q(customer_email=OuterRef("customer_email")) & ~Q(customer_email="")) | (
-        Q(customer_external_id=OuterRef("customer_external_id")) & ~Q(customer_external_id="")
+    # "Same e-mail or same external id" as two index-backed halves (an OR would scan
+    # the program): the e-mail matches, or else the external id does.
+    by_email = Q(customer_email=OuterRef("customer_email")) & ~Q(customer_email="")
+    by_id = (
+        Q(customer_external_id=OuterRef("customer_external_id"))
+        & ~Q(customer_external_id="")
+        & ~by_email
     )
-    prior = Conversion.objects.filter(
-        same_customer, program=OuterRef("program"), occurred_at__lt=OuterRef("occurred_at")
+    before = Conversion.objects.filter(
+        program=OuterRef("program"), occurred_at__lt=OuterRef("occurred_at")
     ).exclude(pk=OuterRef("pk"))
+    subscription = Q(kind=Conversion.Kind.SUBSCRIPTION)
+    email, external = ~Q(customer_email=""), ~Q(customer_external_id="")
     rows = (
         Conversion.objects.filter(pk__in=ids)
         .annotate(month=TruncMonth("occurred_at", tzinfo=UTC))
@@ -89,8 +102,10 @@ def _fresh_rows(ids: list[Any]) -> dict[Any, dict[str, Any]]:
             vol_n=_count(month),
             vol_revenue=_sum(month, "amount"),
             vol_rewarded=_sum(rewarded, "amount"),
-            prior_n=_count(prior),
-            prior_subscriptions=_count(prior, filter=Q(kind=Conversion.Kind.SUBSCRIPTION)),
+            prior_n=_if(email, _count(before.filter(by_email)))
+            + _if(external, _count(before.filter(by_id))),
+            prior_subscriptions=_if(email, _count(before.filter(by_email), filter=subscription))
+            + _if(external, _count(before.filter(by_id), filter=subscription)),
         )
         .values(
             "pk",
@@ -274,6 +289,11 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # The correlated aggregates look costly to the planner, whose JIT then
+                # compiles for a second; each of them is an index look-up.
+                cursor.execute("SET LOCAL jit = off")
         fresh = _fresh_rows([c.pk for c in conversions])
         active = set(
             Enrollment.objects.filter(
