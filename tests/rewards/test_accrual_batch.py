@@ -1,4 +1,4 @@
-"""The set-based accrual engine against the per-conversion one it replaced.
+"""The set-based accrual and approval engines against the per-item ones they replaced.
 
 A differential test: random programs, groups, rules (tiers, caps, minimum orders,
 new-customers-only, first / first-N subscription payments), bonuses, upline chains, a
@@ -19,6 +19,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from partners.models import PartnerProfile
 from programs.models import Conversion, Enrollment
@@ -33,6 +34,7 @@ from rewards.models import (
 )
 from rewards.services.accrual import accrue_conversion
 from rewards.services.accrual_batch import accrue_conversions
+from rewards.services.approvals import approve_due, remaining, reward_approve, reward_hold
 from tests.rewards import _reference_accrual as reference
 from tests.rewards.helpers import D, make_partner, make_program, rule
 
@@ -268,3 +270,46 @@ def test_statements_per_batch_do_not_grow_with_its_size(in_acme):
         counts.append(len(queries))
     assert counts[1] <= counts[0] + 3, counts  # a deeper upline costs a query per level
     assert counts[1] <= 25, counts
+
+
+def _approve_one_by_one() -> int:
+    """``approve_due`` as it was: each due reward through ``reward_approve``."""
+    approved = 0
+    due = Reward.objects.select_related("tenant", "partner").filter(
+        status=Reward.Status.PENDING, flagged=False, available_at__lte=timezone.now()
+    )
+    for reward in due.order_by("available_at"):
+        threshold = reward.tenant.manual_approval_above
+        if threshold is not None and remaining(reward) > threshold:
+            continue
+        try:
+            reward_approve(reward=reward)
+        except ValidationError:
+            continue
+        approved += 1
+    return approved
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_batch_approvals_agree_with_approving_one_by_one(in_acme, seed):
+    rnd = random.Random(seed)
+    ids = _world(in_acme, rnd)
+    accrue_conversions(ids)
+    rewards = list(Reward.objects.order_by("key"))
+    for reward in rnd.sample(rewards, len(rewards) // 5):
+        reward_hold(reward=reward, reason="review")
+    Reward.objects.filter(pk__in=[r.pk for r in rewards[::2]]).update(
+        available_at=timezone.now() - timedelta(days=1)
+    )
+    in_acme.manual_approval_above = D("20")
+    in_acme.save()
+    counts = {}
+
+    def old() -> None:
+        counts["old"] = _approve_one_by_one()
+
+    def new() -> None:
+        counts["new"] = approve_due(batch=7)
+
+    assert _in_savepoint(new) == _in_savepoint(old)
+    assert counts["new"] == counts["old"] > 0
