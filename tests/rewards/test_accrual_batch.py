@@ -28,6 +28,9 @@ from rewards.models import (
     ExchangeRate,
     LedgerEntry,
     PartnerGroup,
+    PayoutDetails,
+    PayoutMethod,
+    PayoutRequest,
     ProgramBudget,
     Reward,
     RewardRule,
@@ -35,6 +38,8 @@ from rewards.models import (
 from rewards.services.accrual import accrue_conversion
 from rewards.services.accrual_batch import accrue_conversions
 from rewards.services.approvals import approve_due, remaining, reward_approve, reward_hold
+from rewards.services.ledger import balance
+from rewards.services.payouts import payout_request, scheduled_payouts
 from tests.rewards import _reference_accrual as reference
 from tests.rewards.helpers import D, make_partner, make_program, rule
 
@@ -312,4 +317,81 @@ def test_batch_approvals_agree_with_approving_one_by_one(in_acme, seed):
         counts["new"] = approve_due(batch=7)
 
     assert _in_savepoint(new) == _in_savepoint(old)
+    assert counts["new"] == counts["old"] > 0
+
+
+def _scheduled_one_by_one(today: Any) -> int:
+    """``scheduled_payouts`` as it was: each partner through ``payout_request``."""
+    created = 0
+    for method in PayoutMethod.objects.all():
+        for details in PayoutDetails.objects.filter(method=method).select_related("partner"):
+            partner = details.partner
+            if partner.status != PartnerProfile.Status.ACTIVE:
+                continue
+            available = balance(partner, method.currency).available
+            already = PayoutRequest.objects.filter(
+                partner=partner, method=method, scheduled=True, created_at__date=today
+            ).exists()
+            if already or available < max(method.minimum, D("0.01")):
+                continue
+            try:
+                payout_request(
+                    tenant=method.tenant,
+                    partner=partner,
+                    method=method,
+                    amount=available,
+                    scheduled=True,
+                )
+            except ValidationError:
+                continue
+            created += 1
+    return created
+
+
+def test_batch_scheduled_payouts_agree_with_requesting_one_by_one(in_acme):
+    rnd = random.Random(8)
+    ids = _world(in_acme, rnd)
+    accrue_conversions(ids)
+    Reward.objects.update(available_at=timezone.now() - timedelta(days=1))
+    approve_due()
+    for currency, minimum in (("USD", "30"), ("EUR", "5")):
+        method = PayoutMethod.objects.create(
+            tenant=in_acme,
+            kind="card",
+            name=f"Card {currency}",
+            currency=currency,
+            minimum=D(minimum),
+            fee_percent=D("1"),
+            fee_fixed=D("4"),
+            schedule="monthly",
+        )
+        for partner in PartnerProfile.objects.order_by("pk")[1:]:
+            PayoutDetails.objects.create(
+                tenant=in_acme, partner=partner, method=method, encrypted="x", masked="•••• 4242"
+            )
+    first = timezone.localdate().replace(day=1)
+    counts = {}
+
+    def old() -> None:
+        counts["old"] = _scheduled_one_by_one(first)
+
+    def new() -> None:
+        counts["new"] = scheduled_payouts(today=first, batch=2)
+
+    def payouts() -> set[Any]:
+        return set(
+            PayoutRequest.objects.values_list("partner_id", "method_id", "amount", "fee", "status")
+        )
+
+    states = []
+    for run in (old, new):
+        with transaction.atomic():
+            run()
+            ledger = {
+                (e.partner_id, e.kind, e.available, e.processing)
+                for e in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYOUT)
+            }
+            states.append((payouts(), ledger))
+            transaction.set_rollback(True)
+    assert states[0] == states[1]
     assert counts["new"] == counts["old"] > 0
