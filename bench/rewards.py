@@ -4,7 +4,8 @@ On a fresh PostgreSQL database of its own: 10,000 partners and 100,000 attribute
 conversions (bulk-inserted; their creation is not what is measured), then
 1. accrue the rewards of every conversion with the set-based engine
    (rewards.services.accrual_batch.accrue_conversions, the code the single-conversion
-   job also runs), in BENCH_ACCRUAL_WORKERS processes taking batches of 1,000; the
+   job also runs), in BENCH_ACCRUAL_WORKERS processes, each taking whole partners'
+   conversions in occurred_at order, in batches of 1,000; the
    conversions come in ten blocks of 10 %, alternately of a program without and with
    a reward budget, each block timed on its own with the number of rewards that existed
    before it (the rate must not fall as history grows) and the statements one batch of
@@ -307,10 +308,13 @@ def approve_slice(args: tuple[str, int, int]) -> int:
             Reward.objects.filter(
                 status=Reward.Status.PENDING, flagged=False, available_at__lte=timezone.now()
             )
-            .order_by("pk")
-            .values_list("pk", flat=True)
+            .order_by("partner_id", "pk")
+            .values_list("partner_id", "pk")
         )
-        batches = [due[i : i + BATCH] for i in range(0, len(due), BATCH)][index::count]
+        # Each worker takes whole partners, so two workers' batches never wait on each
+        # other's partner locks.
+        mine = [pk for partner_id, pk in due if partner_id.int % count == index]
+        batches = [mine[i : i + BATCH] for i in range(0, len(mine), BATCH)]
         for batch in batches:
             done += approve_batch(tenant=tenant, reward_ids=batch)
     connection.close()
@@ -346,8 +350,10 @@ def main() -> None:
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant):
         ids = [
-            str(pk)
-            for pk in Conversion.objects.order_by("occurred_at", "pk").values_list("pk", flat=True)
+            (str(pk), partner_id.int % WORKERS)
+            for pk, partner_id in Conversion.objects.order_by("occurred_at", "pk").values_list(
+                "pk", "partner_id"
+            )
         ]
     blocks = []
     accrue_s = 0.0
@@ -358,10 +364,16 @@ def main() -> None:
             with tenant_scope(tenant):
                 existing = Reward.objects.count()
             connection.close()
-            batches = [block[i : i + BATCH] for i in range(0, len(block), BATCH)]
+            # Each worker takes whole partners (their conversions in order, as caps and
+            # tiers need, and no waiting on the other's partner locks but recruiters').
+            shares = [[pk for pk, w in block if w == worker] for worker in range(WORKERS)]
             t0 = time.perf_counter()
             results = pool.map(
-                accrue_batches, [(tenant_id, batches[w::WORKERS]) for w in range(WORKERS)]
+                accrue_batches,
+                [
+                    (tenant_id, [share[i : i + BATCH] for i in range(0, len(share), BATCH)])
+                    for share in shares
+                ],
             )
             secs = time.perf_counter() - t0
             accrue_s += secs

@@ -339,6 +339,7 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         )
         month_added: dict[tuple[Any, Any, str], Decimal] = defaultdict(lambda: ZERO)
         claw_later: list[tuple[Reward, Conversion]] = []
+        snapshots: dict[Any, dict[str, Any]] = {}  # a rule's copy, made once per batch
         for c in conversions:
             row = fresh.get(c.pk)
             if row is None:
@@ -383,8 +384,10 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
                 volume=volume,
             )
             if c.refunded_amount < c.amount:
+                if rule.pk not in snapshots:
+                    snapshots[rule.pk] = snapshot(rule)
                 rule_copy = {
-                    **snapshot(rule),
+                    **snapshots[rule.pk],
                     "base_amount": str(money(amount)),
                     "notes": calc.notes,
                 }
