@@ -323,7 +323,22 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             ]
             period = c.occurred_at.strftime("%Y-%m")
             keys += [f"bonus:{b.pk}:{c.partner_id}:{period}" for b in bonuses[c.program_id]]
-        existing = {r.key: r for r in Reward.objects.filter(key__in=keys)}
+        # Found through the conversion and partner indexes (a key list against the
+        # tenant's whole history is what the planner may scan instead).
+        bonus_keys = [k for k in keys if k.startswith("bonus:")]
+        wanted = set(keys)
+        existing = {
+            r.key: r
+            for r in Reward.objects.filter(
+                Q(conversion_id__in=[c.pk for c in conversions])
+                | Q(
+                    partner_id__in=list({c.partner_id for c in conversions}),
+                    kind=Reward.Kind.BONUS,
+                    key__in=bonus_keys,
+                )
+            ).order_by()
+            if r.key in wanted
+        }
         spent = dict(
             ProgramBudget.objects.filter(program_id__in=[p.pk for p in budgeted]).values_list(
                 "program_id", "spent"
