@@ -22,7 +22,7 @@ section of BENCHMARKS.md.
 
 Knobs: BENCH_REWARDS_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_rewards,
 dropped and created), BENCH_CONVERSIONS (100000), BENCH_PARTNERS (10000),
-BENCH_ACCRUAL_WORKERS (2), BENCH_WRITE (1), BENCH_LOAD_NOTE (say what else ran).
+BENCH_ACCRUAL_WORKERS (3), BENCH_WRITE (1), BENCH_LOAD_NOTE (say what else ran).
 """
 
 # ruff: noqa: S603, S607 - a local driver of local tools (psql)
@@ -52,7 +52,8 @@ DATABASE_URL = os.environ.get(
 )
 CONVERSIONS = int(os.environ.get("BENCH_CONVERSIONS", "100000"))
 PARTNERS = int(os.environ.get("BENCH_PARTNERS", "10000"))
-WORKERS = int(os.environ.get("BENCH_ACCRUAL_WORKERS", "2"))
+# Three processes on two cores: each waits on PostgreSQL for part of every batch.
+WORKERS = int(os.environ.get("BENCH_ACCRUAL_WORKERS", "3"))
 WRITE = os.environ.get("BENCH_WRITE", "1") == "1"
 DB_NAME = urlsplit(DATABASE_URL).path.lstrip("/")
 PGBENCH_DB = f"{DB_NAME}_pgbench"
