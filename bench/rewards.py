@@ -2,19 +2,27 @@
 
 On a fresh PostgreSQL database of its own: 10,000 partners and 100,000 attributed
 conversions (bulk-inserted; their creation is not what is measured), then
-1. accrue the rewards of every conversion through the real job function
-   (rewards.services.accrual.accrue_conversion), in BENCH_ACCRUAL_WORKERS processes
-   like RQ workers would;
-2. approve every reward whose hold ended (rewards.services.approvals.approve_due);
+1. accrue the rewards of every conversion with the set-based engine
+   (rewards.services.accrual_batch.accrue_conversions, the code the single-conversion
+   job also runs), in BENCH_ACCRUAL_WORKERS processes, each taking whole partners'
+   conversions in occurred_at order, in batches of 1,000; the
+   conversions come in ten blocks of 10 %, alternately of a program without and with
+   a reward budget, each block timed on its own with the number of rewards that existed
+   before it (the rate must not fall as history grows) and the statements one batch of
+   1,000 costs;
+2. approve every reward whose hold ended (rewards.services.approvals.approve_batch, what
+   approve_due runs, 1,000 rewards a transaction, in BENCH_ACCRUAL_WORKERS processes);
 3. run the monthly scheduled payout for the 10,000 partners
    (rewards.services.payouts.scheduled_payouts);
 4. verify the ledger (rewards.services.verify).
+Beside them, pgbench's insert rate on the same server in the same run (single-row
+insert transactions, and 1,000-row insert statements) as the reference.
 Each step's wall time and the process's peak memory (max RSS) go into the "Rewards"
 section of BENCHMARKS.md.
 
 Knobs: BENCH_REWARDS_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_rewards,
 dropped and created), BENCH_CONVERSIONS (100000), BENCH_PARTNERS (10000),
-BENCH_ACCRUAL_WORKERS (2), BENCH_WRITE (1).
+BENCH_ACCRUAL_WORKERS (3), BENCH_WRITE (1), BENCH_LOAD_NOTE (say what else ran).
 """
 
 # ruff: noqa: S603, S607 - a local driver of local tools (psql)
@@ -44,8 +52,14 @@ DATABASE_URL = os.environ.get(
 )
 CONVERSIONS = int(os.environ.get("BENCH_CONVERSIONS", "100000"))
 PARTNERS = int(os.environ.get("BENCH_PARTNERS", "10000"))
-WORKERS = int(os.environ.get("BENCH_ACCRUAL_WORKERS", "2"))
+# Three processes on two cores: each waits on PostgreSQL for part of every batch.
+WORKERS = int(os.environ.get("BENCH_ACCRUAL_WORKERS", "3"))
 WRITE = os.environ.get("BENCH_WRITE", "1") == "1"
+DB_NAME = urlsplit(DATABASE_URL).path.lstrip("/")
+PGBENCH_DB = f"{DB_NAME}_pgbench"
+LOAD_NOTE = os.environ.get("BENCH_LOAD_NOTE", "")
+BATCH = 1000
+BLOCKS = 10
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="prm.settings",
@@ -99,32 +113,36 @@ def setup() -> tuple[str, str]:
     now = timezone.now()
     month_ago = now - datetime.timedelta(days=40)
     with tenant_scope(tenant):
-        program = Program.objects.create(
-            tenant=tenant,
-            name="Bench",
-            currency="USD",
-            status="active",
-            landing_urls="https://shop.example/",
-            hold_days=0,
-            levels=2,
-            level_percents=[10],
-        )
-        RewardRule.objects.create(
-            tenant=tenant,
-            program=program,
-            event="conversion",
-            kind="percent",
-            value=Decimal("20"),
-            tiers=[{"min_conversions": 10, "value": "25"}],
-            cap_per_partner_month=Decimal("5000"),
-        )
-        BonusRule.objects.create(
-            tenant=tenant,
-            program=program,
-            metric="conversions",
-            threshold=Decimal("12"),
-            amount=Decimal("50"),
-        )
+        programs = []
+        for name, budget in (("Open", None), ("Budgeted", Decimal("1000000000"))):
+            program = Program.objects.create(
+                tenant=tenant,
+                name=name,
+                currency="USD",
+                status="active",
+                landing_urls="https://shop.example/",
+                hold_days=0,
+                levels=2,
+                level_percents=[10],
+                reward_budget=budget,  # never reached: what is measured is its bookkeeping
+            )
+            RewardRule.objects.create(
+                tenant=tenant,
+                program=program,
+                event="conversion",
+                kind="percent",
+                value=Decimal("20"),
+                tiers=[{"min_conversions": 10, "value": "25"}],
+                cap_per_partner_month=Decimal("5000"),
+            )
+            BonusRule.objects.create(
+                tenant=tenant,
+                program=program,
+                metric="conversions",
+                threshold=Decimal("12"),
+                amount=Decimal("50"),
+            )
+            programs.append(program)
         method = PayoutMethod.objects.create(
             tenant=tenant,
             kind="card",
@@ -149,7 +167,8 @@ def setup() -> tuple[str, str]:
         PartnerProfile.objects.bulk_update(partners, ["recruited_by"], batch_size=2000)
         Enrollment.objects.bulk_create(
             [
-                Enrollment(tenant=tenant, program=program, partner=p, code=f"C{i}")
+                Enrollment(tenant=tenant, program=program, partner=p, code=f"C{n}-{i}")
+                for n, program in enumerate(programs)
                 for i, p in enumerate(partners)
             ]
         )
@@ -166,7 +185,9 @@ def setup() -> tuple[str, str]:
             batch.append(
                 Conversion(
                     tenant=tenant,
-                    program=program,
+                    # Ten blocks in occurred_at order, alternately without and with
+                    # a budget.
+                    program=programs[(i * BLOCKS // CONVERSIONS) % 2],
                     partner=partners[i % PARTNERS],
                     external_id=f"o{i}",
                     kind="sale",
@@ -187,58 +208,117 @@ def setup() -> tuple[str, str]:
     with connection.cursor() as cursor:
         # Fresh statistics after the bulk load, as autovacuum would soon give them.
         cursor.execute("ANALYZE")
-    return str(tenant.pk), str(program.pk)
+    return str(tenant.pk), str(programs[1].pk)
 
 
-def accrue_slice(args: tuple[str, int, int]) -> int:
+def accrue_batches(args: tuple[str, list[list[str]]]) -> tuple[int, int]:
+    """A worker's share of a block: batches of 1,000 conversion ids, each one
+    transaction of the batch engine. Returns (conversions, statements of its first batch)."""
     import django
 
     django.setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from prm.models import Tenant
     from prm.tenancy import tenant_scope
-    from programs.models import Conversion
-    from rewards.services.accrual import accrue_conversion
+    from rewards.services.accrual_batch import accrue_conversions
 
-    tenant_id, index, count = args
+    tenant_id, batches = args
     tenant = Tenant.objects.get(pk=tenant_id)
-    done = 0
+    done, statements = 0, 0
     with tenant_scope(tenant):
-        ids = Conversion.objects.order_by("occurred_at").values_list("pk", flat=True)
-        for n, pk in enumerate(ids.iterator(chunk_size=5000)):
-            if n % count == index:
-                accrue_conversion(conversion_id=str(pk))
-                done += 1
-    return done
+        for n, batch in enumerate(batches):
+            if n == 0:
+                with CaptureQueriesContext(connection) as queries:
+                    accrue_conversions(batch)
+                statements = len(queries)
+            else:
+                accrue_conversions(batch)
+            done += len(batch)
+    connection.close()
+    return done, statements
+
+
+def pgbench_reference() -> list[tuple[str, float]]:
+    """pgbench on the same server, now: single-row insert transactions (2 clients), and
+    one 1,000-row insert statement a transaction (2 clients), as rows/s."""
+    import re
+    import tempfile
+
+    url = urlsplit(DATABASE_URL)
+    conn = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432)]
+    conn += ["-U", url.username or "postgres"]
+    psql(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
+    psql(f"CREATE DATABASE {PGBENCH_DB}")
+    subprocess.run(
+        ["pgbench", *conn, "-i", "-s", "1", "-q", PGBENCH_DB],
+        check=True,
+        capture_output=True,
+    )
+    scripts = {
+        "pgbench: single-row INSERT transactions (2 clients)": (
+            1,
+            "\\set aid random(1, 100000)\n"
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+            "VALUES (1, 1, :aid, 1, CURRENT_TIMESTAMP);\n",
+        ),
+        "pgbench: 1,000-row INSERT statements (2 clients)": (
+            1000,
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+            "SELECT 1, 1, g, 1, CURRENT_TIMESTAMP FROM generate_series(1, 1000) g;\n",
+        ),
+    }
+    rates = []
+    for name, (rows, script) in scripts.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+            f.write(script)
+        out = subprocess.run(
+            ["pgbench", *conn, "-n", "-c", "2", "-j", "2", "-T", "10", "-f", f.name],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGDATABASE": PGBENCH_DB},
+        ).stdout
+        os.unlink(f.name)
+        tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+        rates.append((name, tps * rows))
+    psql(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
+    return rates
 
 
 def approve_slice(args: tuple[str, int, int]) -> int:
-    """Approve the due rewards of one partition with the same service approve_due uses."""
+    """Approve the due rewards of one partition with the batch service approve_due uses
+    (``approve_batch``: 1,000 rewards a transaction)."""
     import django
 
     django.setup()
-    from django.core.exceptions import ValidationError
+    from django.db import connection
     from django.utils import timezone
 
     from prm.models import Tenant
     from prm.tenancy import tenant_scope
     from rewards.models import Reward
-    from rewards.services.approvals import reward_approve
+    from rewards.services.approvals import approve_batch
 
     tenant_id, index, count = args
     tenant = Tenant.objects.get(pk=tenant_id)
     done = 0
     with tenant_scope(tenant):
-        due = Reward.objects.select_related("partner", "tenant").filter(
-            status=Reward.Status.PENDING, flagged=False, available_at__lte=timezone.now()
+        due = list(
+            Reward.objects.filter(
+                status=Reward.Status.PENDING, flagged=False, available_at__lte=timezone.now()
+            )
+            .order_by("partner_id", "pk")
+            .values_list("partner_id", "pk")
         )
-        for n, reward in enumerate(due.order_by("pk").iterator(chunk_size=2000)):
-            if n % count != index:
-                continue
-            try:
-                reward_approve(reward=reward)
-            except ValidationError:
-                continue
-            done += 1
+        # Each worker takes whole partners, so two workers' batches never wait on each
+        # other's partner locks.
+        mine = [pk for partner_id, pk in due if partner_id.int % count == index]
+        batches = [mine[i : i + BATCH] for i in range(0, len(mine), BATCH)]
+        for batch in batches:
+            done += approve_batch(tenant=tenant, reward_ids=batch)
+    connection.close()
     return done
 
 
@@ -254,19 +334,56 @@ def write(section: str) -> None:
 
 
 def main() -> None:
-    psql("DROP DATABASE IF EXISTS prm_bench_rewards")
-    psql("CREATE DATABASE prm_bench_rewards")
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    psql(f"CREATE DATABASE {DB_NAME}")
     t0 = time.perf_counter()
     tenant_id, _ = setup()
     setup_s = time.perf_counter() - t0
+    reference = pgbench_reference()
 
     from django.db import connection
 
+    from prm.models import Tenant
+    from prm.tenancy import tenant_scope
+    from programs.models import Conversion
+    from rewards.models import Reward
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        ids = [
+            (str(pk), partner_id.int % WORKERS)
+            for pk, partner_id in Conversion.objects.order_by("occurred_at", "pk").values_list(
+                "pk", "partner_id"
+            )
+        ]
+    blocks = []
+    accrue_s = 0.0
     connection.close()  # not shared with the forked workers
-    t0 = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-        accrued = sum(pool.map(accrue_slice, [(tenant_id, i, WORKERS) for i in range(WORKERS)]))
-    accrue_s = time.perf_counter() - t0
+        for b in range(BLOCKS):
+            block = ids[b * len(ids) // BLOCKS : (b + 1) * len(ids) // BLOCKS]
+            with tenant_scope(tenant), connection.cursor() as cursor:
+                # This server runs with autovacuum off; its ANALYZE, as autovacuum would
+                # run it after so many new rows, is not part of the timed work.
+                cursor.execute("ANALYZE")
+                existing = Reward.objects.count()
+            connection.close()
+            # Each worker takes whole partners (their conversions in order, as caps and
+            # tiers need, and no waiting on the other's partner locks but recruiters').
+            shares = [[pk for pk, w in block if w == worker] for worker in range(WORKERS)]
+            t0 = time.perf_counter()
+            results = pool.map(
+                accrue_batches,
+                [
+                    (tenant_id, [share[i : i + BATCH] for i in range(0, len(share), BATCH)])
+                    for share in shares
+                ],
+            )
+            secs = time.perf_counter() - t0
+            accrue_s += secs
+            blocks.append((b, b % 2 == 1, existing, len(block), secs, results[0][1]))
+            print(f"block {b}: {len(block) / secs:,.0f} conversions/s at {existing:,} rewards")
+    accrued = sum(blk[3] for blk in blocks)
     import resource as r
 
     children_peak = r.getrusage(r.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -281,7 +398,8 @@ def main() -> None:
     from rewards.services.verify import verify
 
     tenant = Tenant.objects.get(pk=tenant_id)
-    with tenant_scope(tenant):
+    with tenant_scope(tenant), connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum would (see above); not timed
         rewards = Reward.objects.count()
     write(
         f"{START}\n## Rewards\n\nRun in progress: accrued {accrued:,} conversions in "
@@ -331,11 +449,19 @@ def main() -> None:
         f"| {name} | {secs:,.1f} s | {rate} | {mem} |" for name, secs, rate, mem in rows
     )
     verdict = "no mismatch" if not problems else f"{len(problems)} mismatches"
+    block_table = "\n".join(
+        f"| {b + 1} | {'yes' if budget else 'no'} | {existing:,} | {n:,} | {secs:,.1f} s "
+        f"| {n / secs:,.0f} | {statements} |"
+        for b, budget, existing, n, secs, statements in blocks
+    )
+    reference_lines = "\n".join(f"- {name}: {rate:,.0f} rows/s" for name, rate in reference)
+    load = f"\n\nLoad: {LOAD_NOTE}." if LOAD_NOTE else ""
     section = f"""{START}
 ## Rewards
 
 Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, Python
-{platform.python_version()}, PostgreSQL on the same machine, with:
+{platform.python_version()}, PostgreSQL on the same machine, {CONVERSIONS:,} conversions
+and {PARTNERS:,} partners, with:
 
     make bench        # or: .venv/bin/python bench/rewards.py
 
@@ -346,8 +472,20 @@ Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, Python
 {accrued:,} conversions accrued into {rewards:,} rewards (level 1, upline shares of
 every tenth partner's recruiter, monthly bonuses); {payouts:,} scheduled payouts made
 ({requested:,} payout requests in all); ledger check: {verdict}.
-Each accrual is the real job: it reads the rule, the partner's month (tiers, caps,
-bonuses), locks the partner, writes the reward and its ledger entry, and the upline's.
+Accrual is the set-based engine (rewards/services/accrual_batch.py, also what the
+single-conversion job runs with a batch of one): batches of 1,000 conversions, one
+transaction each, partners locked in one statement, month volumes and customer
+histories in one query, rules, bonus rules and rates loaded once, multi-row inserts.
+
+Accrual block by block (10 % of the conversions each, in occurred_at order; the
+budgeted program's batches also lock its running-total row, so they run one at a time):
+
+| block | budget | rewards before | conversions | time | conversions/s | statements per batch |
+|---|---|---:|---:|---:|---:|---:|
+{block_table}
+
+Reference, measured in the same run on the same server:
+{reference_lines}{load}
 {END}"""
     print(section)
     write(section)

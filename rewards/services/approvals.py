@@ -133,28 +133,92 @@ def reward_hold(*, reward: Reward, reason: str, actor: User | None = None) -> Re
     return reward
 
 
-def approve_due(*, limit: int = 5000) -> int:
+def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     """Periodic: approve rewards whose hold ended, unless flagged, refunded or above the
-    tenant's manual-approval amount. Crosses tenants, one scope at a time."""
+    tenant's manual-approval amount. Crosses tenants, one scope at a time, ``batch``
+    rewards a transaction (see ``approve_batch``)."""
     now = timezone.now()
     # The sweeper looks across tenants by design; each reward is then handled in its own.
-    due = (
-        Reward.all_tenants_unscoped.select_related("tenant", "partner")
+    due = list(
+        Reward.all_tenants_unscoped.select_related("tenant")
         .filter(status=Reward.Status.PENDING, flagged=False, available_at__lte=now)
-        .order_by("available_at")[:limit]
+        .order_by("available_at")
+        .values_list("tenant_id", "pk")[:limit]
     )
+    by_tenant: dict[object, list[object]] = {}
+    for tenant_id, pk in due:
+        by_tenant.setdefault(tenant_id, []).append(pk)
     approved = 0
-    for reward in due:
-        threshold = reward.tenant.manual_approval_above
-        with tenant_scope(reward.tenant):
-            if threshold is not None and remaining(reward) > threshold:
-                continue
-            try:
-                reward_approve(reward=reward)
-            except ValidationError:
-                continue  # decided meanwhile
-            approved += 1
+    for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
+        pks = by_tenant[tenant.pk]
+        with tenant_scope(tenant):
+            for start in range(0, len(pks), batch):
+                approved += approve_batch(tenant=tenant, reward_ids=pks[start : start + batch])
     return approved
+
+
+def approve_batch(*, tenant: Tenant, reward_ids: list[object]) -> int:
+    """``reward_approve`` for many rewards of ``tenant`` in one transaction and a fixed
+    number of statements: their partners locked in one statement (by primary key, as
+    accrual batches lock them), the clawbacks summed in one query, one conditional
+    update, one multi-row insert of approval entries. Rewards above the tenant's
+    manual-approval amount stay on hold; a fully clawed-back one is rejected."""
+    threshold = tenant.manual_approval_above
+    now = timezone.now()
+    with transaction.atomic():
+        partner_ids = set(
+            Reward.objects.filter(pk__in=reward_ids).values_list("partner_id", flat=True)
+        )
+        list(
+            PartnerProfile.objects.select_for_update()
+            .filter(pk__in=list(partner_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        rewards = list(
+            Reward.objects.select_related("partner", "tenant").filter(
+                pk__in=reward_ids, status=Reward.Status.PENDING
+            )
+        )
+        clawed = {
+            row["reward_id"]: (row["p"] or ZERO) + (row["a"] or ZERO)
+            for row in LedgerEntry.objects.filter(
+                reward_id__in=[r.pk for r in rewards], kind=LedgerEntry.Kind.CLAWBACK
+            )
+            .values("reward_id")
+            .annotate(p=Sum("pending"), a=Sum("available"))
+        }
+        ok, entries, done = [], [], 0
+        for reward in rewards:
+            left = money(reward.amount + clawed.get(reward.pk, ZERO))
+            if threshold is not None and left > threshold:
+                continue
+            if left <= 0:
+                _reject_locked(reward, None, str(REFUNDED))  # rare: one at a time
+                done += 1
+                continue
+            ok.append(reward.pk)
+            entries.append(
+                LedgerEntry(
+                    tenant=tenant,
+                    partner=reward.partner,
+                    currency=reward.currency,
+                    kind=LedgerEntry.Kind.APPROVAL,
+                    key=f"approval:{reward.pk}",
+                    pending=-left,
+                    available=left,
+                    processing=ZERO,
+                    paid=ZERO,
+                    reward=reward,
+                )
+            )
+        if ok:
+            # Under the partners' locks nothing else decides these rewards meanwhile.
+            Reward.objects.filter(pk__in=ok, status=Reward.Status.PENDING).update(
+                status=Reward.Status.APPROVED, decided_at=now, reason=""
+            )
+            LedgerEntry.objects.bulk_create(entries)
+    return done + len(ok)
 
 
 def clawback_due(reward: Reward, conversion: Conversion) -> Decimal:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,7 @@ from prm.audit import audit_record
 from prm.models import Tenant, User
 from prm.tenancy import tenant_scope
 from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
-from rewards.services.ledger import ZERO, balance, lock_partner, post
+from rewards.services.ledger import ZERO, balance, lock_partner, money, post
 
 NO_DETAILS = _("Add your payout details for this method first.")
 BELOW_MINIMUM = _("The minimum payout for this method is %(minimum)s %(currency)s.")
@@ -212,9 +213,10 @@ def is_schedule_day(schedule: str, day: date) -> bool:
     return False
 
 
-def scheduled_payouts(*, today: date | None = None) -> int:
+def scheduled_payouts(*, today: date | None = None, batch: int = 1000) -> int:
     """Periodic (daily): on schedule days, request a payout of every balance above the
-    method's minimum for partners who have details for it."""
+    method's minimum for partners who have details for it, ``batch`` partners a
+    transaction (see ``scheduled_batch``)."""
     today = today or timezone.localdate()
     created = 0
     # Methods of every tenant, each handled in its tenant's scope.
@@ -225,28 +227,82 @@ def scheduled_payouts(*, today: date | None = None) -> int:
         if not is_schedule_day(method.schedule, today):
             continue
         with tenant_scope(method.tenant):
-            for details in PayoutDetails.objects.filter(method=method).select_related("partner"):
-                partner = details.partner
-                if partner.status != PartnerProfile.Status.ACTIVE:
-                    continue
-                available = balance(partner, method.currency).available
-                already = PayoutRequest.objects.filter(
-                    partner=partner, method=method, scheduled=True, created_at__date=today
-                ).exists()
-                if already or available < max(method.minimum, Decimal("0.01")):
-                    continue
-                try:
-                    payout_request(
-                        tenant=method.tenant,
-                        partner=partner,
-                        method=method,
-                        amount=available,
-                        scheduled=True,
-                    )
-                except ValidationError:
-                    continue
-                created += 1
+            details = list(
+                PayoutDetails.objects.filter(
+                    method=method, partner__status=PartnerProfile.Status.ACTIVE
+                ).order_by("partner_id")
+            )
+            for start in range(0, len(details), batch):
+                created += scheduled_batch(
+                    method=method, details=details[start : start + batch], today=today
+                )
     return created
+
+
+def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today: date) -> int:
+    """``payout_request`` of the whole available balance for each of ``details``'
+    partners, in one transaction and a fixed number of statements: partners locked in
+    one statement (by primary key), balances summed in one query, multi-row inserts of
+    the payouts and their ledger entries. Partners already paid by the schedule today,
+    or below the minimum, or whose fee would take it all, are skipped."""
+    tenant = method.tenant
+    partner_ids = [d.partner_id for d in details]
+    with transaction.atomic():
+        list(
+            PartnerProfile.objects.select_for_update()
+            .filter(pk__in=partner_ids, status=PartnerProfile.Status.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        available = dict(
+            LedgerEntry.objects.filter(partner_id__in=partner_ids, currency=method.currency)
+            .values("partner_id")
+            .annotate(total=Sum("available"))
+            .values_list("partner_id", "total")
+        )
+        already = set(
+            PayoutRequest.objects.filter(
+                partner_id__in=partner_ids, method=method, scheduled=True, created_at__date=today
+            ).values_list("partner_id", flat=True)
+        )
+        payouts, entries = [], []
+        for d in details:
+            amount = money(available.get(d.partner_id) or ZERO)
+            if d.partner_id in already or amount < max(method.minimum, Decimal("0.01")):
+                continue
+            fee = method.fee_for(amount)
+            if fee >= amount:
+                continue  # as payout_request refuses it (FEE_EATS_ALL)
+            payout = PayoutRequest(
+                tenant=tenant,
+                partner_id=d.partner_id,
+                method=method,
+                details_masked=d.masked,
+                details_encrypted=d.encrypted,
+                currency=method.currency,
+                amount=amount,
+                fee=fee,
+                scheduled=True,
+            )
+            payouts.append(payout)
+            already.add(d.partner_id)  # one a day, even with two sets of details
+            entries.append(
+                LedgerEntry(
+                    tenant=tenant,
+                    partner_id=d.partner_id,
+                    currency=method.currency,
+                    kind=LedgerEntry.Kind.PAYOUT,
+                    key=f"payout:{payout.pk}",
+                    pending=ZERO,
+                    available=-amount,
+                    processing=amount,
+                    paid=ZERO,
+                    payout=payout,
+                )
+            )
+        PayoutRequest.objects.bulk_create(payouts)
+        LedgerEntry.objects.bulk_create(entries)
+    return len(payouts)
 
 
 def batch_create(*, tenant: Tenant, method: PayoutMethod, actor: User) -> PayoutBatch | None:
