@@ -272,6 +272,8 @@ def test_a_link_expires(platform, settings):
         signing.dumps({"name": "X", "slug": "x", "email": "a@b.test"}, salt="other"),
         signing.dumps({"unexpected": 1}, salt="prm.workspace-signup", compress=True),
     ],
+    # Fixed ids: the signed tokens carry a timestamp, and xdist workers must collect alike.
+    ids=["nope", "long", "other-salt", "unexpected-payload"],
 )
 def test_a_forged_or_damaged_link_is_refused(platform, token):
     response = platform.get(f"/workspace/confirm/{token}/")
