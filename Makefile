@@ -10,7 +10,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 # Two pytest-xdist workers (the machines have two cores); PYTEST_WORKERS= for one process.
 PYTEST_WORKERS ?= -n 2
 
-.PHONY: run test install lint format messages bench clean
+.PHONY: run test install lint format messages bench soak clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(PY) bench/rewards.py
 	$(PY) bench/statements.py
 	$(PY) bench/crm.py
+
+# Ten minutes of clicks, leads and conversions at half the measured maximum, memory
+# sampled every 10 s (bench/soak.py; SOAK_SECONDS to change the length).
+soak: $(STAMP)
+	$(PY) bench/soak.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
