@@ -76,7 +76,7 @@ def partner_set_status(
     status: str,
     request: HttpRequest | None = None,
 ) -> PartnerProfile:
-    partner = PartnerProfile.objects.select_for_update().get(pk=partner.pk)
+    partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = partner.status
     if before == status:
         return partner

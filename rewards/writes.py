@@ -151,7 +151,7 @@ def partner_set_group(
     group: PartnerGroup | None,
     request: HttpRequest | None = None,
 ) -> PartnerProfile:
-    partner = PartnerProfile.objects.select_for_update().get(pk=partner.pk)
+    partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = str(partner.group) if partner.group_id else None
     partner.group = group
     partner.save(update_fields=["group"])

@@ -136,7 +136,7 @@ def refund_record(
     reason: str = "",
 ) -> tuple[Refund, bool]:
     """A full (amount None) or partial refund, idempotent on ``external_id``."""
-    conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
+    conversion = Conversion.objects.select_for_update(no_key=True).get(pk=conversion.pk)
     existing = Refund.objects.filter(conversion=conversion, external_id=external_id).first()
     if existing is not None:
         return existing, False

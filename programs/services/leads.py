@@ -98,7 +98,7 @@ def lead_create(
         raise ValidationError(PROGRAM_NOT_ACTIVE, code="program")
     now = timezone.now()
     # Serialise leads per program: ownership and round-robin read-then-write.
-    Program.objects.select_for_update().filter(pk=program.pk).first()
+    Program.objects.select_for_update(no_key=True).filter(pk=program.pk).first()
 
     if partner is not None:
         enrolled = Enrollment.objects.filter(
@@ -197,7 +197,7 @@ def lead_create(
 def lead_set_status(*, tenant: Tenant, lead: Lead, status: str, actor: User | None) -> Lead:
     if status not in Lead.Status.values:
         raise ValidationError(INVALID_STATUS, code="status")
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
     if lead.status == status:
         return lead
     old = lead.status
@@ -222,7 +222,7 @@ def lead_assign(
 
     if manager is not None and not role_has(manager.role, Perm.LEADS_MANAGE):
         raise ValidationError(MANAGER_CANNOT_WORK_LEADS, code="manager")
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
     if lead.assigned_to_id == (manager.pk if manager else None):
         return lead
     old = str(lead.assigned_to.user) if lead.assigned_to_id else ""
@@ -287,7 +287,7 @@ def lead_update_contact(
 ) -> Lead:
     """Change a lead's contact data (e.g. from its CRM record); history notes what changed
     and where it came from. Values are normalised like on creation."""
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
     clean = {
         "name": lambda v: v.strip()[:200],
         "company": lambda v: v.strip()[:200],

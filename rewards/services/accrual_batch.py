@@ -284,7 +284,7 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         for program in budgeted:
             lock_budget(program)
         list(
-            PartnerProfile.objects.select_for_update()
+            PartnerProfile.objects.select_for_update(no_key=True)
             .filter(pk__in=list(profiles))
             .order_by("pk")
             .values_list("pk", flat=True)

@@ -170,7 +170,7 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object]) -> int:
             Reward.objects.filter(pk__in=reward_ids).values_list("partner_id", flat=True)
         )
         list(
-            PartnerProfile.objects.select_for_update()
+            PartnerProfile.objects.select_for_update(no_key=True)
             .filter(pk__in=list(partner_ids))
             .order_by("pk")
             .values_list("pk", flat=True)

@@ -109,5 +109,11 @@ def balance(partner: PartnerProfile, currency: str) -> Balance:
 
 
 def lock_partner(partner: PartnerProfile) -> PartnerProfile:
-    """Serialise money movements of one partner (withdrawals, approvals, clawbacks)."""
-    return PartnerProfile.objects.select_for_update().get(pk=partner.pk)
+    """Serialise money movements of one partner (withdrawals, approvals, clawbacks).
+
+    FOR NO KEY UPDATE, as every lock on a row others point at (partner, program, lead,
+    conversion): it excludes the other money movements, yet lets a concurrent insert of
+    a click, lead or conversion check its foreign key (FOR KEY SHARE) against the row.
+    A plain FOR UPDATE made those checks wait at commit, and under load (bench/soak.py)
+    two such transactions deadlocked."""
+    return PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)

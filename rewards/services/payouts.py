@@ -249,7 +249,7 @@ def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today
     partner_ids = [d.partner_id for d in details]
     with transaction.atomic():
         list(
-            PartnerProfile.objects.select_for_update()
+            PartnerProfile.objects.select_for_update(no_key=True)
             .filter(pk__in=partner_ids, status=PartnerProfile.Status.ACTIVE)
             .order_by("pk")
             .values_list("pk", flat=True)
