@@ -112,3 +112,48 @@ def test_parallel_approvals_of_one_reward_approve_once(setup):
     with tenant_scope(tenant):
         assert balance(alice, "USD").available == Decimal("150.00")
         assert verify() == []
+
+
+def test_a_money_lock_never_holds_back_the_inserts_that_point_at_its_rows(setup):
+    """While a partner's (and a program's) money is locked, a lead credited to that
+    partner is still written and committed at once: the locks are FOR NO KEY UPDATE,
+    which the foreign-key checks of inserts (FOR KEY SHARE) pass. With FOR UPDATE the
+    insert waited for the lock, and under load such waits deadlocked (bench/soak.py)."""
+    from django.db import transaction
+
+    from programs.models import Lead
+    from programs.services.leads import LeadInput, lead_create
+    from rewards.services.ledger import lock_partner
+
+    tenant, alice, _ = setup
+    from programs.models import Program
+
+    with tenant_scope(tenant):
+        program = Program.objects.get()
+    locked, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with tenant_scope(tenant), transaction.atomic():
+            lock_partner(alice)
+            locked.set()
+            done.wait(10)  # held until the lead is in
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        with tenant_scope(tenant), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # an error, not a hang
+            lead_create(
+                tenant=tenant,
+                program=program,
+                source=Lead.Source.API,
+                data=LeadInput(email="locked@example.com", referral_code="ALICE"),
+            )
+    finally:
+        done.set()
+        holder.join(10)
+    with tenant_scope(tenant):
+        assert Lead.objects.get(email="locked@example.com").partner_id == alice.pk
