@@ -62,3 +62,12 @@ def test_erase_anonymises_and_keeps_the_ledger(acme, owner):
     assert user.email.startswith("erased-") and user.email.endswith("@invalid")
     assert not user.is_active and not user.has_usable_password()
     assert not User.objects.filter(email=old_email).exists()
+
+
+def test_a_partner_downloads_their_own_data(client_for, acme, owner):
+    world = build(acme, owner)
+    client = client_for(world.alice.user)
+    response = client.get("/account/data.json")
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == world.alice.user.email
+    assert "attachment" in response["Content-Disposition"]
