@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
+from partners.privacy import partner_data_export
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.permissions import Perm
@@ -31,6 +32,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @partner_required
 def cabinet(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/home.html", {"partner": request.partner})  # type: ignore[attr-defined]
+
+
+@partner_required
+@require_http_methods(["GET"])
+def my_data(request: HttpRequest) -> HttpResponse:
+    """The partner downloads their own personal data (README "Personal data")."""
+    response = JsonResponse(
+        partner_data_export(partner=request.partner),  # type: ignore[attr-defined]
+        json_dumps_params={"ensure_ascii": False, "indent": 2},
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
 
 
 @login_required

@@ -63,6 +63,7 @@ partner_patterns = (
     [
         path("", partner_views.home, name="home"),
         path("join/", partner_views.join, name="join"),
+        path("account/data.json", partner_views.my_data, name="my_data"),
         path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
