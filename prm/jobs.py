@@ -25,6 +25,9 @@ from prm.tenancy import tenant_scope
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=5)
+# RQ kills a job at its timeout (RQ_QUEUES' DEFAULT_TIMEOUT, 600 s); a row still
+# RUNNING well past it belongs to a worker that died (SIGKILL, OOM, a lost machine).
+DEAD_AFTER = timedelta(minutes=15)
 KEEP_FINISHED = timedelta(days=30)
 
 
@@ -103,9 +106,39 @@ def run_periodic(func: str) -> None:
     run_job(str(job.pk))
 
 
+def _release_abandoned() -> None:
+    """Let RQ retire jobs whose worker died: each is retried or moved to failed.
+
+    Workers do this in their maintenance every few minutes; the sweeper does it too so
+    a lone dead worker's job is not left waiting for another worker's turn.
+    """
+    import django_rq
+
+    for name in settings.PRM_QUEUES:
+        try:
+            django_rq.get_queue(name).started_job_registry.cleanup()
+        except Exception:
+            log.exception("could not clean the started registry of queue %s", name)
+
+
 def sweep_stale_jobs() -> int:
-    """Periodic: re-dispatch jobs whose dispatch after commit was lost."""
-    cutoff = timezone.now() - STALE_AFTER
+    """Periodic: re-dispatch jobs whose dispatch after commit was lost, or whose
+    worker died mid-job (the row stays RUNNING and nothing else would run it again).
+
+    Jobs are written to be repeated (see the module docstring); a killed worker's
+    transaction was rolled back by PostgreSQL, so running the job again is safe.
+    """
+    now = timezone.now()
+    if not settings.PRM_JOBS_INLINE:
+        _release_abandoned()
+    for job_id, started_at in Job.objects.filter(
+        status=Job.Status.RUNNING, started_at__lt=now - DEAD_AFTER
+    ).values_list("pk", "started_at")[:500]:
+        # Conditional: a job that a retry has just claimed again keeps running.
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, started_at=started_at).update(
+            status=Job.Status.QUEUED
+        )
+    cutoff = now - STALE_AFTER
     ids = list(
         Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=cutoff).values_list(
             "pk", flat=True

@@ -1,0 +1,158 @@
+"""An RQ worker killed with SIGKILL mid-job: the job runs again, its effects happen once.
+
+Each test starts ``manage.py rqworker`` as a real process on the test database, lets
+its job block on a PostgreSQL lock the test holds (no hook in production code), kills
+the worker's process group with SIGKILL, then lets the production recovery run: RQ's
+abandoned-job cleanup and the Job sweeper (``prm.jobs.sweep_stale_jobs``) for jobs,
+the stream's claim of a dead consumer's entries for the click flush.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.utils import timezone
+
+from partners.models import PartnerProfile
+from prm.jobs import sweep_stale_jobs
+from prm.models import Job
+from prm.tenancy import tenant_scope
+from programs.models import Click, Program
+from programs.services import clicks as clicks_service
+from programs.services.clicks import STREAM, clicks_flush
+from rewards.models import LedgerEntry, Reward
+from tests.faults.helpers import (
+    kill,
+    side_connection,
+    someone_waits_on_a_lock,
+    start_worker,
+    wait_for,
+)
+from tests.prm.conftest import BurstWorker
+from tests.rewards.helpers import make_partner, make_program, rule, sale
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    for name in ("default", "tracking"):
+        queue = django_rq.get_queue(name)
+        queue.empty()
+        for registry in (queue.started_job_registry, queue.scheduled_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id)
+    django_rq.get_connection("tracking").delete(STREAM)
+    yield
+    django_rq.get_connection("tracking").delete(STREAM)
+
+
+def _let_rq_see_the_worker_dead(queue_name: str) -> None:
+    """Time passing, compressed: the dead worker's heartbeat has run out."""
+    queue = django_rq.get_queue(queue_name)
+    key = queue.started_job_registry.key
+    for member in queue.connection.zrange(key, 0, -1):
+        queue.connection.zadd(key, {member: 1})
+
+
+def _run_what_rq_scheduled(queue_name: str) -> None:
+    """Time passing, compressed: the scheduler moves due retries to the queue."""
+    queue = django_rq.get_queue(queue_name)
+    for job_id in queue.scheduled_job_registry.get_job_ids():
+        queue.scheduled_job_registry.requeue(job_id)
+    BurstWorker([queue], connection=queue.connection).work(burst=True)
+
+
+def test_a_worker_killed_during_the_accrual_leaves_one_reward(in_acme):
+    program = make_program(in_acme)
+    alice = make_partner(in_acme, program, "ALICE")
+    rule(program)
+    conversion = sale(program, alice, accrue=False)  # enqueues the accrual on commit
+    job = Job.objects.get(func="rewards.services.accrual.accrue_conversion")
+    holder = side_connection()
+    worker = None
+    try:
+        # Inside its transaction the accrual locks the partner's row; the test holds it.
+        holder.execute(
+            f"SELECT 1 FROM {PartnerProfile._meta.db_table} WHERE id = %s FOR UPDATE",
+            [alice.pk],
+        )
+        worker = start_worker("default")
+        wait_for(someone_waits_on_a_lock, "the accrual to block on the partner row")
+        kill(worker)
+    finally:
+        if worker is not None and worker.poll() is None:
+            kill(worker)
+        holder.rollback()
+        holder.close()
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING  # what a dead worker leaves behind
+    assert not Reward.all_tenants_unscoped.filter(conversion=conversion).exists()
+
+    # Later: RQ's heartbeat has run out and the sweeper's period has passed.
+    _let_rq_see_the_worker_dead("default")
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    sweep_stale_jobs()
+    _run_what_rq_scheduled("default")
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.DONE, job.error
+    assert job.attempts == 2
+    rewards = list(Reward.all_tenants_unscoped.filter(conversion=conversion))
+    assert len(rewards) == 1
+    assert LedgerEntry.all_tenants_unscoped.filter(reward=rewards[0]).count() == 1
+    # A second sweep and worker change nothing.
+    sweep_stale_jobs()
+    _run_what_rq_scheduled("default")
+    assert Reward.all_tenants_unscoped.filter(conversion=conversion).count() == 1
+
+
+def _accept_clicks(program: Program, n: int) -> None:
+    with tenant_scope(program.tenant):
+        for i in range(n):
+            clicks_service.click_accept(
+                clicks_service.ClickInput(
+                    key=program.publishable_key, code="ALICE", visitor=f"visitor-{i:04d}"
+                ),
+                tenant_id=str(program.tenant_id),
+                ip="203.0.113.9",
+                user_agent="Mozilla/5.0",
+            )
+
+
+def test_a_worker_killed_during_the_click_flush_stores_each_click_once(in_acme):
+    program = make_program(in_acme)
+    make_partner(in_acme, program, "ALICE")
+    _accept_clicks(program, 7)
+    r = django_rq.get_connection("tracking")
+    assert r.xlen(STREAM) == 7
+    django_rq.get_queue("tracking").enqueue(clicks_flush)
+    holder = side_connection()
+    worker = None
+    try:
+        holder.execute(f"LOCK TABLE {Click._meta.db_table} IN SHARE MODE")  # inserts wait
+        worker = start_worker("tracking")
+        wait_for(someone_waits_on_a_lock, "the flush to block on the clicks table")
+        kill(worker)
+    finally:
+        if worker is not None and worker.poll() is None:
+            kill(worker)
+        holder.rollback()
+        holder.close()
+    assert Click.all_tenants_unscoped.count() == 0
+    # The dead flusher's entries are pending in the group, not lost.
+    assert r.xpending(STREAM, "flush")["pending"] == 7
+
+    # Later: the next periodic flush (rqcron, every 5 s) once the entries are idle long
+    # enough (CLAIM_IDLE_MS, compressed to 0 here), on a new real worker.
+    django_rq.get_queue("tracking").enqueue(clicks_flush, claim_idle_ms=0)
+    _run_what_rq_scheduled("tracking")
+    visitors = list(Click.all_tenants_unscoped.values_list("visitor_id", flat=True))
+    assert len(visitors) == 7 and len(set(visitors)) == 7
+    assert r.xpending(STREAM, "flush")["pending"] == 0
+    # Another flush writes nothing twice.
+    clicks_flush(claim_idle_ms=0)
+    assert Click.all_tenants_unscoped.count() == 7
