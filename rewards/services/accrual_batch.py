@@ -33,7 +33,7 @@ from partners.models import PartnerProfile
 from programs.models import Conversion, Enrollment, Program
 from rewards.models import BonusRule, LedgerEntry, ProgramBudget, Reward, RewardRule
 from rewards.services import fx
-from rewards.services.approvals import clawback_apply
+from rewards.services.approvals import clawback_apply, clawback_due
 from rewards.services.ledger import ZERO, money
 from rewards.services.rules import Volume, calculate, snapshot
 
@@ -485,7 +485,7 @@ def _shares(
 def _claw(batch: _Batch, reward: Reward, c: Conversion) -> None:
     """``approvals.clawback_apply`` for a reward made in this batch (nothing clawed yet,
     still on hold): the refunded share so far, rounded once."""
-    share = min(money(reward.amount * c.refunded_amount / c.amount), reward.amount)
+    share = clawback_due(reward, c)
     if share <= 0:
         return
     batch.entries.append(
