@@ -50,6 +50,8 @@ class PartnerProfile(TenantOwned):
         verbose_name=_("recruited by"),
     )
     recruit_code = models.CharField(max_length=16, default=new_recruit_code)
+    # The partner's aggregated risk (antifraud), kept here so lists can sort and filter.
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwned.Meta):

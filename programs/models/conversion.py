@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from prm.models.tenant import CURRENCY_CHOICES
 from prm.tenancy import TenantOwned
+from programs.models.trace import ClientTrace, trace_indexes
 
 
-class Conversion(TenantOwned):
+class Conversion(ClientTrace, TenantOwned):
     """A sale, subscription payment or sign-up reported by the client, with the
     attribution trail that says which partner (if any) gets the credit and why."""
 
@@ -64,6 +65,7 @@ class Conversion(TenantOwned):
             models.Index(fields=["tenant", "program", "customer_external_id"]),
             models.Index(fields=["tenant", "program", "partner", "occurred_at"]),
         ]
+        indexes += trace_indexes("conv")
         constraints = [
             # The caller's order id makes reporting idempotent.
             models.UniqueConstraint(

@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from prm.tenancy import TenantOwned
+from programs.models.trace import ClientTrace, trace_indexes
 
 
-class Lead(TenantOwned):
+class Lead(ClientTrace, TenantOwned):
     """A prospective customer brought by a partner (or by nobody, when unattributed).
 
     The first partner to bring a customer owns them until ``owned_until``; a later
@@ -78,6 +79,7 @@ class Lead(TenantOwned):
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "program", "-created_at"])]
+        indexes += trace_indexes("lead")
 
     def __str__(self) -> str:
         return self.name or self.email or self.phone or self.external_id or str(self.id)[:8]
