@@ -51,6 +51,9 @@ class PartnerProfile(TenantOwned):
     )
     recruit_code = models.CharField(max_length=16, default=new_recruit_code)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by partners.privacy.partner_erase: the personal data is gone and the profile
+    # stays blocked for good (its ledger, rewards and payouts are kept).
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
@@ -61,3 +64,7 @@ class PartnerProfile(TenantOwned):
 
     def __str__(self) -> str:
         return self.display_name or self.user.email
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
