@@ -53,6 +53,9 @@ class PartnerProfile(TenantOwned):
     # The partner's aggregated risk (antifraud), kept here so lists can sort and filter.
     risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by partners.privacy.partner_erase: the personal data is gone and the profile
+    # stays blocked for good (its ledger, rewards and payouts are kept).
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
@@ -63,3 +66,7 @@ class PartnerProfile(TenantOwned):
 
     def __str__(self) -> str:
         return self.display_name or self.user.email
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None

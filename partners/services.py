@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
 from partners.models import PartnerProfile
+from partners.privacy import ERASED_IS_FINAL
 from prm.audit import audit_record
 from prm.models import Tenant, User
 
@@ -57,7 +59,6 @@ def partner_set_recruiter(
     *, partner: PartnerProfile, recruiter: PartnerProfile | None
 ) -> PartnerProfile:
     """Attach ``partner`` under ``recruiter``; refuses cycles (and self-recruiting)."""
-    from django.core.exceptions import ValidationError
     from django.utils.translation import gettext as _
 
     if recruiter is not None and creates_cycle(partner, recruiter):
@@ -76,10 +77,13 @@ def partner_set_status(
     status: str,
     request: HttpRequest | None = None,
 ) -> PartnerProfile:
+    """Approve, block or unblock ``partner``; an erased partner stays blocked."""
     partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = partner.status
     if before == status:
         return partner
+    if partner.erased_at is not None:
+        raise ValidationError(ERASED_IS_FINAL, code="erased")
     partner.status = PartnerProfile.Status(status)
     partner.save(update_fields=["status"])
     # The tracking hot path caches partner status with each referral code.

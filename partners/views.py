@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,8 +13,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from partners.access import partner_profile_in_tenant, partner_required
+from partners.forms import PartnerEraseForm
 from partners.models import PartnerProfile
-from partners.privacy import partner_data_export
+from partners.privacy import (
+    partner_data_export,
+    partner_data_export_by_staff,
+    partner_erase,
+    partner_erase_preview,
+)
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.permissions import Perm
@@ -95,15 +102,68 @@ def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
     if status not in PartnerProfile.Status.values:
         messages.error(request, _("Choose a valid status."))
         return redirect("console:partners")
-    partner_set_status(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=request.user,  # type: ignore[arg-type]
-        partner=partner,
-        status=status,
-        request=request,
-    )
+    try:
+        partner_set_status(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            actor=request.user,  # type: ignore[arg-type]
+            partner=partner,
+            status=status,
+            request=request,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("console:partners")
     messages.success(request, _("Partner %s updated.") % partner)
     return redirect("console:partners")
+
+
+@staff_required(Perm.PARTNERS_PRIVACY)
+@require_http_methods(["GET"])
+def partner_data(request: HttpRequest, partner_id: str) -> HttpResponse:
+    """A partner's personal data for staff answering their request (README "Personal
+    data"): the same JSON the partner downloads, audited."""
+    partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
+    data = partner_data_export_by_staff(
+        partner=partner,
+        actor=request.user,  # type: ignore[arg-type]
+        request=request,
+    )
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    # The file name carries the opaque id, not the e-mail: downloads folders leak.
+    response["Content-Disposition"] = f'attachment; filename="partner-{partner.pk}.json"'
+    return response
+
+
+@staff_required(Perm.PARTNERS_PRIVACY)
+@require_http_methods(["GET", "POST"])
+def partner_erase_page(request: HttpRequest, partner_id: str) -> HttpResponse:
+    """What erasing a partner wipes and keeps; the person confirms with their e-mail."""
+    partner = get_in_tenant_or_404(PartnerProfile.objects.select_related("user"), pk=partner_id)
+    if partner.is_erased and request.method == "POST":
+        messages.info(request, _("This partner's personal data was already erased."))
+        return redirect("console:partners")
+    form = PartnerEraseForm(partner, data=request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            partner_erase(
+                partner=partner,
+                actor=request.user,  # type: ignore[arg-type]
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("The partner's personal data was erased; their ledger and payouts are kept."),
+            )
+            return redirect("console:partners")
+    return render(
+        request,
+        "console/partner_erase.html",
+        {"partner": partner, "form": form, "preview": partner_erase_preview(partner)},
+    )
 
 
 @require_http_methods(["GET"])

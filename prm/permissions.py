@@ -20,6 +20,7 @@ class Perm(StrEnum):
     ENROLLMENTS_MANAGE = "enrollments.manage"
     PARTNERS_VIEW = "partners.view"
     PARTNERS_MANAGE = "partners.manage"
+    PARTNERS_PRIVACY = "partners.privacy"
     LEADS_VIEW = "leads.view"
     LEADS_MANAGE = "leads.manage"
     CONVERSIONS_VIEW = "conversions.view"
@@ -52,6 +53,10 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.ENROLLMENTS_MANAGE: ADMINS | {Role.MANAGER},
     Perm.PARTNERS_MANAGE: ADMINS | {Role.MANAGER},
     Perm.LEADS_MANAGE: ADMINS | {Role.MANAGER},
+    # A partner's personal data, exported whole (with their rewards, ledger and payouts)
+    # or erased for good: the workspace answers such requests through its owners and
+    # admins. Managers see no money figures; finance and analysts no full exports.
+    Perm.PARTNERS_PRIVACY: ADMINS,
     # Money pages (rewards, ledgers and balances, payouts, batches, payout methods,
     # exchange rates): finance changes them, the analyst reads them, a manager has none.
     Perm.MONEY_VIEW: ADMINS | {Role.FINANCE, Role.ANALYST},

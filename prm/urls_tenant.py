@@ -35,6 +35,16 @@ console_patterns = (
             partner_views.partner_status,
             name="partner_status",
         ),
+        path(
+            "partners/<uuid:partner_id>/data.json",
+            partner_views.partner_data,
+            name="partner_data",
+        ),
+        path(
+            "partners/<uuid:partner_id>/erase/",
+            partner_views.partner_erase_page,
+            name="partner_erase",
+        ),
         path("settings/", tenant_settings.settings_general, name="settings"),
         path("settings/security/", tenant_settings.settings_security, name="settings_security"),
         path("settings/domains/", tenant_settings.domain_create, name="domain_create"),

@@ -76,7 +76,8 @@ def export_rows(batch: PayoutBatch) -> list[list[object]]:
     rows: list[list[object]] = []
     for payout in payouts:
         details = payout.details_masked
-        if full:
+        # An erased partner's account is gone (partners.privacy): the marker stands in.
+        if full and payout.details_encrypted:
             try:
                 details = decrypt(payout.details_encrypted)
             except DecryptionError:

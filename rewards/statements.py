@@ -375,10 +375,13 @@ def statements_build_closed_month() -> int:
                 (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
             )
             month = month_of(year, number)
+            # Erased partners cannot sign in to read one (their statement is still
+            # built, anonymised, if someone asks for it).
             partners = PartnerProfile.objects.filter(
+                erased_at__isnull=True,
                 pk__in=LedgerEntry.objects.filter(
                     created_at__gte=month.start, created_at__lt=month.end
-                ).values("partner_id")
+                ).values("partner_id"),
             ).select_related("user", "tenant")
             for partner in partners.iterator(chunk_size=200):
                 statement_pdf_cached(partner, month)

@@ -51,6 +51,14 @@ CASES = [
     Case("invitation_revoke", "POST", "/manage/team/invitations/{invitation}/revoke/"),
     Case("partners", "GET", "/manage/partners/"),
     Case("partner_status", "POST", "/manage/partners/{partner}/status/", {"status": "blocked"}),
+    Case("partner_data", "GET", "/manage/partners/{partner}/data.json"),
+    Case("partner_erase", "GET", "/manage/partners/{partner}/erase/"),
+    Case(
+        "partner_erase",
+        "POST",
+        "/manage/partners/{partner}/erase/",
+        {"email": "partner@acme.test", "reason": "asked"},
+    ),
     Case("settings", "GET", "/manage/settings/"),
     Case("settings", "POST", "/manage/settings/", GENERAL),
     Case("settings_security", "POST", "/manage/settings/security/", {"require_staff_2fa": "on"}),
@@ -95,7 +103,9 @@ def state(tenant: Tenant) -> dict[str, Any]:
             "members": set(Membership.objects.values_list("id", "role")),
             "invitations": set(Invitation.objects.values_list("id", "email", "status")),
             "domains": set(TenantDomain.objects.values_list("id", "domain")),
-            "partners": set(PartnerProfile.objects.values_list("id", "status")),
+            "partners": set(
+                PartnerProfile.objects.values_list("id", "status", "erased_at", "user__email")
+            ),
             "audit": AuditEntry.objects.count(),
         }
 

@@ -64,6 +64,9 @@ URLS: dict[str, tuple[str, Does]] = {
     # Partners
     "partners": ("Partners", R),
     "partner_status": ("Partners", W),
+    # Personal data
+    "partner_data": ("Personal data", W),  # the whole export, money figures included
+    "partner_erase": ("Personal data", W),
     # Settings
     "settings": ("Settings", R),
     "settings_security": ("Security settings", W),
@@ -377,6 +380,11 @@ def test_the_readme_matrix_keeps_its_promises():
     assert all(levels["analyst"] != Level.WRITE for levels in MATRIX.values())
     assert all(levels["owner"] != Level.NONE for levels in MATRIX.values())
     assert MATRIX["Security settings"]["admin"] == Level.NONE
+    # Issue 9: a partner's data export and erasure are the owners' and admins' job.
+    assert {role for role, level in MATRIX["Personal data"].items() if level != Level.NONE} == {
+        "owner",
+        "admin",
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
