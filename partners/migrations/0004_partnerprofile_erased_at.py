@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0002_partnerprofile_group_partnerprofile_recruit_code_and_more'),
+        ('partners', '0003_partner_risk_score'),
     ]
 
     operations = [
