@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "prm.head.HeadMiddleware",
+    # A lost database answers 503 + Retry-After; outside everything that may query it.
+    "prm.db_outage.DatabaseOutageMiddleware",
     "programs.middleware.ClickMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -200,6 +200,7 @@ class FakeAmo:
         self.auth_kind = auth_kind  # what connection_config() hands out
         self.port = port
         self.rate_limit = False
+        self.latency = 0.0  # seconds each API request waits before it is handled
         self.token_ttl = 86400
         self.required_lead_fields: set[int] = set()
         self.requests: list[RecordedRequest] = []
@@ -1583,6 +1584,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with fake._lock:
             fake.requests.append(record)
+        if fake.latency:
+            time.sleep(fake.latency)
         fault = fake._take_fault(parts.path)
         if fault == "drop":
             self.close_connection = True

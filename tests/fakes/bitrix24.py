@@ -265,6 +265,7 @@ class FakeBitrix:
         self.token_ttl = token_ttl
         self.hang_seconds = hang_seconds
         self.rate_limit = False
+        self.latency = 0.0  # seconds each request waits before it is handled
         self.drain, self.burst = 2.0, 50
         self.requests: list[RecordedRequest] = []
         self.webhook_user, self.webhook_code = "1", secrets.token_hex(8)
@@ -1118,6 +1119,8 @@ class _Handler(BaseHTTPRequestHandler):
                 str(c).partition("?")[0] for c in (cmd.values() if isinstance(cmd, dict) else [])
             )
         )
+        if fake.latency:
+            time.sleep(fake.latency)
         with fake._lock:
             fake.requests.append(record)
             fault = next(

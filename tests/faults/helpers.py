@@ -1,5 +1,6 @@
 """Real processes for the fault tests: an RQ worker run as ``manage.py rqworker`` on
-the test database, killed with SIGKILL while its job waits on a lock the test holds."""
+the test database, killed with SIGKILL while its job waits on a lock the test holds;
+gunicorn serving the application on a database the test may stop."""
 
 from __future__ import annotations
 
@@ -51,6 +52,38 @@ def start_worker(*queues: str, burst: bool = False) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def start_gunicorn(database_url: str, port: int, log: Path, workers: int = 2) -> subprocess.Popen:
+    """``gunicorn prm.wsgi`` as production runs it (sync workers), on ``database_url``;
+    its log goes to a file (a pipe nobody reads would fill up and stall it)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "prm.settings_test",
+        "DATABASE_URL": database_url,
+    }
+    args = [
+        *(sys.executable, "-m", "gunicorn", "prm.wsgi:application"),
+        *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"),
+    ]
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, start_new_session=True, stdout=sink, stderr=sink
+        )
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _descendants(pid: int) -> list[int]:

@@ -4,22 +4,27 @@ Each test starts ``manage.py rqworker`` as a real process on the test database, 
 its job block on a PostgreSQL lock the test holds (no hook in production code), kills
 the worker's process group with SIGKILL, then lets the production recovery run: RQ's
 abandoned-job cleanup and the Job sweeper (``prm.jobs.sweep_stale_jobs``) for jobs,
-the stream's claim of a dead consumer's entries for the click flush.
+the stream's claim of a dead consumer's entries for the click flush. The CRM push is
+killed while a slowed-down fake CRM (tests/fakes/, real HTTP) has created part of the
+leads, whose CRM ids the dead worker never saved.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_rq
 import pytest
 from django.utils import timezone
 
+from integrations.crm import engine
+from integrations.models import CrmOutbox, CrmRecordLink
 from partners.models import PartnerProfile
 from prm.jobs import sweep_stale_jobs
 from prm.models import Job
 from prm.tenancy import tenant_scope
-from programs.models import Click, Program
+from programs.models import Click, Lead, Program
 from programs.services import clicks as clicks_service
 from programs.services.clicks import STREAM, clicks_flush
 from rewards.models import LedgerEntry, Reward
@@ -30,6 +35,8 @@ from tests.faults.helpers import (
     start_worker,
     wait_for,
 )
+from tests.integrations.conftest import connect, make_fake
+from tests.integrations.helpers import crm_key, live
 from tests.prm.conftest import BurstWorker
 from tests.rewards.helpers import make_partner, make_program, rule, sale
 
@@ -38,7 +45,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _empty_queues():
-    for name in ("default", "tracking"):
+    for name in ("default", "tracking", "crm"):
         queue = django_rq.get_queue(name)
         queue.empty()
         for registry in (queue.started_job_registry, queue.scheduled_job_registry):
@@ -156,3 +163,82 @@ def test_a_worker_killed_during_the_click_flush_stores_each_click_once(in_acme):
     # Another flush writes nothing twice.
     clicks_flush(claim_idle_ms=0)
     assert Click.all_tenants_unscoped.count() == 7
+
+
+def _other_session_holds_an_advisory_lock() -> bool:
+    with side_connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND a.datname = current_database()"
+            " AND a.pid <> pg_backend_pid()"
+        ).fetchone()
+    return bool(row and row[0])
+
+
+# Records per create request (amoCRM's complex add, Bitrix24's batch, sObject
+# Collections), and leads enough for several of them.
+CREATES_PER_REQUEST = {"amocrm": 50, "bitrix24": 50, "salesforce": 200}
+
+
+@pytest.mark.parametrize("provider", list(CREATES_PER_REQUEST))
+def test_a_worker_killed_mid_crm_push_leaves_each_lead_in_the_crm_once(in_acme, provider):
+    batch = CREATES_PER_REQUEST[provider]
+    leads = 4 * batch if provider != "salesforce" else 3 * batch
+    program = make_program(in_acme)
+    alice = make_partner(in_acme, program, "ALICE")
+    fake = make_fake(provider).start()
+    worker = None
+    try:
+        crm = connect(in_acme, fake, program)
+        Lead.objects.bulk_create(
+            Lead(
+                tenant=in_acme,
+                program=program,
+                partner=alice,
+                source="api",
+                name=f"Bulk {i}",
+                company=f"Company {i}",  # no e-mail or phone: only our id can match them
+            )
+            for i in range(leads)
+        )
+        assert engine.sync_all(crm) == leads  # the push job is enqueued on commit
+        job = Job.objects.get(func=engine.PUSH_JOB)
+        fake.latency = 0.25  # per request: the push takes a few seconds
+        worker = start_worker("crm")
+        wait_for(lambda: len(fake.records()) >= batch, "the first leads in the CRM", timeout=60)
+        kill(worker)
+        time.sleep(2 * fake.latency)  # a request in flight still completes in the CRM
+        created = len(fake.records())
+        assert batch <= created < leads
+        # The CRM has them, PRM has no id for any: the worker died before filing results.
+        assert not CrmRecordLink.objects.filter(connection=crm).exists()
+        assert CrmOutbox.objects.filter(state=CrmOutbox.State.PENDING).count() == leads
+        job.refresh_from_db()
+        assert job.status == Job.Status.RUNNING
+
+        # Later: PostgreSQL has ended the dead session (and its advisory lock), RQ's
+        # heartbeat has run out and the sweeper's period has passed; a new worker.
+        wait_for(lambda: not _other_session_holds_an_advisory_lock(), "the lock's release")
+        fake.latency = 0.0
+        _let_rq_see_the_worker_dead("crm")
+        Job.objects.filter(pk=job.pk).update(
+            started_at=timezone.now() - timedelta(hours=1),
+            created_at=timezone.now() - timedelta(hours=1),
+        )
+        sweep_stale_jobs()
+        _run_what_rq_scheduled("crm")
+
+        job.refresh_from_db()
+        assert job.status == Job.Status.DONE, job.error
+        assert job.attempts == 2
+        pushed = live(fake)
+        ours = sorted(r["fields"][crm_key(crm, "lead_id")] for r in pushed)
+        assert ours == sorted(str(pk) for pk in Lead.objects.values_list("pk", flat=True))
+        links = CrmRecordLink.objects.filter(connection=crm)
+        assert links.count() == leads
+        assert set(links.values_list("crm_id", flat=True)) == {str(r["id"]) for r in pushed}
+        assert not CrmOutbox.objects.exclude(state=CrmOutbox.State.DONE).exists()
+    finally:
+        if worker is not None and worker.poll() is None:
+            kill(worker)
+        fake.stop()
