@@ -74,7 +74,8 @@ class QueueFilterForm(forms.Form):
         data = super().clean() or {}
         low, high = data.get("score_min"), data.get("score_max")
         if low is not None and high is not None and low > high:
-            raise ValidationError(MIN_ABOVE_MAX)
+            self.add_error(None, MIN_ABOVE_MAX)
+            data.pop("score_min"), data.pop("score_max")  # dropped, the rest apply
         return data
 
     def filters(self) -> dict[str, Any]:
