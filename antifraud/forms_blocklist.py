@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from typing import Any
 
 from django import forms
@@ -84,15 +85,17 @@ class BlockEntryForm(forms.Form):
             elif kind == BlockEntry.Kind.DOMAIN:
                 data["value"] = normalise_domain(value)
             else:
-                partner = PartnerProfile.objects.filter(pk=value.strip()).first()
+                try:
+                    partner_id = uuid.UUID(value.strip())
+                except ValueError:
+                    raise ValidationError(NO_PARTNER, code="no_partner") from None
+                partner = PartnerProfile.objects.filter(pk=partner_id).first()
                 if partner is None:
                     raise ValidationError(NO_PARTNER, code="no_partner")
                 data["value"] = str(partner.pk)
                 data["partner"] = partner
         except ValidationError as exc:
             self.add_error("value", exc)
-        except (ValueError, TypeError):  # a partner id that is not a UUID
-            self.add_error("value", NO_PARTNER)
         else:
             if BlockEntry.objects.filter(kind=kind, value=data["value"]).exists():
                 self.add_error("value", ALREADY)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from antifraud.models import RiskAssessment, RiskSettings, RiskSignal
 from antifraud.services.decisions import FLAGGED_LEVELS, waiting_cache_key
+from antifraud.services.explain import explain
 from antifraud.signals import REGISTRY
 from partners.models import PartnerProfile
 from prm.models import AuditEntry, Tenant
@@ -135,17 +136,6 @@ def waiting_count(tenant: Tenant) -> int:
 def signal_title(code: str) -> str:
     signal = REGISTRY.get(code)
     return str(signal.title) if signal else code
-
-
-def explain(signal: RiskSignal) -> str:
-    """The signal's explanation in the active language, filled from its parameters."""
-    known = REGISTRY.get(signal.code)
-    if known is None:
-        return signal.code
-    try:
-        return str(known.explanation) % signal.params
-    except (KeyError, TypeError, ValueError):
-        return str(known.title)
 
 
 @dataclass

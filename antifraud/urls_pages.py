@@ -10,6 +10,7 @@ console_patterns: list[URLPattern] = [
     path("antifraud/", queue.queue, name="antifraud"),
     path("antifraud/bulk/", queue.queue_bulk, name="antifraud_bulk"),
     path("antifraud/settings/", setup.settings_page, name="antifraud_settings"),
+    path("antifraud/settings/rescore/", setup.rescore, name="antifraud_rescore"),
     path("antifraud/blocklist/", setup.blocklist, name="antifraud_blocklist"),
     path("antifraud/blocklist/add/", setup.blocklist_add, name="antifraud_block_add"),
     path(

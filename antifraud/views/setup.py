@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from antifraud.config import settings_for
 from antifraud.forms_blocklist import ALREADY, BlockEntryForm, BlockFilterForm
-from antifraud.forms_settings import RiskSettingsForm
+from antifraud.forms_settings import RescoreForm, RiskSettingsForm
 from antifraud.models import BlockEntry
 from antifraud.services.blocklist import block_add, block_remove
+from antifraud.services.rescore import rescore_start
 from antifraud.services.tuning import risk_settings_update
 from partners.models import PartnerProfile
 from prm.access import get_in_tenant_or_404, staff_required
@@ -49,7 +53,38 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             _("Saved. New leads and conversions are scored with these settings."),
         )
         return redirect("console:antifraud_settings")
-    return render(request, "console/antifraud/settings.html", {"form": form})
+    return _settings_page(request, form, RescoreForm(initial={"since": _last_month()}))
+
+
+def _last_month() -> object:
+    return timezone.localdate() - timedelta(days=30)
+
+
+def _settings_page(
+    request: HttpRequest, form: RiskSettingsForm, rescore: RescoreForm
+) -> HttpResponse:
+    return render(request, "console/antifraud/settings.html", {"form": form, "rescore": rescore})
+
+
+@staff_required(Perm.ANTIFRAUD_SETTINGS)
+@post_only
+def rescore(request: HttpRequest) -> HttpResponse:
+    """Rescore what was created since a day with the saved settings (a job)."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = RescoreForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, RiskSettingsForm(row=settings_for(tenant)), form)
+    rescore_start(
+        tenant=tenant,
+        actor=request.user,  # type: ignore[arg-type]
+        since=form.cleaned_data["since"],
+        request=request,
+    )
+    messages.success(
+        request,
+        _("Rescoring started. Items that now reach the review score appear in the queue."),
+    )
+    return redirect("console:antifraud_settings")
 
 
 @require_http_methods(["GET"])

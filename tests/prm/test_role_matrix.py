@@ -153,6 +153,7 @@ URLS: dict[str, tuple[str, Does]] = {
     "antifraud_bulk": ("Antifraud review", W),
     "antifraud_decide": ("Antifraud review", W),
     "antifraud_settings": ("Antifraud settings", W),
+    "antifraud_rescore": ("Antifraud settings", W),
     "antifraud_blocklist": ("Block lists", W),
     "antifraud_block_add": ("Block lists", W),
     "antifraud_block_remove": ("Block lists", W),
