@@ -29,6 +29,7 @@ TEST_SIGNALS = [
         subjects=("lead", "conversion"),
         defaults={"enabled": True, "weight": 45, "threshold": 5, "window_minutes": 60},
         evaluate=lambda ctx: None,
+        evaluate_many=lambda batch, conf: {},
     ),
     Signal(
         code="t_self_ref",
@@ -38,6 +39,7 @@ TEST_SIGNALS = [
         subjects=("lead", "conversion"),
         defaults={"enabled": True, "weight": 60, "threshold": 1, "window_minutes": 0},
         evaluate=lambda ctx: None,
+        evaluate_many=lambda batch, conf: {},
     ),
 ]
 
