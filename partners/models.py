@@ -52,6 +52,9 @@ class PartnerProfile(TenantOwned):
     recruit_code = models.CharField(max_length=16, default=new_recruit_code)
     # The partner's aggregated risk (antifraud), kept here so lists can sort and filter.
     risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
+    # The partner's own sites (host names, lower case, without "www."): programs that
+    # require declared sites flag clicks referred from anywhere else.
+    websites = models.JSONField(_("websites"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set by partners.privacy.partner_erase: the personal data is gone and the profile
     # stays blocked for good (its ledger, rewards and payouts are kept).

@@ -26,7 +26,7 @@ def partner_join(
         if tenant.partner_signup_open
         else PartnerProfile.Status.PENDING
     )
-    profile, _ = PartnerProfile.objects.get_or_create(
+    profile, created = PartnerProfile.objects.get_or_create(
         tenant=tenant,
         user=user,
         defaults={"status": status, "display_name": display_name or user.get_full_name()},
@@ -35,6 +35,13 @@ def partner_join(
         recruiter = PartnerProfile.objects.filter(recruit_code=recruiter_code).first()
         if recruiter is not None:
             partner_set_recruiter(partner=profile, recruiter=recruiter)
+    if created:
+        # The application is scored (disposable e-mail, block list, another account).
+        from antifraud.jobs import enqueue_scoring
+        from antifraud.services.fingerprints import record_identity
+
+        record_identity(profile)
+        enqueue_scoring(tenant=tenant, partners=[profile.pk])
     return profile
 
 

@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from antifraud.selectors import review_threshold
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.forms import PartnerEraseForm
 from partners.models import PartnerProfile
@@ -27,6 +28,11 @@ from prm.permissions import Perm
 from prm.post_only import post_only
 
 PAGE_SIZE = 50
+# The risk column's sort: unscored partners last either way.
+RISK_SORTS = {
+    "-risk": F("risk_score").desc(nulls_last=True),
+    "risk": F("risk_score").asc(nulls_last=True),
+}
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -80,17 +86,36 @@ def partner_list(request: HttpRequest) -> HttpResponse:
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
     q = request.GET.get("q", "").replace("\x00", "").strip()
     status = request.GET.get("status", "")
+    risky = request.GET.get("risky") == "1"
+    sort = request.GET.get("sort", "")
     if q:
         partners = partners.filter(
             Q(user__email__icontains=q) | Q(display_name__icontains=q) | Q(company__icontains=q)
         )
     if status in PartnerProfile.Status.values:
         partners = partners.filter(status=status)
+    if risky:  # the tenant's review threshold (README "Antifraud")
+        partners = partners.filter(risk_score__gte=review_threshold())
+    if sort in RISK_SORTS:
+        partners = partners.order_by(RISK_SORTS[sort], "-created_at")
     page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort_params = params.copy()
+    sort_params["sort"] = "risk" if sort == "-risk" else "-risk"
     return render(
         request,
         "console/partners.html",
-        {"page": page, "q": q, "status": status, "statuses": PartnerProfile.Status.choices},
+        {
+            "page": page,
+            "q": q,
+            "status": status,
+            "risky": risky,
+            "sort": sort,
+            "query": params.urlencode(),
+            "risk_sort_query": sort_params.urlencode(),
+            "statuses": PartnerProfile.Status.choices,
+        },
     )
 
 

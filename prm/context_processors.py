@@ -18,9 +18,15 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
 
     membership = membership_in_tenant(request)
     role = membership.role if membership else None
-    return {
+    context = {
         "tenant": tenant,
         "membership": membership,
         "partner_profile": partner_profile_in_tenant(request),
         "perms": {p.name.lower(): role_has(role, p) for p in Perm},
     }
+    if role_has(role, Perm.ANTIFRAUD_VIEW):
+        # A callable: the template calls it only where the sidebar shows the badge.
+        from antifraud.selectors import waiting_count
+
+        context["antifraud_waiting"] = lambda: waiting_count(tenant)
+    return context

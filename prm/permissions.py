@@ -32,6 +32,10 @@ class Perm(StrEnum):
     SECURITY_MANAGE = "security.manage"
     AUDIT_VIEW = "audit.view"
     INTEGRATIONS_MANAGE = "integrations.manage"
+    ANTIFRAUD_VIEW = "antifraud.view"
+    ANTIFRAUD_DECIDE = "antifraud.decide"
+    ANTIFRAUD_SETTINGS = "antifraud.settings"
+    BLOCKLIST_MANAGE = "blocklist.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -69,6 +73,14 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.SETTINGS_MANAGE: ADMINS,
     Perm.INTEGRATIONS_MANAGE: ADMINS,
     Perm.SECURITY_MANAGE: OWNERS,
+    # Antifraud: the review queue is read by every role; managers (who run partners and
+    # leads) and finance (whose money is held) release or reject what it holds. The
+    # thresholds and weights decide what is held at all: owners and admins. Block lists
+    # are a partner-management tool: admins and managers.
+    Perm.ANTIFRAUD_VIEW: ALL_STAFF,
+    Perm.ANTIFRAUD_DECIDE: ADMINS | {Role.MANAGER, Role.FINANCE},
+    Perm.ANTIFRAUD_SETTINGS: ADMINS,
+    Perm.BLOCKLIST_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from antifraud import urls_pages as antifraud_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import views as partner_views
@@ -57,6 +58,7 @@ console_patterns = (
         *pages.console_patterns,
         *money_pages.console_patterns,
         *crm_pages.console_patterns,
+        *antifraud_pages.console_patterns,
     ],
     "console",
 )

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from prm.models.tenant import CURRENCY_CHOICES
 from programs.models import Conversion, Lead, Program
 from programs.services.conversions import ConversionInput, conversion_record, refund_record
 from programs.services.leads import LeadInput, lead_create
+from programs.services.trace import payer_key
 
 ONE_PROGRAM = "Name the program: this workspace has more than one active program."
 
@@ -30,7 +31,43 @@ def _program(program_id: str | None) -> Program:
     return active[0]
 
 
-class LeadIn(serializers.Serializer):
+class VisitorFields(serializers.Serializer):
+    """The visitor's request as the client's server saw it: used for antifraud (many
+    leads from one address, self-referral), stored under the workspace's IP setting."""
+
+    ip = serializers.IPAddressField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The visitor's IP address (IPv4 or IPv6), not your server's.",
+    )
+    user_agent = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The visitor's User-Agent header.",
+    )
+
+
+class PayerIn(serializers.Serializer):
+    """The payment instrument, as fingerprints only (never a full card number): compared
+    with the partner's own payout details to catch partners buying through their own
+    links. Give one of: the card's BIN and last four digits, an IBAN, or a wallet
+    (e-mail or wallet id)."""
+
+    card_bin = serializers.RegexField(r"^[0-9]{6,8}$", required=False)
+    card_last4 = serializers.RegexField(r"^[0-9]{4}$", required=False)
+    iban = serializers.RegexField(r"^[A-Za-z]{2}[0-9]{2}[A-Za-z0-9 ]{11,40}$", required=False)
+    wallet = serializers.CharField(max_length=254, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("card_bin")) != bool(attrs.get("card_last4")):
+            raise serializers.ValidationError("Give card_bin and card_last4 together.")
+        return attrs
+
+
+class LeadIn(VisitorFields):
     program = serializers.UUIDField(required=False)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
@@ -60,7 +97,32 @@ class ReferredRewardMixin(serializers.Serializer):
         return referred_reward(obj.program, obj.partner)
 
 
-class LeadOut(ReferredRewardMixin, serializers.ModelSerializer):
+class RiskReasonOut(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RiskOut(serializers.Serializer):
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    level = serializers.ChoiceField(choices=["ok", "review", "reject"])
+    reasons = RiskReasonOut(many=True)
+
+
+class RiskMixin(serializers.Serializer):
+    """The antifraud score once the lead or conversion is scored (null before)."""
+
+    risk = serializers.SerializerMethodField()
+
+    @extend_schema_field(RiskOut(allow_null=True))
+    def get_risk(self, obj: Any) -> dict[str, Any] | None:
+        from antifraud.services.explain import risk_summary
+
+        if isinstance(obj, Lead):
+            return risk_summary(lead=obj)
+        return risk_summary(conversion=obj)
+
+
+class LeadOut(RiskMixin, ReferredRewardMixin, serializers.ModelSerializer):
     partner = serializers.StringRelatedField()
     duplicate_of = serializers.UUIDField(source="duplicate_of_id", allow_null=True)
 
@@ -81,10 +143,11 @@ class LeadOut(ReferredRewardMixin, serializers.ModelSerializer):
             "attribution",
             "created_at",
             "referred_reward",
+            "risk",
         ]
 
 
-class ConversionIn(serializers.Serializer):
+class ConversionIn(VisitorFields):
     program = serializers.UUIDField(required=False)
     order_id = serializers.CharField(max_length=128)
     # A sale of 0 is an integration's mistake, not a sale: refused with a clear 400.
@@ -105,9 +168,10 @@ class ConversionIn(serializers.Serializer):
         max_length=64, required=False, allow_blank=True, default=""
     )
     occurred_at = serializers.DateTimeField(required=False)
+    payer = PayerIn(required=False)
 
 
-class ConversionOut(ReferredRewardMixin, serializers.ModelSerializer):
+class ConversionOut(RiskMixin, ReferredRewardMixin, serializers.ModelSerializer):
     order_id = serializers.CharField(source="external_id")
     partner = serializers.StringRelatedField()
     lead = serializers.UUIDField(source="lead_id", allow_null=True)
@@ -129,6 +193,7 @@ class ConversionOut(ReferredRewardMixin, serializers.ModelSerializer):
             "attribution",
             "occurred_at",
             "referred_reward",
+            "risk",
         ]
 
 
@@ -164,9 +229,19 @@ def leads_create(request: Request) -> Response:
             external_id=data["external_id"],
             visitor_id=data["visitor_id"],
             referral_code=data["referral_code"],
+            ip=data["ip"],
+            user_agent=data["user_agent"],
         ),
     )
     return Response(LeadOut(lead).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: LeadOut})
+@api_view(["GET"])
+def lead_detail(request: Request, lead_id: str) -> Response:
+    """One lead of this workspace (404 for anything else), with its risk once scored."""
+    lead = get_in_tenant_or_404(Lead.objects.select_related("partner", "program"), pk=lead_id)
+    return Response(LeadOut(lead).data)
 
 
 @extend_schema(request=ConversionIn, responses={201: ConversionOut, 200: ConversionOut})
@@ -188,6 +263,9 @@ def conversions_create(request: Request) -> Response:
             promo_code=data["promo_code"],
             referral_code=data["referral_code"],
             occurred_at=data.get("occurred_at"),
+            ip=data["ip"],
+            user_agent=data["user_agent"],
+            payer=payer_key(**data.get("payer", {})),
         ),
     )
     return Response(

@@ -76,6 +76,9 @@ def load(tenant: Tenant) -> Program:
     if not Click.objects.filter(program=program).exists():
         _history(tenant, program)
     money_demo.load_money(tenant)
+    from antifraud import demo as antifraud_demo
+
+    antifraud_demo.load(tenant)
     return program
 
 

@@ -102,6 +102,10 @@ class ProgramForm(forms.ModelForm):
             "lead_assignment",
             "cookie_domain",
             "terms",
+            # Traffic rules the antifraud signals check (README "Antifraud").
+            "forbid_paid_search",
+            "require_declared_sites",
+            "forbid_no_referrer",
         ]
         widgets = {
             "landing_urls": forms.Textarea(attrs={"rows": 3}),

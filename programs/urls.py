@@ -18,6 +18,7 @@ tracking_patterns = [
 
 api_patterns = [
     path("api/v1/leads", api.leads_create, name="api_leads"),
+    path("api/v1/leads/<uuid:lead_id>", api.lead_detail, name="api_lead"),
     path("api/v1/conversions", api.conversions_create, name="api_conversions"),
     path("api/v1/conversions/<str:order_id>", api.conversion_detail, name="api_conversion"),
     path("api/v1/conversions/<str:order_id>/refunds", api.refunds_create, name="api_refunds"),

@@ -38,6 +38,26 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Batch:
+    """Many subjects of one kind, scored together: a batch signal answers for all of
+    them with a fixed number of queries (``Signal.evaluate_many``). ``objs`` come with
+    their program and partner loaded; ``cache`` is shared by the batch's signals (the
+    visitors' last clicks, the partners' fingerprints…)."""
+
+    subject: str
+    objs: list[Any]
+    tenant: Any
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[Any]:
+        return [o.pk for o in self.objs]
+
+
+ManyEvaluator = Callable[[Batch, dict[str, Any]], dict[Any, Hit]]
+
+
 @dataclass(frozen=True)
 class Signal:
     code: str
@@ -48,6 +68,41 @@ class Signal:
     defaults: dict[str, Any]  # enabled, weight (0–100), threshold, window_minutes, …
     evaluate: Callable[[Context], Hit | None]
     help: Promise | str = ""  # what threshold/window mean for this signal, for the form
+    # The set-based form the scorer uses (``evaluate`` is it with a batch of one).
+    evaluate_many: ManyEvaluator | None = None
+
+
+def batch_signal(
+    *,
+    code: str,
+    title: Promise,
+    explanation: Promise,
+    partner_reason: Promise,
+    subjects: tuple[str, ...],
+    defaults: dict[str, Any],
+    many: ManyEvaluator,
+    help: Promise | str = "",
+) -> Signal:
+    """Register a signal written set-based; its per-subject ``evaluate`` is the same
+    code with a batch of one, so both paths always agree."""
+
+    def one(ctx: Context) -> Hit | None:
+        batch = Batch(ctx.subject, [ctx.obj], getattr(ctx.obj, "tenant", None), ctx.cache)
+        return many(batch, ctx.conf).get(ctx.obj.pk)
+
+    return register(
+        Signal(
+            code=code,
+            title=title,
+            explanation=explanation,
+            partner_reason=partner_reason,
+            subjects=subjects,
+            defaults=defaults,
+            evaluate=one,
+            help=help,
+            evaluate_many=many,
+        )
+    )
 
 
 REGISTRY: dict[str, Signal] = {}

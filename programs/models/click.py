@@ -38,6 +38,8 @@ class Click(TenantOwned):
     os = models.CharField(max_length=64, blank=True)
     device = models.CharField(max_length=64, blank=True)
     ip = models.CharField(_("IP (truncated or hashed)"), max_length=64, blank=True)
+    # The ad network's click id found in the landing URL (gclid, yclid, fbclid, msclkid).
+    paid_click = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta(TenantOwned.Meta):

@@ -53,6 +53,9 @@ class Conversion(ClientTrace, TenantOwned):
     customer_external_id = models.CharField(max_length=128, blank=True)
     visitor_id = models.CharField(max_length=64, blank=True)
     promo_code = models.CharField(max_length=64, blank=True)
+    # The payer's instrument as a salted fingerprint ("card:…", "iban:…", "wallet:…"),
+    # compared with the partner's payout details (self-referral); never the number.
+    payer = models.CharField(max_length=48, blank=True)
     attribution = models.JSONField(default=dict)
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -105,6 +105,22 @@ class Program(TenantOwned):
         blank=True,
         help_text=_("Rewards stop once their total reaches this amount. Empty: no limit."),
     )
+    # Traffic rules antifraud checks against each lead's and conversion's click.
+    forbid_paid_search = models.BooleanField(
+        _("paid search is not allowed"),
+        default=False,
+        help_text=_("Flag traffic from ads (gclid, yclid, fbclid, msclkid in the landing URL)."),
+    )
+    require_declared_sites = models.BooleanField(
+        _("only from the partner's declared sites"),
+        default=False,
+        help_text=_("Flag clicks whose referrer is not one of the partner's websites."),
+    )
+    forbid_no_referrer = models.BooleanField(
+        _("clicks must have a referrer"),
+        default=False,
+        help_text=_("Flag clicks that arrive with no referring page."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwned.Meta):

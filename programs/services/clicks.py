@@ -218,6 +218,19 @@ def _accept_script() -> Any:
     return _script
 
 
+PAID_CLICK_IDS = ("gclid", "yclid", "fbclid", "msclkid")  # Google, Yandex, Meta, Microsoft
+
+
+def paid_click_id(url: str) -> str:
+    """Which ad network's click id the landing URL carries ('' for none)."""
+    if "clid" not in url:  # the fast path: most landing URLs carry none
+        return ""
+    from urllib.parse import parse_qsl, urlsplit
+
+    names = {name.lower() for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    return next((name for name in PAID_CLICK_IDS if name in names), "")
+
+
 def _row(ingest_id: str, record: dict[str, Any]) -> Any:
     from ua_parser import parse
 
@@ -241,6 +254,7 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         os=(ua.os.family if ua and ua.os else "")[:64],
         device=(ua.device.family if ua and ua.device else "")[:64],
         ip=record.get("ip", ""),
+        paid_click=paid_click_id(record.get("u", "")),
         status=Click.Status.REJECTED if reason else Click.Status.ACCEPTED,
         reject_reason=reason,
         created_at=datetime.fromtimestamp(record["at"], UTC),

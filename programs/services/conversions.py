@@ -11,12 +11,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from antifraud.jobs import enqueue_scoring
 from prm.jobs import job_enqueue
 from prm.models import Tenant
 from programs.models import Conversion, Lead, LeadEvent, Program, Refund
 from programs.services.attribution import attribute
 from programs.services.clicks import clicks_flush
-from programs.services.normalize import normalize_email
+from programs.services.normalize import email_key, normalize_email
+from programs.services.trace import capture
 
 REFUND_TOO_LARGE = _("The refund is larger than what is left of the conversion.")
 ORDER_ID_REUSED = _("This order id was already used with a different amount or currency.")
@@ -35,6 +37,10 @@ class ConversionInput:
     promo_code: str = ""
     referral_code: str = ""
     occurred_at: datetime | None = None
+    # The customer's request, passed by the client's server (API) or a CRM that has it.
+    ip: str = ""
+    user_agent: str = ""
+    payer: str = ""  # programs.services.trace.payer_key of the payment instrument
 
 
 def conversion_record(
@@ -102,7 +108,11 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
         promo_code=data.promo_code,
         attribution=result.trail(),
         occurred_at=at,
+        email_key=email_key(email),
+        payer=data.payer[:48],
+        **capture(data.ip, data.user_agent, tenant.click_ip_mode).fields(),
     )
+    enqueue_scoring(tenant=tenant, conversions=[conversion.pk])
     # Rewards are computed by a job after commit (idempotent per conversion).
     job_enqueue(
         "rewards.services.accrual.accrue_conversion",
@@ -157,5 +167,11 @@ def refund_record(
     conversion.save(update_fields=["refunded_amount", "status"])
     job_enqueue(
         "rewards.services.approvals.clawback_refund", tenant=tenant, refund_id=str(refund.pk)
+    )
+    # A refund changes the partner's record (and the conversion's amounts).
+    enqueue_scoring(
+        tenant=tenant,
+        conversions=[conversion.pk],
+        partners=[conversion.partner_id] if conversion.partner_id else [],
     )
     return refund, True

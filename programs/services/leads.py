@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from antifraud.jobs import enqueue_scoring
 from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.jobs import job_enqueue
@@ -18,7 +19,8 @@ from prm.models import Membership, Role, Tenant, User
 from programs.models import Enrollment, Lead, LeadEvent, Program
 from programs.services import trail_text as T
 from programs.services.attribution import attribute
-from programs.services.normalize import normalize_email, normalize_phone
+from programs.services.normalize import email_key, normalize_email, normalize_phone
+from programs.services.trace import capture
 
 NEEDS_CONTACT = _("Give at least an e-mail, a phone or an external id.")
 NOT_ENROLLED = _("You are not an active partner of this program.")
@@ -37,6 +39,14 @@ class LeadInput:
     visitor_id: str = ""
     referral_code: str = ""
     cookie_time: datetime | None = None
+    # The customer's own request (the snippet's, or passed by the client's server):
+    # never the partner's or staff's (see programs.services.trace).
+    ip: str = ""
+    user_agent: str = ""
+
+
+# Sources whose request is the customer's; the others keep no IP or user agent.
+CUSTOMER_SOURCES = (Lead.Source.SNIPPET, Lead.Source.API, Lead.Source.CRM)
 
 
 def _owner_lead(
@@ -146,7 +156,11 @@ def lead_create(
         external_id=external_id,
         visitor_id=data.visitor_id[:64],
         registered_by=partner if source == Lead.Source.CABINET else None,
+        email_key=email_key(email),
     )
+    if source in CUSTOMER_SOURCES:
+        for name, value in capture(data.ip, data.user_agent, tenant.click_ip_mode).fields().items():
+            setattr(lead, name, value)
     if owner is not None:
         # The customer already belongs to the first partner (or came on their own):
         # recorded as a duplicate, credited to nobody.
@@ -183,6 +197,7 @@ def lead_create(
         )
     if lead.partner_id is not None:
         job_enqueue("rewards.services.accrual.accrue_lead", tenant=tenant, lead_id=str(lead.pk))
+    enqueue_scoring(tenant=tenant, leads=[lead.pk])
     if lead.assigned_to_id:
         LeadEvent.objects.create(
             tenant=tenant,
@@ -305,7 +320,9 @@ def lead_update_contact(
             changed.append(f"{field}: {getattr(lead, field) or '-'} → {new or '-'}")
             setattr(lead, field, new)
     if changed:
+        lead.email_key = email_key(lead.email)
         lead.save()
+        enqueue_scoring(tenant=tenant, leads=[lead.pk])
         LeadEvent.objects.create(
             tenant=tenant,
             lead=lead,

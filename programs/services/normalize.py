@@ -37,3 +37,25 @@ def normalize_phone(value: str, *, language: str = "en") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(INVALID_PHONE, code="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Mailboxes that ignore dots in the local part (and the domain's alias).
+_DOTLESS = {"gmail.com"}
+_ALIASES = {"googlemail.com": "gmail.com"}
+
+
+def email_key(value: str) -> str:
+    """The e-mail as a person is identified, to find the same customer again: lower
+    case, ``+tags`` dropped (every domain), dots dropped at gmail, googlemail = gmail.
+    Not an address to write to; '' for anything without a local part and a domain."""
+    value = (value or "").strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        return ""
+    domain = _ALIASES.get(domain, domain)
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS:
+        local = local.replace(".", "")
+    if not local:
+        return ""
+    return f"{local}@{domain}"[:254]

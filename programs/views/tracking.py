@@ -127,6 +127,9 @@ def lead(request: HttpRequest) -> HttpResponse:
                 visitor_id=visitor,
                 referral_code=_str(data, "c", 64),
                 cookie_time=cookie_time,
+                # The visitor's own request: the address as the proxies we trust pass it.
+                ip=client_ip(request) or "",
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ),
         )
     except ClickError as exc:

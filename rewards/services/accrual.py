@@ -273,8 +273,14 @@ def accrue_lead(*, lead_id: str) -> list[Reward]:
     rule = rule_for(program, partner, RewardRule.Event.LEAD)
     if rule is None or rule.kind != RewardRule.Kind.FIXED:
         return []
+    from antifraud.services.verdicts import HOLD, verdicts
+    from rewards.services.ledger import lock_partner
+
     with transaction.atomic():
         lock_budget(program)
+        # Scoring holds under the partner's lock: read its verdict under it too.
+        lock_partner(partner)
+        verdict = verdicts(lead_ids=[lead.pk]).get(lead.pk)
         base = _create(
             tenant=lead.tenant,
             key=f"lead:{lead.pk}",
@@ -290,12 +296,23 @@ def accrue_lead(*, lead_id: str) -> list[Reward]:
         )
         if base is None:
             return []
-        return [
+        made = [
             base,
             *_upline_shares(
                 tenant=lead.tenant, base=base, program=program, fx_snapshot={}, at=lead.created_at
             ),
         ]
+        if verdict is not None:
+            from antifraud.services.holds import hold_rewards, reject_rewards
+
+            rewards = Reward.objects.filter(pk__in=[r.pk for r in made])
+            if verdict.action == HOLD:
+                hold_rewards(rewards)
+            else:
+                reject_rewards(rewards, reason=verdict.reason)
+            for reward in made:
+                reward.refresh_from_db(fields=["status", "flagged", "reason"])
+        return made
 
 
 def referred_reward(program: Program, partner: PartnerProfile) -> dict[str, Any] | None:

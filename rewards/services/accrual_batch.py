@@ -432,15 +432,58 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
                                 _claw(batch, reward, c)
                     created += made
             created += _bonuses(batch, c, bonuses[program.pk], volume)
+        rejected = _apply_verdicts(batch, [c.pk for c in conversions])
         if batch.rewards:
             Reward.objects.bulk_create(batch.rewards)
             LedgerEntry.objects.bulk_create(batch.entries)
+        for reason, ids in rejected.items():
+            from antifraud.services.holds import reject_rewards
+
+            reject_rewards(Reward.objects.filter(pk__in=ids), reason=reason)
         for program_id, added in batch.spent.items():
             if added:
                 ProgramBudget.objects.filter(program_id=program_id).update(spent=F("spent") + added)
         for reward, c in claw_later:  # a rerun after a refund: the rewards exist already
             clawback_apply(reward=reward, conversion=c)
     return created
+
+
+def _apply_verdicts(batch: _Batch, conversion_ids: list[Any]) -> dict[str, list[Any]]:
+    """New rewards of conversions already scored at review are born held (flagged, with
+    their hold entry); those at reject are returned (reason → ids) to be rejected once
+    inserted. One query, under the partners' locks that scoring takes before it holds:
+    whichever of scoring and accrual runs second sees the other's rows."""
+    from antifraud.services.holds import HOLD_MEMO
+    from antifraud.services.verdicts import HOLD, verdicts
+
+    if not batch.rewards:
+        return {}
+    found = verdicts(conversion_ids=conversion_ids)
+    rejected: dict[str, list[Any]] = defaultdict(list)
+    for reward in batch.rewards:
+        verdict = found.get(reward.conversion_id)
+        if verdict is None:
+            continue
+        if verdict.action == HOLD:
+            reward.flagged = True
+            batch.entries.append(
+                LedgerEntry(
+                    tenant_id=batch.tenant_id,
+                    partner=reward.partner,
+                    currency=reward.currency,
+                    kind=LedgerEntry.Kind.HOLD,
+                    key=f"hold:{reward.pk}",
+                    pending=ZERO,
+                    available=ZERO,
+                    processing=ZERO,
+                    paid=ZERO,
+                    reward=reward,
+                    memo=HOLD_MEMO,
+                )
+            )
+        else:
+            rejected[verdict.reason].append(reward.pk)
+    return rejected
 
 
 def _shares(

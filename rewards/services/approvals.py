@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -137,14 +138,17 @@ def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     """Periodic: approve rewards whose hold ended, unless flagged, refunded or above the
     tenant's manual-approval amount. Crosses tenants, one scope at a time, ``batch``
     rewards a transaction (see ``approve_batch``)."""
+    from antifraud.services.verdicts import scored_q
+
     now = timezone.now()
     # The sweeper looks across tenants by design; each reward is then handled in its own.
-    due = list(
-        Reward.all_tenants_unscoped.select_related("tenant")
-        .filter(status=Reward.Status.PENDING, flagged=False, available_at__lte=now)
-        .order_by("available_at")
-        .values_list("tenant_id", "pk")[:limit]
+    pending = Reward.all_tenants_unscoped.filter(
+        status=Reward.Status.PENDING, flagged=False, available_at__lte=now
     )
+    due = list(
+        pending.filter(scored_q()).order_by("available_at").values_list("tenant_id", "pk")[:limit]
+    )
+    _score_unscored(pending)
     by_tenant: dict[object, list[object]] = {}
     for tenant_id, pk in due:
         by_tenant.setdefault(tenant_id, []).append(pk)
@@ -157,12 +161,43 @@ def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     return approved
 
 
-def approve_batch(*, tenant: Tenant, reward_ids: list[object]) -> int:
+def _score_unscored(pending: Any) -> None:
+    """Due rewards whose lead or conversion was never scored (its scoring job lost, or
+    made before antifraud existed) wait; ask for their scoring, a bounded number a run."""
+    from antifraud.services.verdicts import scored_q
+
+    rows = list(
+        pending.exclude(scored_q()).values_list("tenant_id", "conversion_id", "lead_id")[:500]
+    )
+    if not rows:
+        return
+    from antifraud.jobs import enqueue_scoring
+
+    by_tenant: dict[Any, tuple[set[Any], set[Any]]] = {}
+    for tenant_id, conversion_id, lead_id in rows:
+        conversions, leads = by_tenant.setdefault(tenant_id, (set(), set()))
+        if conversion_id:
+            conversions.add(conversion_id)
+        if lead_id:
+            leads.add(lead_id)
+    for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
+        conversions, leads = by_tenant[tenant.pk]
+        with tenant_scope(tenant), transaction.atomic():
+            enqueue_scoring(tenant=tenant, conversions=conversions, leads=leads)
+
+
+def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool = True) -> int:
     """``reward_approve`` for many rewards of ``tenant`` in one transaction and a fixed
     number of statements: their partners locked in one statement (by primary key, as
     accrual batches lock them), the clawbacks summed in one query, one conditional
     update, one multi-row insert of approval entries. Rewards above the tenant's
-    manual-approval amount stay on hold; a fully clawed-back one is rejected."""
+    manual-approval amount stay on hold; a fully clawed-back one is rejected.
+
+    Rewards held for review are never approved here, nor (``scored_only``) those whose
+    lead or conversion has no risk assessment yet: read under the partners' locks,
+    which scoring also takes before it holds, so a hold is never overtaken."""
+    from antifraud.services.verdicts import scored_q
+
     threshold = tenant.manual_approval_above
     now = timezone.now()
     with transaction.atomic():
@@ -175,11 +210,10 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object]) -> int:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        rewards = list(
-            Reward.objects.select_related("partner", "tenant").filter(
-                pk__in=reward_ids, status=Reward.Status.PENDING
-            )
+        candidates = Reward.objects.select_related("partner", "tenant").filter(
+            pk__in=reward_ids, status=Reward.Status.PENDING, flagged=False
         )
+        rewards = list(candidates.filter(scored_q()) if scored_only else candidates)
         clawed = {
             row["reward_id"]: (row["p"] or ZERO) + (row["a"] or ZERO)
             for row in LedgerEntry.objects.filter(

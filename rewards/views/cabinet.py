@@ -256,6 +256,9 @@ def payout_details_set(
                 "holder": holder,
             },
         )
+        from antifraud.services.fingerprints import record_payout
+
+        record_payout(partner, method_kind=method.kind, account=account)
         audit_record(
             tenant=tenant,
             actor=actor,

@@ -24,7 +24,9 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, resolve, reverse
+from django.utils import timezone
 
+from antifraud.models import BlockEntry, RiskAssessment
 from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
@@ -148,6 +150,16 @@ URLS: dict[str, tuple[str, Does]] = {
     "integration_conflict_resolve": ("CRM integrations", W),
     "integration_dead_letter_retry": ("CRM integrations", W),
     "integration_action": ("CRM integrations", W),
+    # Antifraud
+    "antifraud": ("Antifraud review", R),
+    "antifraud_item": ("Antifraud review", R),
+    "antifraud_bulk": ("Antifraud review", W),
+    "antifraud_decide": ("Antifraud review", W),
+    "antifraud_settings": ("Antifraud settings", W),
+    "antifraud_rescore": ("Antifraud settings", W),
+    "antifraud_blocklist": ("Block lists", W),
+    "antifraud_block_add": ("Block lists", W),
+    "antifraud_block_remove": ("Block lists", W),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -165,6 +177,7 @@ SIDEBAR = {
     "CRM integrations": "integrations",
     "API keys": "api_keys",
     "Audit log": "audit",
+    "Antifraud review": "antifraud",
 }
 
 
@@ -252,6 +265,16 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 reason="gift",
                 requested_by=staff["owner"],
             )
+            assessment = RiskAssessment.objects.create(
+                tenant=acme,
+                subject=RiskAssessment.Subject.CONVERSION,
+                conversion=conversion,
+                partner=money.alice,
+                score=55,
+                level=RiskAssessment.Level.REVIEW,
+                scored_at=timezone.now(),
+            )
+            entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
         assert enrollment is not None and conversion is not None
         kwargs = {
             "membership_id": target.pk,
@@ -269,6 +292,8 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             "batch_id": money.batch.pk,
             "payout_id": money.requested.pk,
             "correction_id": correction.pk,
+            "assessment_id": assessment.pk,
+            "entry_id": entry.pk,
             "provider": "amocrm",
             "conflict_id": crm["conflict"],
             "row_id": crm["dead"],

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0003_partner_risk_score'),
+        ('partners', '0004_partner_websites'),
     ]
 
     operations = [

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from antifraud.signals._burst import burst
+from antifraud.signals.base import batch_signal
+
+DEVICE_BURST = batch_signal(
+    code="device_burst",
+    title=_("Many from one device"),
+    explanation=_(
+        "%(count)s leads or sales from the same device (IP address and browser) "
+        "within %(minutes)s minutes."
+    ),
+    partner_reason=_("Unusual traffic pattern."),
+    subjects=("lead", "conversion"),
+    defaults={"enabled": True, "weight": 40, "threshold": 3, "window_minutes": 1440},
+    help=_("Threshold: how many (this one included) within the window before or after it."),
+    many=burst("device"),
+)
