@@ -20,8 +20,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.models import CrmConnection
-from notifications.tokens import unsubscribe_token
 from integrations.models.connection import Provider
+from notifications.tokens import unsubscribe_token
 from prm.models import ApiKey, Role
 from prm.tenancy import tenant_scope
 from programs.models import Click

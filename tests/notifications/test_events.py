@@ -160,12 +160,7 @@ def test_scheduled_payouts_of_a_run_are_one_email_per_finance_member(
     outbox.clear()
     card.schedule = PayoutMethod.Schedule.MONTHLY
     card.save()
-    rows = list(
-        card.tenant
-        and __import__("rewards.models", fromlist=["PayoutDetails"])
-        .PayoutDetails.objects.filter(method=card)
-        .order_by("partner_id")
-    )
+    rows = list(PayoutDetails.objects.filter(method=card).order_by("partner_id"))
 
     def run() -> None:
         with batching():
