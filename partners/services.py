@@ -42,6 +42,10 @@ def partner_join(
 
         record_identity(profile)
         enqueue_scoring(tenant=tenant, partners=[profile.pk])
+        if profile.status == PartnerProfile.Status.PENDING:
+            from notifications import events
+
+            events.application_received(partner=profile)
     return profile
 
 
@@ -83,8 +87,10 @@ def partner_set_status(
     partner: PartnerProfile,
     status: str,
     request: HttpRequest | None = None,
+    reason: str = "",
 ) -> PartnerProfile:
-    """Approve, block or unblock ``partner``; an erased partner stays blocked."""
+    """Approve, block or unblock ``partner``; an erased partner stays blocked. The
+    partner is e-mailed (``reason`` is what a block or refusal tells them)."""
     partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = partner.status
     if before == status:
@@ -97,13 +103,16 @@ def partner_set_status(
     from programs.services.lookups import forget_partner
 
     transaction.on_commit(lambda: forget_partner(partner))
+    from notifications import events
+
+    events.partner_status_changed(partner=partner, before=before, after=status, reason=reason)
     audit_record(
         tenant=tenant,
         actor=actor,
         action="partner.status",
         obj=partner,
         before={"status": before},
-        after={"status": status},
+        after={"status": status, **({"reason": reason} if reason else {})},
         request=request,
     )
     return partner

@@ -134,6 +134,7 @@ def partner_status(request: HttpRequest, partner_id: str) -> HttpResponse:
             partner=partner,
             status=status,
             request=request,
+            reason=request.POST.get("reason", "")[:300],
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -44,3 +44,10 @@ cron.register(
     args=("rewards.statements.statements_build_closed_month",),
     cron="30 3 1 * *",
 )
+# Notification e-mails that failed: tried again with backoff (sent ones never again).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("notifications.sending.retry_failed",),
+    interval=300,
+)

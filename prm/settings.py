@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rewards",
     "antifraud",
     "integrations",
+    "notifications",
 ]
 
 MIDDLEWARE = [

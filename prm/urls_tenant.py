@@ -7,6 +7,7 @@ from django.urls import include, path
 from antifraud import urls_pages as antifraud_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
+from notifications import urls_pages as notification_pages
 from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
@@ -59,6 +60,7 @@ console_patterns = (
         *money_pages.console_patterns,
         *crm_pages.console_patterns,
         *antifraud_pages.console_patterns,
+        *notification_pages.console_patterns,
     ],
     "console",
 )
@@ -79,6 +81,7 @@ partner_patterns = (
         path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
+        *notification_pages.cabinet_patterns,
     ],
     "partners",
 )
@@ -90,6 +93,7 @@ urlpatterns = [
     path("manage/", include(console_patterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    *notification_pages.public_patterns,
     path("", include(prm_patterns)),
     path("", include(partner_patterns)),
 ]

@@ -217,6 +217,7 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
                 )
             }
         new_rows, updated, to_hold, to_release, to_reject = [], [], [], [], []
+        flagged = []  # reached review or reject now: staff are told (once per level)
         for r in changed:
             old = existing.get(r.subject_id)
             old_level = old.level if old else RiskAssessment.Level.OK
@@ -245,6 +246,8 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
                     evidence = r.hits[code].evidence
                     out.flagged_peers.update(evidence.get("leads", []))
                     out.flagged_peers.update(evidence.get("conversions", []))
+            if r.level != RiskAssessment.Level.OK and (rising or old is None):
+                flagged.append(a)
             if a.decision or subject == "partner":
                 continue
             if r.level == RiskAssessment.Level.REJECT and (rising or old is None):
@@ -288,6 +291,10 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
                 for code, hit in by_subject[getattr(a, key)].hits.items()
             ]
         )
+        if flagged:
+            from notifications import events
+
+            events.risk_flagged(tenant=tenant, assessments=flagged)
         if to_hold:
             holds.hold_subject_rewards(to_hold)
         for a in to_reject:

@@ -8,7 +8,8 @@
 - API error rate > 1 % of calls.
 
 Rates are over the last hour of the sync log. A threshold crossed for the first time
-sends one e-mail to the tenant's owners and admins and shows in the console until it
+sends one e-mail to the tenant's owners and admins (a notification of kind
+"CRM connection alerts") and shows in the console until it
 clears; ``connection.alerts`` remembers what was already announced.
 """
 
@@ -17,14 +18,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Max, Min, Sum
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from integrations.models import CrmConflict, CrmConnection, CrmOutbox, CrmSyncLog
-from prm.models import Membership, Role
 
 WINDOW = timedelta(hours=1)
 
@@ -110,30 +109,13 @@ def connection_health(crm: CrmConnection) -> Health:
     return h
 
 
-def _admin_emails(crm: CrmConnection) -> list[str]:
-    return list(
-        Membership.objects.filter(role__in=[Role.OWNER, Role.ADMIN]).values_list(
-            "user__email", flat=True
-        )
-    )
-
-
 def _send(crm: CrmConnection, names: list[str], detail: str = "") -> None:
-    recipients = _admin_emails(crm)
-    if not recipients:
-        return
-    tenant = crm.tenant
-    with translation.override(tenant.language):
-        context = {
-            "tenant": tenant,
-            "connection": crm,
-            "problems": [str(LABELS[n]) for n in names],
-            "detail": detail,
-            "url": f"{tenant.base_url}/console/integrations/{crm.provider}/",
-        }
-        subject = render_to_string("emails/crm_alert_subject.txt", context).strip()
-        body = render_to_string("emails/crm_alert.txt", context)
-    send_mail(subject, body, None, recipients)
+    """One alert e-mail to the members who manage CRM connections (owners and admins),
+    through the notification outbox: sent by a job after commit, each member's
+    settings respected."""
+    from notifications import events
+
+    events.crm_alert(crm=crm, problems=names, detail=detail)
 
 
 def check_alerts(crm: CrmConnection) -> list[str]:
@@ -142,18 +124,23 @@ def check_alerts(crm: CrmConnection) -> list[str]:
     now_crossed = set(health.crossed)
     before = set(crm.alerts.get("crossed", []))
     new = [n for n in health.crossed if n not in before]
-    if new:
-        _send(crm, new)
-    if now_crossed != before:
-        crm.alerts = {**crm.alerts, "crossed": sorted(now_crossed)}
-        CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)
+    with transaction.atomic():  # the alert and the memory of it, together
+        if new:
+            _send(crm, new)
+        if now_crossed != before:
+            crm.alerts = {**crm.alerts, "crossed": sorted(now_crossed)}
+            CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)
     return new
 
 
 def alert_broken(crm: CrmConnection, reason: str) -> None:
-    _send(crm, ["broken"], reason)
-    crm.alerts = {**crm.alerts, "crossed": sorted(set(crm.alerts.get("crossed", [])) | {"broken"})}
-    CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)
+    with transaction.atomic():
+        _send(crm, ["broken"], reason)
+        crm.alerts = {
+            **crm.alerts,
+            "crossed": sorted(set(crm.alerts.get("crossed", [])) | {"broken"}),
+        }
+        CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)
 
 
 def alert_records_refused(crm: CrmConnection, *, skipped: int, dead: int, example: str) -> None:
@@ -164,6 +151,7 @@ def alert_records_refused(crm: CrmConnection, *, skipped: int, dead: int, exampl
     if last and now - datetime.fromisoformat(last) < WINDOW:
         return
     detail = f"skipped: {skipped}, dead: {dead}. {example}"
-    _send(crm, ["refused"], detail)
-    crm.alerts = {**crm.alerts, "refused_at": now.isoformat()}
-    CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)
+    with transaction.atomic():
+        _send(crm, ["refused"], detail)
+        crm.alerts = {**crm.alerts, "refused_at": now.isoformat()}
+        CrmConnection.objects.filter(pk=crm.pk).update(alerts=crm.alerts)

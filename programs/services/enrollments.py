@@ -110,6 +110,10 @@ def enrollment_set_status(
     if not updated:
         raise ValidationError(INVALID_STATUS, code="status")
     enrollment.status = status
+    if before == Enrollment.Status.PENDING and status == Enrollment.Status.ACTIVE:
+        from notifications import events
+
+        events.enrollment_approved(enrollment=enrollment)
     audit_record(
         tenant=tenant,
         actor=actor,

@@ -11,6 +11,8 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from notifications import events
+from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
@@ -56,6 +58,8 @@ def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "
             actor=actor,
             memo=reason[:300],
         )
+        reward.reason = reason[:300]
+        events.rewards_approved(tenant=reward.tenant, rewards=[reward])
         if actor is not None:
             audit_record(
                 tenant=reward.tenant,
@@ -110,6 +114,8 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
         memo=reason[:300],
     )
     reward.status, reward.reason = Reward.Status.REJECTED, reason[:300]
+    # Every rejection passes here (by hand, antifraud, a full refund before approval).
+    events.reward_rejected(reward=reward, reason=reason)
     return reward
 
 
@@ -155,7 +161,8 @@ def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     approved = 0
     for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
         pks = by_tenant[tenant.pk]
-        with tenant_scope(tenant):
+        # One e-mail per partner for the whole run, however many batches it takes.
+        with tenant_scope(tenant), batching():
             for start in range(0, len(pks), batch):
                 approved += approve_batch(tenant=tenant, reward_ids=pks[start : start + batch])
     return approved
@@ -252,6 +259,8 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool
                 status=Reward.Status.APPROVED, decided_at=now, reason=""
             )
             LedgerEntry.objects.bulk_create(entries)
+            approved = set(ok)
+            events.rewards_approved(tenant=tenant, rewards=[r for r in rewards if r.pk in approved])
     return done + len(ok)
 
 

@@ -11,6 +11,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from notifications import events
+from notifications.kinds import Kind
+from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
@@ -82,6 +85,7 @@ def payout_request(
             processing=amount,
             payout=payout,
         )
+        events.payouts_requested(tenant=tenant, payouts=[payout])
     return payout
 
 
@@ -109,6 +113,7 @@ def payout_approve(*, payout: PayoutRequest, actor: User) -> PayoutRequest:
             before={"status": "requested"},
             after={"status": "approved"},
         )
+        events.payout_decided(payout=payout, kind=Kind.PAYOUT_APPROVED)
     payout.refresh_from_db()
     return payout
 
@@ -151,6 +156,8 @@ def payout_reject(
                 before={"status": old},
                 after={"status": new, "reason": reason},
             )
+        payout.reason = reason[:300]
+        events.payout_decided(payout=payout, kind=Kind.PAYOUT_RETURNED)
     payout.refresh_from_db()
     return payout
 
@@ -201,6 +208,7 @@ def payout_mark_paid(
                 before={"status": "approved"},
                 after={"status": "paid"},
             )
+        events.payout_decided(payout=payout, kind=Kind.PAYOUT_PAID)
     payout.refresh_from_db()
     return payout
 
@@ -226,7 +234,8 @@ def scheduled_payouts(*, today: date | None = None, batch: int = 1000) -> int:
     for method in methods:
         if not is_schedule_day(method.schedule, today):
             continue
-        with tenant_scope(method.tenant):
+        # One e-mail per finance member for the day's run, not one per batch.
+        with tenant_scope(method.tenant), batching():
             details = list(
                 PayoutDetails.objects.filter(
                     method=method, partner__status=PartnerProfile.Status.ACTIVE
@@ -302,6 +311,7 @@ def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today
             )
         PayoutRequest.objects.bulk_create(payouts)
         LedgerEntry.objects.bulk_create(entries)
+        events.payouts_requested(tenant=tenant, payouts=payouts)
     return len(payouts)
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
@@ -71,21 +72,22 @@ def rewards_bulk(request: HttpRequest) -> HttpResponse:
         if answer == "skip":
             chosen = [r for r in chosen if r not in flagged]
     done = skipped = 0
-    for reward in chosen:
-        try:
-            if action == "approve":
-                approvals.reward_approve(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
-            elif action == "reject":
-                approvals.reward_reject(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
+    with batching():  # the partners get one e-mail each for the lot
+        for reward in chosen:
+            try:
+                if action == "approve":
+                    approvals.reward_approve(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
+                elif action == "reject":
+                    approvals.reward_reject(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
+                else:
+                    before = reward.flagged
+                    reward = approvals.reward_hold(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
+                    if before or not reward.flagged:
+                        raise ValidationError(approvals.NOT_PENDING)
+            except ValidationError:
+                skipped += 1
             else:
-                before = reward.flagged
-                reward = approvals.reward_hold(reward=reward, actor=request.user, reason=reason)  # type: ignore[arg-type]
-                if before or not reward.flagged:
-                    raise ValidationError(approvals.NOT_PENDING)
-        except ValidationError:
-            skipped += 1
-        else:
-            done += 1
+                done += 1
     messages.success(
         request,
         {

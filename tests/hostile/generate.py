@@ -601,6 +601,25 @@ form_fields(
     ("password1", "password2", "email"),
     {"password1": "x", "password2": "x", "email": "e@x.y"},
 )
+# The unsubscribe link of notification e-mails: a signed token, no sign-in.
+UNSUB = "tenant:notifications/unsubscribe/<str:token>/"
+path_param(UNSUB, "/notifications/unsubscribe/{}/")
+path_param(UNSUB, "/notifications/unsubscribe/{}/", "POST")
+add(UNSUB, "valid", "GET", "/notifications/unsubscribe/{UNSUB}/")
+add(UNSUB, "valid POST", "POST", "/notifications/unsubscribe/{UNSUB}/")
+add(UNSUB, "signature altered", "POST", "/notifications/unsubscribe/{UNSUB}x/")
+add(UNSUB, "signature cut", "GET", "/notifications/unsubscribe/{UNSUB_CUT}/")
+add(UNSUB, "another salt's token", "POST", "/notifications/unsubscribe/{INVITE}/")
+add(UNSUB, "not base64 json", "POST", "/notifications/unsubscribe/W10:1abc:def/")
+add(UNSUB, "huge", "GET", "/notifications/unsubscribe/{LONG}{LONG}/")
+header_cases(UNSUB, "POST", "/notifications/unsubscribe/{UNSUB}/")
+methods(UNSUB, "/notifications/unsubscribe/{UNSUB}/", ("PUT", "DELETE"))
+form_fields(
+    UNSUB,
+    "/notifications/unsubscribe/{UNSUB}/",
+    ("List-Unsubscribe",),
+    {"List-Unsubscribe": "One-Click"},
+)
 add("tenant:security/2fa-required/", "GET", "GET", "/security/2fa-required/")
 query_params("tenant:security/2fa-required/", "/security/2fa-required/", ("next",))
 

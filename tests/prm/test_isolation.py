@@ -65,6 +65,9 @@ CASES = [
     Case("domain_create", "POST", "/manage/settings/domains/", {"domain": "evil.example.com"}),
     Case("domain_delete", "POST", "/manage/settings/domains/{domain}/remove/"),
     Case("audit", "GET", "/manage/audit/"),
+    Case("my_notifications", "GET", "/manage/notifications/"),
+    Case("my_notifications", "POST", "/manage/notifications/", {"language": "ru"}),
+    Case("notification_outbox", "GET", "/manage/notifications/outbox/"),
 ]
 WITH_IDS = [case for case in CASES if "{" in case.path]
 

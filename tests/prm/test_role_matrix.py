@@ -160,6 +160,9 @@ URLS: dict[str, tuple[str, Does]] = {
     "antifraud_blocklist": ("Block lists", W),
     "antifraud_block_add": ("Block lists", W),
     "antifraud_block_remove": ("Block lists", W),
+    # Notifications: one's own settings (every role), the outbox (owners and admins)
+    "my_notifications": ("My notifications", R),
+    "notification_outbox": ("E-mail outbox", R),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -178,6 +181,7 @@ SIDEBAR = {
     "API keys": "api_keys",
     "Audit log": "audit",
     "Antifraud review": "antifraud",
+    "My notifications": "my_notifications",
 }
 
 
