@@ -43,7 +43,7 @@ def partner_join(
         record_identity(profile)
         enqueue_scoring(tenant=tenant, partners=[profile.pk])
         if profile.status == PartnerProfile.Status.PENDING:
-            from notifications import events
+            from prm.notifications import events
 
             events.application_received(partner=profile)
     return profile
@@ -103,7 +103,7 @@ def partner_set_status(
     from programs.services.lookups import forget_partner
 
     transaction.on_commit(lambda: forget_partner(partner))
-    from notifications import events
+    from prm.notifications import events
 
     events.partner_status_changed(partner=partner, before=before, after=status, reason=reason)
     audit_record(

@@ -48,6 +48,6 @@ cron.register(
 cron.register(
     run_periodic,
     queue_name="default",
-    args=("notifications.sending.retry_failed",),
+    args=("prm.notifications.sending.retry_failed",),
     interval=300,
 )

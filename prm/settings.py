@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "rewards",
     "antifraud",
     "integrations",
-    "notifications",
+    "prm.notifications",
 ]
 
 MIDDLEWARE = [

@@ -7,8 +7,8 @@ from django.urls import include, path
 from antifraud import urls_pages as antifraud_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
-from notifications import urls_pages as notification_pages
 from partners import views as partner_views
+from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
 from programs.urls import api_patterns, tracking_patterns

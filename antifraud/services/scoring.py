@@ -292,7 +292,7 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
             ]
         )
         if flagged:
-            from notifications import events
+            from prm.notifications import events
 
             events.risk_flagged(tenant=tenant, assessments=flagged)
         if to_hold:

@@ -113,7 +113,7 @@ def _send(crm: CrmConnection, names: list[str], detail: str = "") -> None:
     """One alert e-mail to the members who manage CRM connections (owners and admins),
     through the notification outbox: sent by a job after commit, each member's
     settings respected."""
-    from notifications import events
+    from prm.notifications import events
 
     events.crm_alert(crm=crm, problems=names, detail=detail)
 

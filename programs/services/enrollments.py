@@ -111,7 +111,7 @@ def enrollment_set_status(
         raise ValidationError(INVALID_STATUS, code="status")
     enrollment.status = status
     if before == Enrollment.Status.PENDING and status == Enrollment.Status.ACTIVE:
-        from notifications import events
+        from prm.notifications import events
 
         events.enrollment_approved(enrollment=enrollment)
     audit_record(

@@ -133,7 +133,7 @@ def _create(
         fx=fx_snapshot,
         memo=memo[:300],
     )
-    from notifications import events
+    from prm.notifications import events
 
     events.rewards_created(tenant=tenant, rewards=[reward])
     return reward

@@ -436,7 +436,7 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         if batch.rewards:
             Reward.objects.bulk_create(batch.rewards)
             LedgerEntry.objects.bulk_create(batch.entries)
-            from notifications import events
+            from prm.notifications import events
             from prm.tenancy import require_tenant
 
             # Only rewards inserted now: a batch run again announces nothing.

@@ -11,11 +11,11 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from notifications import events
-from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
+from prm.notifications import events
+from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward

@@ -11,12 +11,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from notifications import events
-from notifications.kinds import Kind
-from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
+from prm.notifications import events
+from prm.notifications.kinds import Kind
+from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
 from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.services.ledger import ZERO, balance, lock_partner, money, post

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.services import batching
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
+from prm.notifications.services import batching
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or

@@ -21,8 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.models import CrmConnection
 from integrations.models.connection import Provider
-from notifications.tokens import unsubscribe_token
 from prm.models import ApiKey, Role
+from prm.notifications.tokens import unsubscribe_token
 from prm.tenancy import tenant_scope
 from programs.models import Click
 from programs.services.clicks import DEAD_LETTERS, STREAM, clicks_flush

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from notifications.models import NotificationPreference
 from partners.models import PartnerProfile
 from prm.models import Tenant
+from prm.notifications.models import NotificationPreference
 from programs.models import Program
 from tests.rewards.helpers import make_partner, make_program, rule
 

@@ -10,13 +10,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from notifications.kinds import Kind
-from notifications.models import Notification, NotificationPreference
-from notifications.sending import retry_failed
-from notifications.services import batching
 from partners.models import PartnerProfile
 from partners.services import partner_join, partner_set_status
 from prm.models import Role
+from prm.notifications.kinds import Kind
+from prm.notifications.models import Notification, NotificationPreference
+from prm.notifications.sending import retry_failed
+from prm.notifications.services import batching
 from programs.models import Conversion, Enrollment, Program
 from programs.services.enrollments import enrollment_create, enrollment_set_status
 from rewards.models import PayoutDetails, PayoutMethod, Reward

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.kinds import Kind
-from notifications.models import Notification, NotificationPreference
-from notifications.tokens import unsubscribe_token
+from prm.notifications.kinds import Kind
+from prm.notifications.models import Notification, NotificationPreference
+from prm.notifications.tokens import unsubscribe_token
 from tests.rewards.helpers import sale
 
 

@@ -26,12 +26,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from notifications.branding import email_branding
-from notifications.kinds import SPECS, Kind
-from notifications.messages import build
-from notifications.models import Notification, NotificationPreference
-from notifications.tokens import unsubscribe_token
 from prm.models import Tenant, User
+from prm.notifications.branding import email_branding
+from prm.notifications.kinds import SPECS, Kind
+from prm.notifications.messages import build
+from prm.notifications.models import Notification, NotificationPreference
+from prm.notifications.tokens import unsubscribe_token
 from prm.public_urls import tenant_url
 from prm.tenancy import require_tenant, tenant_scope
 

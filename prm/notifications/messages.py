@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from notifications.kinds import Kind
-from notifications.models import Notification
 from prm.models import Tenant
+from prm.notifications.kinds import Kind
+from prm.notifications.models import Notification
 from prm.public_urls import tenant_url
 from rewards.templatetags.money import money
 

@@ -6,8 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from notifications.kinds import Kind
-from notifications.models import Notification
+from prm.notifications.kinds import Kind
+from prm.notifications.models import Notification
 
 
 class PreferencesForm(forms.Form):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from notifications.kinds import Kind
+from prm.notifications.kinds import Kind
 from prm.tenancy import TenantOwned
 
 

@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from notifications.kinds import Kind
-from notifications.services import notify, notify_staff
+from prm.notifications.kinds import Kind
+from prm.notifications.services import notify, notify_staff
 
 if TYPE_CHECKING:
     from partners.models import PartnerProfile

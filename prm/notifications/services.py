@@ -18,12 +18,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from notifications.kinds import SPECS, STAFF, Kind
-from notifications.models import Notification, NotificationPreference
 from prm.models import Membership, Tenant
+from prm.notifications.kinds import SPECS, STAFF, Kind
+from prm.notifications.models import Notification, NotificationPreference
 from prm.permissions import ROLE_PERMISSIONS
 
-SEND_JOB = "notifications.sending.send_batch"
+SEND_JOB = "prm.notifications.sending.send_batch"
 
 # (tenant id, batch id) of the open ``batching()`` block, or None.
 _open_batch: contextvars.ContextVar[dict[Any, tuple[Tenant, uuid.UUID]] | None] = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications import views
+from prm.notifications import views
 
 console_patterns = [
     path("notifications/", views.staff_preferences, name="my_notifications"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core import signing
 
-from notifications.kinds import Kind
+from prm.notifications.kinds import Kind
 
 SALT = "prm.notifications.unsubscribe"
 

@@ -11,15 +11,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from notifications.forms import OutboxFilterForm, PreferencesForm
-from notifications.kinds import PARTNER_KINDS, SPECS, Kind, staff_kinds_for
-from notifications.models import Notification
-from notifications.services import preference_for, preference_mute, preference_save
-from notifications.tokens import unsubscribe_read
 from partners.access import partner_required
 from partners.models import PartnerProfile
 from prm.access import request_tenant, staff_required
 from prm.models import Membership, User
+from prm.notifications.forms import OutboxFilterForm, PreferencesForm
+from prm.notifications.kinds import PARTNER_KINDS, SPECS, Kind, staff_kinds_for
+from prm.notifications.models import Notification
+from prm.notifications.services import preference_for, preference_mute, preference_save
+from prm.notifications.tokens import unsubscribe_read
 from prm.permissions import Perm
 
 PAGE_SIZE = 50
