@@ -1,13 +1,15 @@
 """The set-based accrual engine: rewards for a batch of conversions in one transaction.
 
 A fixed number of statements per batch, whatever its size: the conversions with their
-program, partner and group in one query; the upline one query per level; the budgets'
-running-total rows and every partner involved locked (partners in one statement, by
-primary key, so batches and single accruals never deadlock); the fresh amounts, month
-volumes and customer histories in one query of correlated aggregates; enrollments,
-rules, bonus rules, exchange rates and existing reward keys in one query each; then the
-rewards are computed in Python in ``occurred_at`` order (month volumes and budget room
-advanced as rewards are made) and written with two multi-row inserts.
+program, partner and group in one query; the upline one query per level; the
+conversions' partners locked (in one statement, by primary key, so batches and single
+accruals never deadlock); the fresh amounts, month volumes and customer histories in one
+query of correlated aggregates; enrollments, rules, bonus rules, exchange rates and
+existing reward keys in one query each; then the rewards are computed in Python in
+``occurred_at`` order (month volumes advanced as rewards are made) and written with two
+multi-row inserts. A budgeted program's running total is charged last, with one
+conditional update (``services.budget``); only a batch that would overrun the budget
+works its rewards out again, capped reward by reward under the total's lock.
 
 It computes exactly what the per-conversion engine did (``tests/rewards/
 _reference_accrual.py`` keeps it; the differential test compares both to the cent). The
@@ -26,14 +28,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from partners.models import PartnerProfile
 from programs.models import Conversion, Enrollment, Program
-from rewards.models import BonusRule, LedgerEntry, ProgramBudget, Reward, RewardRule
+from rewards.models import BonusRule, LedgerEntry, Reward, RewardRule
 from rewards.services import fx
 from rewards.services.approvals import clawback_apply, clawback_due
+from rewards.services.budget import (
+    UNBOUNDED,
+    budget_add,
+    budget_charge,
+    budget_ensure,
+    budget_lock_rooms,
+)
+from rewards.services.bulk_insert import bulk_insert
 from rewards.services.ledger import ZERO, money
 from rewards.services.rules import Volume, calculate, snapshot
 
@@ -237,6 +247,28 @@ def _depth(program: Program) -> int:
     return min(program.levels, len(program.level_percents or []) + 1)
 
 
+# The columns the batch reads (the rest, such as a conversion's attribution, would only
+# be parsed into model instances to be thrown away).
+_CONVERSION_FIELDS = (
+    "tenant",
+    "program",
+    "partner",
+    "kind",
+    "amount",
+    "currency",
+    "refunded_amount",
+    "occurred_at",
+)
+_PARTNER_FIELDS = (
+    "tenant",
+    "status",
+    "display_name",  # with the user's e-mail: str(partner), in upline shares' memos
+    "user__email",
+    "group",
+    "recruited_by",
+)
+
+
 def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -> list[Reward]:
     """Rewards for a batch of the current tenant's conversions, in one transaction
     (level 1, upline shares, bonuses, refunds already made). Idempotent: a batch run
@@ -248,9 +280,8 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         return []
     conversions = [
         c
-        for c in Conversion.objects.select_related(
-            "program", "partner", "partner__group", "partner__user"
-        )
+        for c in Conversion.objects.select_related("partner", "partner__group", "partner__user")
+        .only(*_CONVERSION_FIELDS, *(f"partner__{f}" for f in _PARTNER_FIELDS))
         .filter(pk__in=ids, partner__isnull=False)
         .order_by("occurred_at", "pk")
         if c.amount > 0
@@ -258,7 +289,9 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
     if not conversions:
         return []
     tenant_id = conversions[0].tenant_id
-    programs = {c.program_id: c.program for c in conversions}
+    programs = Program.objects.in_bulk({c.program_id for c in conversions})
+    for c in conversions:
+        c.program = programs[c.program_id]
     profiles: dict[Any, PartnerProfile] = {c.partner_id: c.partner for c in conversions}  # type: ignore[misc]
     # The upline, one query per level.
     depth = max(_depth(p) for p in programs.values())
@@ -267,14 +300,16 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         frontier -= set(profiles)
         if not frontier:
             break
-        found = PartnerProfile.objects.select_related("group", "user").filter(pk__in=frontier)
+        found = (
+            PartnerProfile.objects.select_related("group", "user")
+            .only(*_PARTNER_FIELDS)
+            .filter(pk__in=frontier)
+        )
         frontier = set()
         for profile in found:
             profiles[profile.pk] = profile
             if profile.recruited_by_id:
                 frontier.add(profile.recruited_by_id)
-
-    from rewards.services.accrual import lock_budget
 
     created: list[Reward] = []
     with transaction.atomic():
@@ -282,10 +317,14 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             (p for p in programs.values() if p.reward_budget is not None), key=lambda p: p.pk
         )
         for program in budgeted:
-            lock_budget(program)
+            budget_ensure(program)
+        # The conversions' partners, whose month (caps, tiers, bonuses) and refunds the
+        # batch reads; their recruiters' shares read nothing of theirs, so recruiters are
+        # not locked (as the per-conversion engine never locked them), and batches of
+        # other partners do not wait on them.
         list(
             PartnerProfile.objects.select_for_update(no_key=True)
-            .filter(pk__in=list(profiles))
+            .filter(pk__in=list({c.partner_id for c in conversions}))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -339,108 +378,146 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             ).order_by()
             if r.key in wanted
         }
-        spent = dict(
-            ProgramBudget.objects.filter(program_id__in=[p.pk for p in budgeted]).values_list(
-                "program_id", "spent"
-            )
-        )
-        batch = _Batch(
+        inputs = _Inputs(
             tenant_id=tenant_id,
+            conversions=conversions,
+            fresh=fresh,
+            active=active,
+            rules=rules,
+            bonuses=bonuses,
+            book=book,
             existing=existing,
-            room={
-                p.pk: max(p.reward_budget - spent.get(p.pk, ZERO), ZERO)  # type: ignore[operator]
-                for p in budgeted
-            },
+            profiles=profiles,
+            strict=strict,
         )
-        month_added: dict[tuple[Any, Any, str], Decimal] = defaultdict(lambda: ZERO)
-        claw_later: list[tuple[Reward, Conversion]] = []
-        snapshots: dict[Any, dict[str, Any]] = {}  # a rule's copy, made once per batch
-        for c in conversions:
-            row = fresh.get(c.pk)
-            if row is None:
-                continue
-            c.amount, c.refunded_amount = row["amount"], row["refunded_amount"]
-            program, partner = c.program, c.partner
-            assert partner is not None
-            if (
-                partner.status != PartnerProfile.Status.ACTIVE
-                or (
-                    program.pk,
-                    partner.pk,
-                )
-                not in active
-            ):
-                continue
-            rule = _rule_for(rules[program.pk], partner)
-            if rule is None or c.amount <= 0:
-                continue
-            try:
-                amount, fx_snapshot = book.convert(
-                    c.amount, c.currency, program.currency, c.occurred_at.date()
-                )
-            except ValidationError:
-                if strict:
-                    raise
-                log.warning("accrual skipped, no exchange rate: conversion %s", c.pk)
-                continue
-            period = c.occurred_at.strftime("%Y-%m")
-            month_key = (program.pk, partner.pk, period)
-            volume = Volume(
-                conversions=row["vol_n"],
-                revenue=money(row["vol_revenue"]),
-                rewarded=money(row["vol_rewarded"] + month_added[month_key]),
-            )
-            calc = calculate(
-                rule,
-                amount=amount,
-                kind=c.kind,
-                prior_payments=row["prior_subscriptions"],
-                is_new_customer=row["prior_n"] == 0,
-                volume=volume,
-            )
-            if c.refunded_amount < c.amount:
-                if rule.pk not in snapshots:
-                    snapshots[rule.pk] = snapshot(rule)
-                rule_copy = {
-                    **snapshots[rule.pk],
-                    "base_amount": str(money(amount)),
-                    "notes": calc.notes,
-                }
-                base = batch.create(
-                    key=f"conversion:{c.pk}",
-                    partner=partner,
-                    program=program,
-                    kind=Reward.Kind.CONVERSION,
-                    level=1,
-                    amount=calc.amount,
-                    rule=rule_copy,
-                    fx_snapshot=fx_snapshot,
-                    at=c.occurred_at,
-                    conversion=c,
-                    memo="; ".join(calc.notes),
-                )
-                if base is not None:
-                    made = [base]
-                    if base.key not in existing:
-                        month_added[month_key] += base.amount
-                    made += _shares(batch, c, base, profiles, active, fx_snapshot)
-                    if c.refunded_amount > 0:
-                        for reward in made:
-                            if reward.key in existing:
-                                claw_later.append((reward, c))
-                            else:
-                                _claw(batch, reward, c)
-                    created += made
-            created += _bonuses(batch, c, bonuses[program.pk], volume)
+        # Worked out as if no budget ran out; charged at the end (see services.budget).
+        batch, created, claw_later = _compute(inputs, {p.pk: UNBOUNDED for p in budgeted})
+        charged = False
         if batch.rewards:
-            Reward.objects.bulk_create(batch.rewards)
-            LedgerEntry.objects.bulk_create(batch.entries)
-        for program_id, added in batch.spent.items():
-            if added:
-                ProgramBudget.objects.filter(program_id=program_id).update(spent=F("spent") + added)
+            with transaction.atomic():  # a savepoint: an overflowing charge undoes the batch
+                bulk_insert(Reward, batch.rewards)
+                bulk_insert(LedgerEntry, batch.entries)
+                charged = budget_charge(budgeted, batch.spent)
+                if not charged:
+                    transaction.set_rollback(True)
+        if batch.rewards and not charged:
+            # Some budget runs out within the batch: cap reward by reward under its lock.
+            batch, created, claw_later = _compute(inputs, budget_lock_rooms(budgeted))
+            if batch.rewards:
+                bulk_insert(Reward, batch.rewards)
+                bulk_insert(LedgerEntry, batch.entries)
+            budget_add(budgeted, batch.spent)
         for reward, c in claw_later:  # a rerun after a refund: the rewards exist already
             clawback_apply(reward=reward, conversion=c)
     return created
+
+
+@dataclass
+class _Inputs:
+    """What a batch read under its partners' locks, to work its rewards out from."""
+
+    tenant_id: Any
+    conversions: list[Conversion]
+    fresh: dict[Any, dict[str, Any]]
+    active: set[tuple[Any, Any]]
+    rules: dict[Any, list[RewardRule]]
+    bonuses: dict[Any, list[BonusRule]]
+    book: fx.RateBook
+    existing: dict[str, Reward]
+    profiles: dict[Any, PartnerProfile]
+    strict: bool
+    snapshots: dict[Any, dict[str, Any]] = field(default_factory=dict)  # a rule's copy
+
+
+def _compute(
+    inputs: _Inputs, room: dict[Any, Decimal | None]
+) -> tuple[_Batch, list[Reward], list[tuple[Reward, Conversion]]]:
+    """The batch's rewards, in ``occurred_at`` order, with ``room`` left in each
+    budgeted program: the rewards to insert, every reward of the batch (new or found),
+    and the found ones a refund still has to claw back."""
+    existing, active, snapshots = inputs.existing, inputs.active, inputs.snapshots
+    batch = _Batch(tenant_id=inputs.tenant_id, existing=existing, room=room)
+    created: list[Reward] = []
+    month_added: dict[tuple[Any, Any, str], Decimal] = defaultdict(lambda: ZERO)
+    claw_later: list[tuple[Reward, Conversion]] = []
+    for c in inputs.conversions:
+        row = inputs.fresh.get(c.pk)
+        if row is None:
+            continue
+        c.amount, c.refunded_amount = row["amount"], row["refunded_amount"]
+        program, partner = c.program, c.partner
+        assert partner is not None
+        if (
+            partner.status != PartnerProfile.Status.ACTIVE
+            or (
+                program.pk,
+                partner.pk,
+            )
+            not in active
+        ):
+            continue
+        rule = _rule_for(inputs.rules[program.pk], partner)
+        if rule is None or c.amount <= 0:
+            continue
+        try:
+            amount, fx_snapshot = inputs.book.convert(
+                c.amount, c.currency, program.currency, c.occurred_at.date()
+            )
+        except ValidationError:
+            if inputs.strict:
+                raise
+            log.warning("accrual skipped, no exchange rate: conversion %s", c.pk)
+            continue
+        period = c.occurred_at.strftime("%Y-%m")
+        month_key = (program.pk, partner.pk, period)
+        volume = Volume(
+            conversions=row["vol_n"],
+            revenue=money(row["vol_revenue"]),
+            rewarded=money(row["vol_rewarded"] + month_added[month_key]),
+        )
+        calc = calculate(
+            rule,
+            amount=amount,
+            kind=c.kind,
+            prior_payments=row["prior_subscriptions"],
+            is_new_customer=row["prior_n"] == 0,
+            volume=volume,
+        )
+        if c.refunded_amount < c.amount:
+            if rule.pk not in snapshots:
+                snapshots[rule.pk] = snapshot(rule)
+            rule_copy = {
+                **snapshots[rule.pk],
+                "base_amount": str(money(amount)),
+                "notes": calc.notes,
+            }
+            base = batch.create(
+                key=f"conversion:{c.pk}",
+                partner=partner,
+                program=program,
+                kind=Reward.Kind.CONVERSION,
+                level=1,
+                amount=calc.amount,
+                rule=rule_copy,
+                fx_snapshot=fx_snapshot,
+                at=c.occurred_at,
+                conversion=c,
+                memo="; ".join(calc.notes),
+            )
+            if base is not None:
+                made = [base]
+                if base.key not in existing:
+                    month_added[month_key] += base.amount
+                made += _shares(batch, c, base, inputs.profiles, active, fx_snapshot)
+                if c.refunded_amount > 0:
+                    for reward in made:
+                        if reward.key in existing:
+                            claw_later.append((reward, c))
+                        else:
+                            _claw(batch, reward, c)
+                created += made
+        created += _bonuses(batch, c, inputs.bonuses[program.pk], volume)
+    return batch, created, claw_later
 
 
 def _shares(
