@@ -32,7 +32,12 @@ from partners.models import PartnerProfile
 from programs.models import Conversion, Enrollment, Program
 from rewards.models import BonusRule, LedgerEntry, Reward, RewardRule
 from rewards.services import fx
-from rewards.services.accrual_compute import BatchInputs, compute_rewards, upline_chain
+from rewards.services.accrual_compute import (
+    BatchInputs,
+    BatchRewards,
+    compute_rewards,
+    upline_chain,
+)
 from rewards.services.approvals import clawback_apply
 from rewards.services.budget import (
     UNBOUNDED,
@@ -275,21 +280,29 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         )
         # Worked out as if no budget ran out; charged at the end (see services.budget).
         batch, created, claw_later = compute_rewards(inputs, {p.pk: UNBOUNDED for p in budgeted})
-        charged = False
-        if batch.rewards:
-            with transaction.atomic():  # a savepoint: an overflowing charge undoes the batch
-                bulk_insert(Reward, batch.rewards)
-                bulk_insert_rows(LedgerEntry, batch.entries)
-                charged = budget_charge(budgeted, batch.spent)
-                if not charged:
-                    transaction.set_rollback(True)
-        if batch.rewards and not charged:
+        if not _write(batch, budgeted):
             # Some budget runs out within the batch: cap reward by reward under its lock.
             batch, created, claw_later = compute_rewards(inputs, budget_lock_rooms(budgeted))
-            if batch.rewards:
-                bulk_insert(Reward, batch.rewards)
-                bulk_insert_rows(LedgerEntry, batch.entries)
+            _write(batch, [])
             budget_add(budgeted, batch.spent)
         for reward, c in claw_later:  # a rerun after a refund: the rewards exist already
             clawback_apply(reward=reward, conversion=c)
     return created
+
+
+def _write(batch: BatchRewards, budgeted: list[Program]) -> bool:
+    """Insert the batch's rewards and entries and charge ``budgeted`` programs' totals;
+    False, with nothing written, if a charge would overrun a budget."""
+    if not batch.rewards:
+        return True
+    if not budgeted:
+        bulk_insert(Reward, batch.rewards)
+        bulk_insert_rows(LedgerEntry, batch.entries)
+        return True
+    with transaction.atomic():  # a savepoint: an overrunning charge undoes the inserts
+        bulk_insert(Reward, batch.rewards)
+        bulk_insert_rows(LedgerEntry, batch.entries)
+        if budget_charge(budgeted, batch.spent):
+            return True
+        transaction.set_rollback(True)
+    return False
