@@ -365,6 +365,7 @@ def main() -> None:
     blocks = []
     accrue_s = 0.0
     connection.close()  # not shared with the forked workers
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
         for b in range(BLOCKS):
             block = ids[b * len(ids) // BLOCKS : (b + 1) * len(ids) // BLOCKS]
@@ -391,9 +392,11 @@ def main() -> None:
             print(f"block {b}: {len(block) / secs:,.0f} conversions/s at {existing:,} rewards")
     loads.append(("after the accrual", load_average()))
     accrued = sum(blk[3] for blk in blocks)
-    import resource as r
-
-    children_peak = r.getrusage(r.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers have exited
+    children_peak = after.ru_maxrss / 1024
+    # The workers' own CPU time (Python and the driver, not PostgreSQL's): unlike the
+    # rates, barely moved by what else shares the cores.
+    worker_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
     from django.utils import timezone
 
@@ -488,6 +491,10 @@ customer histories in one query, rules, bonus rules and rates loaded once, rewar
 ledger entries written with one COPY each; a budgeted program's running total charged
 at the batch's end with one conditional update (rewards/services/budget.py), so its
 batches hold that row only from the charge to the commit.
+
+The accrual workers used {worker_cpu:,.1f} s of CPU in all (user + system, PostgreSQL's
+own work not included): {worker_cpu * 1000 / (accrued / BATCH):,.0f} ms per batch of
+{BATCH:,} conversions.
 
 Accrual block by block (10 % of the conversions each, in occurred_at order):
 
