@@ -91,6 +91,11 @@ def psql(sql: str) -> None:
     )
 
 
+def load_average() -> str:
+    """The machine's load average now (1, 5, 15 min): what else shares the cores."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -336,6 +341,7 @@ def write(section: str) -> None:
 def main() -> None:
     psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     psql(f"CREATE DATABASE {DB_NAME}")
+    loads = [("at the start", load_average())]
     t0 = time.perf_counter()
     tenant_id, _ = setup()
     setup_s = time.perf_counter() - t0
@@ -359,6 +365,7 @@ def main() -> None:
     blocks = []
     accrue_s = 0.0
     connection.close()  # not shared with the forked workers
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
         for b in range(BLOCKS):
             block = ids[b * len(ids) // BLOCKS : (b + 1) * len(ids) // BLOCKS]
@@ -383,10 +390,13 @@ def main() -> None:
             accrue_s += secs
             blocks.append((b, b % 2 == 1, existing, len(block), secs, results[0][1]))
             print(f"block {b}: {len(block) / secs:,.0f} conversions/s at {existing:,} rewards")
+    loads.append(("after the accrual", load_average()))
     accrued = sum(blk[3] for blk in blocks)
-    import resource as r
-
-    children_peak = r.getrusage(r.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers have exited
+    children_peak = after.ru_maxrss / 1024
+    # The workers' own CPU time (Python and the driver, not PostgreSQL's): unlike the
+    # rates, barely moved by what else shares the cores.
+    worker_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
     from django.utils import timezone
 
@@ -422,6 +432,7 @@ def main() -> None:
         entries = LedgerEntry.objects.count()
         requested = PayoutRequest.objects.count()
     verify_s = time.perf_counter() - t0
+    loads.append(("at the end", load_average()))
 
     rows = [
         ("setup (bulk insert, not measured work)", setup_s, "", ""),
@@ -455,7 +466,8 @@ def main() -> None:
         for b, budget, existing, n, secs, statements in blocks
     )
     reference_lines = "\n".join(f"- {name}: {rate:,.0f} rows/s" for name, rate in reference)
-    load = f"\n\nLoad: {LOAD_NOTE}." if LOAD_NOTE else ""
+    load = "\n\nLoad average (1, 5, 15 min) " + ", ".join(f"{when}: {avg}" for when, avg in loads)
+    load += f". {LOAD_NOTE}." if LOAD_NOTE else "."
     section = f"""{START}
 ## Rewards
 
@@ -474,11 +486,17 @@ every tenth partner's recruiter, monthly bonuses); {payouts:,} scheduled payouts
 ({requested:,} payout requests in all); ledger check: {verdict}.
 Accrual is the set-based engine (rewards/services/accrual_batch.py, also what the
 single-conversion job runs with a batch of one): batches of 1,000 conversions, one
-transaction each, partners locked in one statement, month volumes and customer
-histories in one query, rules, bonus rules and rates loaded once, multi-row inserts.
+transaction each, the conversions' partners locked in one statement, month volumes and
+customer histories in one query, rules, bonus rules and rates loaded once, rewards and
+ledger entries written with one COPY each; a budgeted program's running total charged
+at the batch's end with one conditional update (rewards/services/budget.py), so its
+batches hold that row only from the charge to the commit.
 
-Accrual block by block (10 % of the conversions each, in occurred_at order; the
-budgeted program's batches also lock its running-total row, so they run one at a time):
+The accrual workers used {worker_cpu:,.1f} s of CPU in all (user + system, PostgreSQL's
+own work not included): {worker_cpu * 1000 / (accrued / BATCH):,.0f} ms per batch of
+{BATCH:,} conversions.
+
+Accrual block by block (10 % of the conversions each, in occurred_at order):
 
 | block | budget | rewards before | conversions | time | conversions/s | statements per batch |
 |---|---|---:|---:|---:|---:|---:|
