@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,10 +13,14 @@ from django.views.decorators.http import require_http_methods
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
 from partners.privacy import partner_data_export
+from partners.search import partner_search as search_partners
+from partners.search import partners_for_choice, partners_in_program
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
+from programs.models import Program
 
 PAGE_SIZE = 50
 
@@ -69,7 +72,7 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
-    partners = PartnerProfile.objects.select_related("user")
+    partners = PartnerProfile.objects.select_related("user").order_by("-created_at", "-pk")
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
     q = request.GET.get("q", "").replace("\x00", "").strip()
     status = request.GET.get("status", "")
@@ -79,12 +82,27 @@ def partner_list(request: HttpRequest) -> HttpResponse:
         )
     if status in PartnerProfile.Status.values:
         partners = partners.filter(status=status)
-    page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(partners, request, PAGE_SIZE)
     return render(
         request,
         "console/partners.html",
         {"page": page, "q": q, "status": status, "statuses": PartnerProfile.Status.choices},
     )
+
+
+@require_http_methods(["GET"])
+@staff_required(Perm.PARTNERS_VIEW)
+def partner_search(request: HttpRequest) -> JsonResponse:
+    """``?q=``: up to 20 partners matching a name, e-mail or company, for the partner
+    fields of console forms and filters; ``&program=<id>`` keeps the program's partners
+    (``&enrolled=active``: only active enrollments), as the form receiving it does."""
+    partners = partners_for_choice()
+    program_id = request.GET.get("program", "")
+    if program_id:
+        program = get_in_tenant_or_404(Program, pk=program_id)
+        active_only = request.GET.get("enrolled") == "active"
+        partners = partners_in_program(program, active_only=active_only)
+    return JsonResponse({"results": search_partners(partners, request.GET.get("q", ""))})
 
 
 @staff_required(Perm.PARTNERS_MANAGE)

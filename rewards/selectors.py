@@ -117,5 +117,5 @@ def corrections_decided() -> QuerySet[CorrectionRequest]:
     return (
         CorrectionRequest.objects.exclude(status=CorrectionRequest.Status.PENDING)
         .select_related("partner__user", "requested_by", "decided_by")
-        .order_by("-decided_at")
+        .order_by("-decided_at", "-pk")
     )

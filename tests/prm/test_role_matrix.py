@@ -63,6 +63,7 @@ URLS: dict[str, tuple[str, Does]] = {
     "invitation_resend": ("Team and invitations", W),
     # Partners
     "partners": ("Partners", R),
+    "partner_search": ("Partners", R),  # the JSON behind partner fields
     "partner_status": ("Partners", W),
     # Settings
     "settings": ("Settings", R),
