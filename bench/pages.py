@@ -19,7 +19,7 @@ BENCH_PAGES_REBUILD (0; 1 drops and rebuilds the data), BENCH_PAGES_SCALE (1),
 BENCH_PAGES_REQUESTS (40 per page), BENCH_PAGES_PORT (8093), BENCH_WRITE (1).
 """
 
-# ruff: noqa: S603, S607 - a local driver of local tools (psql, gunicorn)
+# ruff: noqa: S603, S607, S608 - a local driver of local tools (psql, gunicorn); SQL of constants
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 
-
 # Up to this offset the plain slice is as fast, and one query fewer.
 KEYS_FIRST_FROM = 1000
 
