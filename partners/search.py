@@ -99,7 +99,8 @@ class PartnerSearchWidget(forms.Widget):
         attrs = self.build_attrs(self.attrs, attrs)
         input_id = attrs.get("id") or f"id_{name}"
         pk, text = self.label_for(value)
-        url = reverse("console:partner_search")
+        # Console forms live on tenant hosts, whatever urlconf renders them (tests, mails).
+        url = reverse("console:partner_search", urlconf="prm.urls_tenant")
         if self.search_params:
             url += "?" + urlencode(self.search_params)
         return format_html(

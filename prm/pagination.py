@@ -16,13 +16,32 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 
 # Up to this offset the plain slice is as fast, and one query fewer.
 KEYS_FIRST_FROM = 1000
 
 
 class KeysFirstPaginator(Paginator):
-    """A ``Paginator`` over a queryset whose deep pages are fetched keys first."""
+    """A ``Paginator`` over a queryset whose deep pages are fetched keys first.
+
+    ``count_cap``: count at most this many rows (a text search that matches nearly
+    everything would otherwise count every row); ``capped`` says the list is longer.
+    """
+
+    def __init__(self, *args: Any, count_cap: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.count_cap = count_cap
+        self.capped = False
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if self.count_cap is None or not isinstance(rows, QuerySet):
+            return super().count
+        counted = rows.order_by()[: self.count_cap + 1].count()
+        self.capped = counted > self.count_cap
+        return min(counted, self.count_cap)
 
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)
@@ -31,14 +50,27 @@ class KeysFirstPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         rows = self.object_list
-        if not isinstance(rows, QuerySet) or bottom < KEYS_FIRST_FROM:
+        if not isinstance(rows, QuerySet):
             return super().page(number)
-        keys = list(rows.values_list("pk", flat=True)[bottom:top])
+        # LIMIT stays the page size even when fewer rows are left: a LIMIT of 1 or 2
+        # makes PostgreSQL walk the sort index hoping to meet them early, which for a
+        # selective search means reading every row of the tenant.
+        limit = bottom + self.per_page + self.orphans
+        if bottom < KEYS_FIRST_FROM:
+            return self._get_page(list(rows[bottom:limit])[: top - bottom], number, self)
+        keys = list(rows.values_list("pk", flat=True)[bottom:limit])[: top - bottom]
         by_key = {row.pk: row for row in rows.filter(pk__in=keys)}
         return self._get_page([by_key[key] for key in keys if key in by_key], number, self)
 
 
-def page_of(rows: QuerySet[Any], request: Any, per_page: int, param: str = "page") -> Page:
+def page_of(
+    rows: QuerySet[Any],
+    request: Any,
+    per_page: int,
+    param: str = "page",
+    count_cap: int | None = None,
+) -> Page:
     """The requested page (``?page=``, or ``param``) of ``rows``; bad numbers give the
     first or the last page, as ``Paginator.get_page`` does."""
-    return KeysFirstPaginator(rows, per_page).get_page(request.GET.get(param))
+    paginator = KeysFirstPaginator(rows, per_page, count_cap=count_cap)
+    return paginator.get_page(request.GET.get(param))

@@ -34,6 +34,7 @@ PAGE_SIZE = 50
 # Which form field a service error belongs to (ValidationError codes of lead_create).
 ERROR_FIELDS = {"email": "email", "phone": "phone", "partner": "partner", "program": "program"}
 SORTABLE = ["name", "status", "created_at"]
+SEARCH_COUNT_CAP = 10_000
 
 
 def add_service_error(form: LeadForm, exc: ValidationError) -> None:
@@ -45,7 +46,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     filters = LeadFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     leads = selectors.leads_filtered(**filters.cleaned_data)
-    page = page_of(leads, request, PAGE_SIZE)
+    # A short search word may match nearly every lead: count up to a cap, not them all.
+    cap = SEARCH_COUNT_CAP if filters.cleaned_data.get("q") else None
+    page = page_of(leads, request, PAGE_SIZE, count_cap=cap)
     params = request.GET.copy()
     params.pop("page", None)
     sort = filters.cleaned_data.get("sort", "-created_at")
