@@ -133,6 +133,7 @@ class EnrollForm(forms.Form):
     code = _code_field(_("Referral code"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_enroll_%s")  # shares the page with PromoCodeForm
         super().__init__(*args, **kwargs)
         self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
@@ -156,6 +157,7 @@ class PromoCodeForm(forms.Form):
     code = _code_field(_("Promo code"))
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_promo_%s")  # shares the page with EnrollForm
         super().__init__(*args, **kwargs)
         field: PartnerField = self.fields["partner"]  # type: ignore[assignment]
         field.queryset = partners_in_program(program, active_only=True)
