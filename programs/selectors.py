@@ -88,7 +88,9 @@ def leads_filtered(
     duplicates: bool = False,
     sort: str = "-created_at",
 ) -> QuerySet[Lead]:
-    leads = Lead.objects.select_related("program", "partner__user", "assigned_to__user")
+    leads = Lead.objects.select_related("program", "partner__user", "assigned_to__user").defer(
+        "attribution"
+    )  # the list never shows the trail
     if q:
         leads = leads.filter(
             Q(name__icontains=q)
@@ -117,7 +119,9 @@ def conversions_filtered(
     partner: PartnerProfile | None = None,
     status: str = "",
 ) -> QuerySet[Conversion]:
-    conversions = Conversion.objects.select_related("program", "partner__user")
+    conversions = Conversion.objects.select_related("program", "partner__user").defer(
+        "attribution"
+    )  # the list never shows the trail
     if program is not None:
         conversions = conversions.filter(program=program)
     if partner is not None:
