@@ -50,7 +50,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     cap = SEARCH_COUNT_CAP if filters.cleaned_data.get("q") else None
     page = page_of(leads, request, PAGE_SIZE, count_cap=cap)
     params = request.GET.copy()
-    params.pop("page", None)
+    for name in ("page", "page_after", "page_before"):  # a new sort starts at page 1
+        params.pop(name, None)
     sort = filters.cleaned_data.get("sort", "-created_at")
     sort_params = params.copy()
     sort_links = {}
