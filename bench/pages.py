@@ -12,7 +12,9 @@ BENCHMARKS.md, with the load average before and after (other jobs share the core
 Add a page by adding a line to ``PAGES``: who opens it (``staff`` = the owner,
 ``partner`` = the busy partner, with 100,000+ clicks; ``platform`` = anonymous on the
 platform host) and its path; ``{main}``, ``{partner}``, ``{enrollment}``, ``{lead}`` and
-``{conversion}`` are ids of the big tenant (the Main program, the busy partner …).
+``{conversion}`` are ids of the big tenant (the Main program, the busy partner …);
+``{leads_cursor}``, ``{leads_name_cursor}`` and ``{rewards_cursor}`` are the cursors
+the Next link of page 1,999 carries (the keyset path of ``prm/pagination.py``).
 
 Knobs: BENCH_PAGES_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_pages),
 BENCH_PAGES_REBUILD (0; 1 drops and rebuilds the data), BENCH_PAGES_SCALE (1),
@@ -52,6 +54,12 @@ PAGES: list[tuple[str, str, str]] = [
     ("staff", "/manage/leads/?page=2000", "leads, page 2,000"),
     ("staff", "/manage/leads/?sort=name", "leads by name"),
     ("staff", "/manage/leads/?sort=-name&page=2000", "leads by name, page 2,000"),
+    ("staff", "/manage/leads/?page=2000&page_after={leads_cursor}", "leads, page 2,000 by Next"),
+    (
+        "staff",
+        "/manage/leads/?sort=-name&page=2000&page_after={leads_name_cursor}",
+        "leads by name, page 2,000 by Next",
+    ),
     ("staff", "/manage/leads/?status=qualified&sort=-status", "leads, one status"),
     ("staff", "/manage/leads/?partner={partner}", "leads of a partner"),
     ("staff", "/manage/leads/?q=firm+12", "leads, text search"),
@@ -63,6 +71,11 @@ PAGES: list[tuple[str, str, str]] = [
     ("staff", "/manage/conversions/{conversion}/", "a conversion"),
     ("staff", "/manage/rewards/", "rewards"),
     ("staff", "/manage/rewards/?page=2000", "rewards, page 2,000"),
+    (
+        "staff",
+        "/manage/rewards/?page=2000&page_after={rewards_cursor}",
+        "rewards, page 2,000 by Next",
+    ),
     ("staff", "/manage/rewards/?status=pending", "rewards on hold"),
     ("staff", "/manage/rewards/corrections/", "corrections"),
     ("staff", "/manage/partners/{partner}/ledger/", "a partner's ledger"),
@@ -83,10 +96,11 @@ NOTES = """\
 What the time goes to. Every console page pays a fixed 10-25 ms beyond `/healthz`
 (session, user, membership and tenant look-ups, the console layout). A list adds its
 count and its page query (each an index scan of a few ms) and the rendering of 50 rows
-through Django templates, which is most of what is left (20-40 ms of CPU here). A deep
-page (`?page=2000`) fetches its keys first (`prm/pagination.py`): an index-only scan of
-the 100,000 entries before it, 10-40 ms depending on the load; keyset pagination would
-make it independent of the depth. The program page counts clicks only for its 50
+through Django templates, which is most of what is left (20-40 ms of CPU here). A page
+reached by its Next/Previous link is read from the index at the link's cursor (keyset,
+0.05 ms whatever the depth); a page number typed in (`?page=2000`) fetches its keys
+first (`prm/pagination.py`): an index-only scan of the 100,000 entries before it,
+10-40 ms depending on the load. The program page counts clicks only for its 50
 enrollments, but the busy partner's enrollment alone has 100,000 clicks (an index-only
 count, 15-30 ms); the cabinet's stats page counts the same 100,000 clicks and renders
 100 of them: both are for the analytics rollups to replace. The lead search uses
@@ -176,8 +190,11 @@ def sessions_and_ids() -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
 
     from partners.models import PartnerProfile
     from prm.models import Tenant, User
+    from prm.pagination import cursor_of, sort_key
     from prm.tenancy import tenant_scope
+    from programs import selectors as lead_lists
     from programs.models import Click, Conversion, Enrollment, Lead, Program
+    from rewards import selectors as reward_lists
     from rewards.models import LedgerEntry, Reward
 
     def session(user: User) -> str:
@@ -199,6 +216,15 @@ def sessions_and_ids() -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
             "lead": str(Lead.objects.filter(partner=busy).latest("created_at").pk),
             "conversion": str(Conversion.objects.latest("occurred_at").pk),
         }
+        # The cursor of the last row of page 1,999 (50 a page): what its Next link has.
+        for name, rows in (
+            ("leads_cursor", lead_lists.leads_filtered()),
+            ("leads_name_cursor", lead_lists.leads_filtered(sort="-name")),
+            ("rewards_cursor", reward_lists.rewards_filtered()),
+        ):
+            key = sort_key(rows)
+            assert key is not None, name
+            ids[name] = cursor_of(rows[1999 * 50 - 1], key)
         counts = {
             "partners": PartnerProfile.objects.count(),
             "clicks": Click.objects.count(),
