@@ -30,12 +30,14 @@ test: $(STAMP)
 		$(PY) -m pytest $(PYTEST_WORKERS) $(ARGS)
 
 # Click ingestion vs a bare 204 view under gunicorn + wrk; writes BENCHMARKS.md.
+# bench/pages.py: console and cabinet pages on a tenant built by prm_bigdata (reused).
 # Knobs: BENCH_SECONDS (60), BENCH_WORKERS, BENCH_WORKER_CLASS, ... (bench/clicks.py).
 bench: $(STAMP)
 	$(PY) bench/clicks.py
 	$(PY) bench/rewards.py
 	$(PY) bench/statements.py
 	$(PY) bench/crm.py
+	$(PY) bench/pages.py
 
 # Ten minutes of clicks, leads and conversions at half the measured maximum, memory
 # sampled every 10 s (bench/soak.py; SOAK_SECONDS to change the length).

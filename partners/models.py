@@ -62,6 +62,12 @@ class PartnerProfile(TenantOwned):
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
+        indexes = [
+            # The partner list, newest first.
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="partner_tenant_created_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "user"], name="partner_unique_user"),
             models.UniqueConstraint(fields=["tenant", "recruit_code"], name="partner_recruit_code"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,10 +21,14 @@ from partners.privacy import (
     partner_erase,
     partner_erase_preview,
 )
+from partners.search import partner_search as search_partners
+from partners.search import partners_for_choice, partners_in_program
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
+from programs.models import Program
 
 PAGE_SIZE = 50
 # The risk column's sort: unscored partners last either way.
@@ -82,7 +85,7 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
-    partners = PartnerProfile.objects.select_related("user")
+    partners = PartnerProfile.objects.select_related("user").order_by("-created_at", "-pk")
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
     q = request.GET.get("q", "").replace("\x00", "").strip()
     status = request.GET.get("status", "")
@@ -97,10 +100,12 @@ def partner_list(request: HttpRequest) -> HttpResponse:
     if risky:  # the tenant's review threshold (README "Antifraud")
         partners = partners.filter(risk_score__gte=review_threshold())
     if sort in RISK_SORTS:
-        partners = partners.order_by(RISK_SORTS[sort], "-created_at")
-    page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
+        # An expression: numbered pages (the keyset cursor holds plain columns only).
+        partners = partners.order_by(RISK_SORTS[sort], "-created_at", "-pk")
+    page = page_of(partners, request, PAGE_SIZE)
     params = request.GET.copy()
-    params.pop("page", None)
+    for name in ("page", "page_after", "page_before"):
+        params.pop(name, None)
     sort_params = params.copy()
     sort_params["sort"] = "risk" if sort == "-risk" else "-risk"
     return render(
@@ -117,6 +122,21 @@ def partner_list(request: HttpRequest) -> HttpResponse:
             "statuses": PartnerProfile.Status.choices,
         },
     )
+
+
+@require_http_methods(["GET"])
+@staff_required(Perm.PARTNERS_VIEW)
+def partner_search(request: HttpRequest) -> JsonResponse:
+    """``?q=``: up to 20 partners matching a name, e-mail or company, for the partner
+    fields of console forms and filters; ``&program=<id>`` keeps the program's partners
+    (``&enrolled=active``: only active enrollments), as the form receiving it does."""
+    partners = partners_for_choice()
+    program_id = request.GET.get("program", "")
+    if program_id:
+        program = get_in_tenant_or_404(Program, pk=program_id)
+        active_only = request.GET.get("enrolled") == "active"
+        partners = partners_in_program(program, active_only=active_only)
+    return JsonResponse({"results": search_partners(partners, request.GET.get("q", ""))})
 
 
 @staff_required(Perm.PARTNERS_MANAGE)

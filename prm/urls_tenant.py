@@ -32,6 +32,7 @@ console_patterns = (
             name="invitation_resend",
         ),
         path("partners/", partner_views.partner_list, name="partners"),
+        path("partners/search/", partner_views.partner_search, name="partner_search"),
         path(
             "partners/<uuid:partner_id>/status/",
             partner_views.partner_status,

@@ -14,7 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, URLVali
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from partners.models import PartnerProfile
+from partners.search import PartnerField, partners_for_choice, partners_in_program
 from prm.models import Membership
 from prm.permissions import ROLE_PERMISSIONS, Perm
 from programs.models import Conversion, Enrollment, Lead, Program
@@ -44,15 +44,6 @@ def lead_managers() -> Any:
 class ManagerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Membership) -> str:
         return obj.user.display_name
-
-
-class PartnerChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: PartnerProfile) -> str:
-        return f"{obj} <{obj.user.email}>" if obj.display_name else obj.user.email
-
-
-def partners() -> Any:
-    return PartnerProfile.objects.select_related("user").order_by("display_name", "user__email")
 
 
 # Querysets are set per form instance: the scoped managers refuse to build one at import
@@ -142,14 +133,13 @@ class ProgramForm(forms.ModelForm):
 
 
 class EnrollForm(forms.Form):
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none()
-    )
+    partner = PartnerField(label=_("Partner"))
     code = _code_field(_("Referral code"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_enroll_%s")  # shares the page with PromoCodeForm
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = partners()  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
     def clean_code(self) -> str:
         return _clean_code(self.cleaned_data["code"])
@@ -167,16 +157,15 @@ class EnrollmentStatusForm(forms.Form):
 class PromoCodeForm(forms.Form):
     """Console: a promo code for one of the program's enrolled partners."""
 
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none()
-    )
+    partner = PartnerField(label=_("Partner"))
     code = _code_field(_("Promo code"))
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_promo_%s")  # shares the page with EnrollForm
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = partners().filter(  # type: ignore[attr-defined]
-            enrollments__program=program, enrollments__status=Enrollment.Status.ACTIVE
-        )
+        field: PartnerField = self.fields["partner"]  # type: ignore[assignment]
+        field.queryset = partners_in_program(program, active_only=True)
+        field.search_within(program=program.pk, enrolled="active")
 
     def clean_code(self) -> str:
         return _clean_code(self.cleaned_data["code"])
@@ -204,9 +193,7 @@ class LeadFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("Any"))] + Lead.Status.choices, required=False
     )
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
-    )
+    partner = PartnerField(label=_("Partner"), required=False)
     manager = forms.CharField(label=_("Manager"), required=False)
     duplicates = forms.BooleanField(label=_("Duplicates only"), required=False)
     sort = forms.CharField(required=False)
@@ -214,7 +201,7 @@ class LeadFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = Program.objects.all()  # type: ignore[attr-defined]
-        self.fields["partner"].queryset = partners()  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
     def clean_q(self) -> str:
         # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
@@ -245,9 +232,8 @@ class LeadForm(forms.Form):
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     company = forms.CharField(label=_("Company"), max_length=200, required=False)
     external_id = forms.CharField(label=_("External id"), max_length=128, required=False)
-    partner = PartnerChoiceField(
+    partner = PartnerField(
         label=_("Credit to partner"),
-        queryset=PartnerProfile.all_tenants_unscoped.none(),
         required=False,
         help_text=_("Optional; the partner must be active in the program."),
     )
@@ -257,7 +243,7 @@ class LeadForm(forms.Form):
         self.fields["program"].queryset = Program.objects.exclude(  # type: ignore[attr-defined]
             status=Program.Status.ARCHIVED
         )
-        self.fields["partner"].queryset = partners()  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
 
 class DealForm(forms.Form):
@@ -330,9 +316,7 @@ class ConversionFilterForm(forms.Form):
     program = forms.ModelChoiceField(
         label=_("Program"), queryset=Program.all_tenants_unscoped.none(), required=False
     )
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
-    )
+    partner = PartnerField(label=_("Partner"), required=False)
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("Any"))] + Conversion.Status.choices, required=False
     )
@@ -340,7 +324,7 @@ class ConversionFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = Program.objects.all()  # type: ignore[attr-defined]
-        self.fields["partner"].queryset = partners()  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
 
 # Cabinet: the link builder (a GET form; the page shows the built links)

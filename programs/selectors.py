@@ -36,19 +36,46 @@ def programs_with_counts() -> QuerySet[Program]:
     ).order_by("name")
 
 
-def enrollments_with_counts(program: Program) -> QuerySet[Enrollment]:
+def program_enrollments(program: Program) -> QuerySet[Enrollment]:
+    """The program's enrollments, newest first (paginated by the page)."""
     return (
         Enrollment.objects.filter(program=program)
         .select_related("partner__user")
-        .annotate(
-            clicks_count=_count(Click.objects.all(), enrollment="pk"),
-            leads_count=_count(Lead.objects.all(), program="program", partner="partner"),
-            conversions_count=_count(
-                Conversion.objects.all(), program="program", partner="partner"
-            ),
-        )
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
     )
+
+
+def with_activity_counts(program: Program, enrollments: list[Enrollment]) -> list[Enrollment]:
+    """Set ``clicks_count``, ``leads_count`` and ``conversions_count`` on one page of
+    enrollments: three GROUP BY queries over the page's ids (indexed by
+    ``(tenant, enrollment)`` and ``(tenant, program, partner, …)``), whatever the size
+    of the program."""
+    partner_ids = [e.partner_id for e in enrollments]
+
+    def by(queryset: QuerySet[Any], field: str) -> dict[Any, int]:
+        rows = queryset.order_by().values(field).annotate(n=Count("*")).values_list(field, "n")
+        return dict(rows)
+
+    clicks = by(Click.objects.filter(enrollment__in=[e.pk for e in enrollments]), "enrollment")
+    leads = by(Lead.objects.filter(program=program, partner__in=partner_ids), "partner")
+    conversions = by(Conversion.objects.filter(program=program, partner__in=partner_ids), "partner")
+    for e in enrollments:
+        e.clicks_count = clicks.get(e.pk, 0)  # type: ignore[attr-defined]
+        e.leads_count = leads.get(e.partner_id, 0)  # type: ignore[attr-defined]
+        e.conversions_count = conversions.get(e.partner_id, 0)  # type: ignore[attr-defined]
+    return enrollments
+
+
+# Each sort of the lead list with tie-breakers chosen so that one index serves both
+# directions (read backwards for the reverse): see the indexes on Lead.
+LEAD_ORDERS: dict[str, tuple[str, ...]] = {
+    "-created_at": ("-created_at", "-pk"),
+    "created_at": ("created_at", "pk"),
+    "name": ("name", "created_at", "pk"),
+    "-name": ("-name", "-created_at", "-pk"),
+    "status": ("status", "-created_at", "-pk"),
+    "-status": ("-status", "created_at", "pk"),
+}
 
 
 def leads_filtered(
@@ -61,7 +88,9 @@ def leads_filtered(
     duplicates: bool = False,
     sort: str = "-created_at",
 ) -> QuerySet[Lead]:
-    leads = Lead.objects.select_related("program", "partner__user", "assigned_to__user")
+    leads = Lead.objects.select_related("program", "partner__user", "assigned_to__user").defer(
+        "attribution"
+    )  # the list never shows the trail
     if q:
         leads = leads.filter(
             Q(name__icontains=q)
@@ -81,7 +110,7 @@ def leads_filtered(
         leads = leads.filter(assigned_to=manager)
     if duplicates:
         leads = leads.filter(duplicate_of__isnull=False)
-    return leads.order_by(sort, "-created_at", "pk")
+    return leads.order_by(*LEAD_ORDERS.get(sort, LEAD_ORDERS["-created_at"]))
 
 
 def conversions_filtered(
@@ -90,14 +119,16 @@ def conversions_filtered(
     partner: PartnerProfile | None = None,
     status: str = "",
 ) -> QuerySet[Conversion]:
-    conversions = Conversion.objects.select_related("program", "partner__user")
+    conversions = Conversion.objects.select_related("program", "partner__user").defer(
+        "attribution"
+    )  # the list never shows the trail
     if program is not None:
         conversions = conversions.filter(program=program)
     if partner is not None:
         conversions = conversions.filter(partner=partner)
     if status:
         conversions = conversions.filter(status=status)
-    return conversions.order_by("-occurred_at", "pk")
+    return conversions.order_by("-occurred_at", "-pk")
 
 
 # The cabinet: a partner's own rows only.

@@ -14,7 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import PartnerProfile
+from partners.search import PartnerField, partners_for_choice, partners_in_program
 from prm.models.tenant import CURRENCY_CHOICES
 from programs.models import Program
 from rewards.models import BonusRule, LedgerEntry, PartnerGroup, Reward, RewardRule
@@ -45,19 +45,6 @@ WHOLE_NUMBER = _("The number of conversions is a whole number.")
 _TIER_RE = re.compile(
     r"^(min_conversions|min_revenue)\s*=\s*(\d+(?:\.\d{1,2})?)\s*(?:→|->|=>)\s*(\d+(?:\.\d{1,2})?)$"
 )
-
-
-class PartnerChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: PartnerProfile) -> str:
-        return f"{obj} <{obj.user.email}>" if obj.display_name else obj.user.email
-
-
-def tenant_partners() -> Any:
-    return PartnerProfile.objects.select_related("user").order_by("display_name", "user__email")
-
-
-def program_partners(program: Program) -> Any:
-    return tenant_partners().filter(enrollments__program=program)
 
 
 def _positive(value: Decimal | None) -> Decimal | None:
@@ -118,9 +105,7 @@ class RewardRuleForm(forms.ModelForm):
     group = forms.ModelChoiceField(
         label=_("Group"), queryset=PartnerGroup.all_tenants_unscoped.none(), required=False
     )
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none(), required=False
-    )
+    partner = PartnerField(label=_("Partner"), required=False)
     tiers_text = forms.CharField(
         label=_("Tiers"),
         required=False,
@@ -157,7 +142,8 @@ class RewardRuleForm(forms.ModelForm):
         self.instance.program = program
         self.instance.tenant_id = program.tenant_id
         self.fields["group"].queryset = PartnerGroup.objects.all()  # type: ignore[attr-defined]
-        self.fields["partner"].queryset = program_partners(program)  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_in_program(program)  # type: ignore[attr-defined]
+        self.fields["partner"].search_within(program=program.pk)  # type: ignore[attr-defined]
         if not self.is_bound and self.instance.pk and not self.instance._state.adding:
             self.initial["scope"] = self.instance.scope
             self.initial["tiers_text"] = tiers_to_text(self.instance.tiers)
@@ -289,9 +275,7 @@ class PartnerGroupForm(forms.ModelForm):
 
 
 class GroupAssignForm(forms.Form):
-    partner = PartnerChoiceField(
-        label=_("Partner"), queryset=PartnerProfile.all_tenants_unscoped.none()
-    )
+    partner = PartnerField(label=_("Partner"))
     group = forms.ModelChoiceField(
         label=_("Group"),
         queryset=PartnerGroup.all_tenants_unscoped.none(),
@@ -301,7 +285,8 @@ class GroupAssignForm(forms.Form):
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = program_partners(program)  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_in_program(program)  # type: ignore[attr-defined]
+        self.fields["partner"].search_within(program=program.pk)  # type: ignore[attr-defined]
         self.fields["group"].queryset = PartnerGroup.objects.all()  # type: ignore[attr-defined]
 
 
@@ -378,12 +363,7 @@ class RewardFilterForm(forms.Form):
         required=False,
         empty_label=_("Any"),
     )
-    partner = PartnerChoiceField(
-        label=_("Partner"),
-        queryset=PartnerProfile.all_tenants_unscoped.none(),
-        required=False,
-        empty_label=_("Any"),
-    )
+    partner = PartnerField(label=_("Partner"), required=False)
     flagged = forms.ChoiceField(label=_("Review"), choices=FLAGGED, required=False)
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("", _("Any"))] + Reward.Kind.choices, required=False
@@ -392,7 +372,7 @@ class RewardFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = Program.objects.all()  # type: ignore[attr-defined]
-        self.fields["partner"].queryset = tenant_partners()  # type: ignore[attr-defined]
+        self.fields["partner"].queryset = partners_for_choice()  # type: ignore[attr-defined]
 
 
 class RewardBulkForm(forms.Form):

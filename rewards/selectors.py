@@ -36,7 +36,10 @@ def rewards_filtered(
     flagged: str = "",
     kind: str = "",
 ) -> QuerySet[Reward]:
-    rewards = Reward.objects.select_related("partner__user", "program", "conversion", "lead")
+    # The list shows none of the JSON trails (the rule as it was, attribution): not read.
+    rewards = Reward.objects.select_related("partner__user", "program", "conversion", "lead").defer(
+        "rule", "conversion__attribution", "lead__attribution"
+    )
     if status:
         rewards = rewards.filter(status=status)
     if program is not None:
@@ -117,5 +120,5 @@ def corrections_decided() -> QuerySet[CorrectionRequest]:
     return (
         CorrectionRequest.objects.exclude(status=CorrectionRequest.Status.PENDING)
         .select_related("partner__user", "requested_by", "decided_by")
-        .order_by("-decided_at")
+        .order_by("-decided_at", "-pk")
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from prm.access import staff_required
 from prm.forms import AuditFilterForm
 from prm.models import AuditEntry
+from prm.pagination import page_of
 from prm.permissions import Perm
 
 PAGE_SIZE = 50
@@ -17,7 +17,7 @@ PAGE_SIZE = 50
 @staff_required(Perm.AUDIT_VIEW)
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    entries = AuditEntry.objects.select_related("actor")
+    entries = AuditEntry.objects.select_related("actor").order_by("-created_at", "-pk")
     if form.is_valid():
         data = form.cleaned_data
         if data["action"]:
@@ -30,7 +30,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             entries = entries.filter(created_at__date__gte=data["since"])
         if data["until"]:
             entries = entries.filter(created_at__date__lte=data["until"])
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(entries, request, PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -47,6 +47,8 @@ class Click(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "program", "visitor_id", "created_at"]),
             models.Index(fields=["tenant", "partner", "-created_at"]),
+            # The program page counts the clicks of the enrollments it shows.
+            models.Index(fields=["tenant", "enrollment"], name="click_tenant_enrollment_idx"),
         ]
 
     def __str__(self) -> str:

@@ -67,6 +67,11 @@ class Conversion(ClientTrace, TenantOwned):
             models.Index(fields=["tenant", "program", "customer_email"]),
             models.Index(fields=["tenant", "program", "customer_external_id"]),
             models.Index(fields=["tenant", "program", "partner", "occurred_at"]),
+            # The conversion list, newest first, and its partner filter.
+            models.Index(fields=["tenant", "-occurred_at", "-id"], name="conv_tenant_occurred_idx"),
+            models.Index(
+                fields=["tenant", "partner", "-occurred_at"], name="conv_tenant_partner_idx"
+            ),
         ]
         indexes += trace_indexes("conv")
         constraints = [

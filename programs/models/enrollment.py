@@ -40,6 +40,13 @@ class Enrollment(TenantOwned):
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
+        indexes = [
+            # The program page's partner list, newest first.
+            models.Index(
+                fields=["tenant", "program", "-created_at", "-id"],
+                name="enrollment_program_list_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["program", "partner"], name="enrollment_once"),
             models.UniqueConstraint(Upper("code"), "tenant", name="enrollment_code_unique"),

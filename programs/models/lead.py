@@ -78,7 +78,24 @@ class Lead(ClientTrace, TenantOwned):
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "program", "-created_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "program", "-created_at"]),
+            # The program page counts each partner's leads in the program.
+            models.Index(fields=["tenant", "program", "partner"], name="lead_program_partner_idx"),
+            # The lead list: each sort (read forwards or backwards, see
+            # programs.selectors.LEAD_ORDERS) and the partner filter, so that a deep
+            # page is an index-only scan (prm.pagination).
+            models.Index(fields=["tenant", "created_at", "id"], name="lead_tenant_created_idx"),
+            models.Index(
+                fields=["tenant", "name", "created_at", "id"], name="lead_tenant_name_idx"
+            ),
+            models.Index(
+                fields=["tenant", "status", "-created_at", "-id"], name="lead_tenant_status_idx"
+            ),
+            models.Index(
+                fields=["tenant", "partner", "-created_at"], name="lead_tenant_partner_idx"
+            ),
+        ]
         indexes += trace_indexes("lead")
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from programs import selectors
@@ -81,6 +82,15 @@ def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
     return _program_page(request, program)
 
 
+PAGE_SIZE = 50
+
+
+def _query_without(request: HttpRequest, param: str) -> str:
+    params = request.GET.copy()
+    params.pop(param, None)
+    return params.urlencode()
+
+
 def _program_page(
     request: HttpRequest,
     program: Program,
@@ -89,11 +99,16 @@ def _program_page(
 ) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     manages = can(request, Perm.ENROLLMENTS_MANAGE)
+    enrollments = page_of(selectors.program_enrollments(program), request, PAGE_SIZE)
+    selectors.with_activity_counts(program, enrollments.object_list)  # type: ignore[arg-type]
+    promo_codes = program.promo_codes.select_related("partner__user").order_by("-created_at", "-pk")
     context = {
         "program": program,
         "snippet_url": program.snippet_url(tenant.base_url),
-        "enrollments": selectors.enrollments_with_counts(program),
-        "promo_codes": program.promo_codes.select_related("partner__user"),
+        "page": enrollments,
+        "query": _query_without(request, "page"),
+        "promo_page": page_of(promo_codes, request, PAGE_SIZE, param="promo_page"),
+        "promo_query": _query_without(request, "promo_page"),
         "can_manage": manages,
         "enroll_form": (enroll_form or EnrollForm()) if manages else None,
         "promo_form": (promo_form or PromoCodeForm(program=program)) if manages else None,

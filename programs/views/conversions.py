@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from prm.access import get_in_tenant_or_404, staff_required
+from prm.pagination import page_of
 from prm.permissions import Perm
 from programs import selectors
 from programs.forms import ConversionFilterForm
@@ -20,7 +20,7 @@ def conversion_list(request: HttpRequest) -> HttpResponse:
     filters = ConversionFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     conversions = selectors.conversions_filtered(**filters.cleaned_data)
-    page = Paginator(conversions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(conversions, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
     return render(

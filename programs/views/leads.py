@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from prm.access import can, get_in_tenant_or_404, staff_required
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
@@ -34,6 +34,7 @@ PAGE_SIZE = 50
 # Which form field a service error belongs to (ValidationError codes of lead_create).
 ERROR_FIELDS = {"email": "email", "phone": "phone", "partner": "partner", "program": "program"}
 SORTABLE = ["name", "status", "created_at"]
+SEARCH_COUNT_CAP = 10_000
 
 
 def add_service_error(form: LeadForm, exc: ValidationError) -> None:
@@ -45,9 +46,12 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     filters = LeadFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     leads = selectors.leads_filtered(**filters.cleaned_data)
-    page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A short search word may match nearly every lead: count up to a cap, not them all.
+    cap = SEARCH_COUNT_CAP if filters.cleaned_data.get("q") else None
+    page = page_of(leads, request, PAGE_SIZE, count_cap=cap)
     params = request.GET.copy()
-    params.pop("page", None)
+    for name in ("page", "page_after", "page_before"):  # a new sort starts at page 1
+        params.pop(name, None)
     sort = filters.cleaned_data.get("sort", "-created_at")
     sort_params = params.copy()
     sort_links = {}

@@ -74,6 +74,11 @@ class Reward(TenantOwned):
             ),
             models.Index(fields=["tenant", "partner", "-created_at"]),
             models.Index(fields=["tenant", "program", "partner", "created_at"]),
+            # The reward list, newest first, whole or by status.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="reward_tenant_created_idx"),
+            models.Index(
+                fields=["tenant", "status", "-created_at", "-id"], name="reward_tenant_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +142,14 @@ class LedgerEntry(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="ledger_key_unique"),
         ]
-        indexes = [models.Index(fields=["tenant", "partner", "currency"])]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "currency"]),
+            # A partner's ledger page (console and cabinet), newest first.
+            models.Index(
+                fields=["tenant", "partner", "-created_at", "-id"],
+                name="ledger_partner_created_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.net} {self.currency}"

@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -25,6 +24,7 @@ from prm.access import get_in_tenant_or_404
 from prm.audit import audit_record
 from prm.crypto import encrypt
 from prm.models import Tenant, User
+from prm.pagination import page_of
 from prm.post_only import post_only
 from programs.models import Enrollment
 from programs.views.cabinet import partner_page
@@ -97,7 +97,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
     partner: PartnerProfile = request.partner  # type: ignore[attr-defined]
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rewards = Reward.objects.filter(partner=partner).select_related("program")
-    page = Paginator(rewards.order_by("-created_at"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(rewards.order_by("-created_at", "-pk"), request, PAGE_SIZE)
     for reward in page:
         reward.level_text = statements.level_label(reward.level)  # type: ignore[attr-defined]
     entries = (
@@ -199,9 +199,7 @@ def _payouts_page(
         "balances": list(money.values()),
         "rows": rows,
         "withdraw_form": withdraw_form,
-        "page": Paginator(history.order_by("-created_at"), PAGE_SIZE).get_page(
-            request.GET.get("page")
-        ),
+        "page": page_of(history.order_by("-created_at", "-pk"), request, PAGE_SIZE),
         "months": statements.statement_months(partner),
     }
     return render(request, "cabinet/money/payouts.html", context)

@@ -7,7 +7,6 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.utils.translation import ngettext
 from partners.models import PartnerProfile
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.notifications.services import batching
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
@@ -34,7 +34,7 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     filters = RewardFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     rewards = selectors.rewards_filtered(**filters.cleaned_data)
-    page = Paginator(rewards, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(rewards, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
     can_decide = can(request, Perm.MONEY_MANAGE)
@@ -127,7 +127,7 @@ def _ledger_page(
         form = LedgerAdjustForm(
             initial={"token": uuid.uuid4(), "currency": tenant.default_currency}
         )
-    page = Paginator(selectors.ledger_entries(partner), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(selectors.ledger_entries(partner), request, PAGE_SIZE)
     context = {
         "partner": partner,
         "balances": list(ledger.balances(partner).values()),
@@ -189,9 +189,7 @@ def partner_ledger_adjust(request: HttpRequest, partner_id: str) -> HttpResponse
 def correction_list(request: HttpRequest) -> HttpResponse:
     """Corrections waiting for a second person, then the recently decided ones."""
     waiting = selectors.corrections_waiting()
-    decided = Paginator(selectors.corrections_decided(), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    decided = page_of(selectors.corrections_decided(), request, PAGE_SIZE)
     context = {
         "waiting": waiting,
         "page": decided,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.models import Tenant
+from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.services.tenants import tenant_update_settings
@@ -45,7 +45,7 @@ def _queue_page(request: HttpRequest, settings_form: ManualApprovalForm | None) 
     if tab not in selectors.PAYOUT_TABS:
         tab = "requested"
     counts = selectors.payout_tab_counts()
-    page = Paginator(selectors.payouts_in_tab(tab), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(selectors.payouts_in_tab(tab), request, PAGE_SIZE)
     can_pay = can(request, Perm.MONEY_MANAGE)
     tenant = request.tenant  # type: ignore[attr-defined]
     context = {

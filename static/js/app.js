@@ -38,3 +38,99 @@
     });
   });
 })();
+// Search-as-you-type fields (partners/search.py renders them): a search box
+// (.js-autocomplete, data-url = the JSON endpoint), its hidden value input and a listbox.
+(function () {
+  "use strict";
+  var timer = null;
+  var seq = 0;
+  function parts(input) {
+    var box = input.closest(".autocomplete");
+    return {
+      value: box.querySelector(".js-autocomplete-value"),
+      list: box.querySelector(".autocomplete-list"),
+    };
+  }
+  function close(input) {
+    var p = parts(input);
+    p.list.hidden = true;
+    p.list.textContent = "";
+    input.setAttribute("aria-expanded", "false");
+  }
+  function choose(input, option) {
+    var p = parts(input);
+    p.value.value = option.getAttribute("data-id");
+    input.value = option.textContent;
+    close(input);
+  }
+  function show(input, results) {
+    var p = parts(input);
+    p.list.textContent = "";
+    results.forEach(function (row, i) {
+      var li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.setAttribute("data-id", row.id);
+      li.id = input.id + "-opt-" + i;
+      li.textContent = row.label;
+      p.list.appendChild(li);
+    });
+    p.list.hidden = results.length === 0;
+    input.setAttribute("aria-expanded", results.length ? "true" : "false");
+  }
+  function search(input) {
+    var url = input.getAttribute("data-url");
+    var mine = ++seq;
+    url += (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(input.value);
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+      .then(function (data) { if (mine === seq) show(input, data.results || []); })
+      .catch(function () {});
+  }
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("js-autocomplete")) return;
+    parts(input).value.value = "";  // typed text is not a choice until one is picked
+    clearTimeout(timer);
+    timer = setTimeout(function () { search(input); }, 200);
+  });
+  document.addEventListener("focusin", function (event) {
+    var input = event.target;
+    if (input.classList && input.classList.contains("js-autocomplete") && !input.value) {
+      search(input);
+    }
+  });
+  document.addEventListener("mousedown", function (event) {
+    var option = event.target.closest && event.target.closest(".autocomplete-list [role=option]");
+    if (!option) return;
+    event.preventDefault();  // keep the focus in the box
+    choose(option.closest(".autocomplete").querySelector(".js-autocomplete"), option);
+  });
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("js-autocomplete")) return;
+    var list = parts(input).list;
+    var options = list.querySelectorAll("[role=option]");
+    if (list.hidden || !options.length) return;
+    var current = list.querySelector("[aria-selected=true]");
+    var index = Array.prototype.indexOf.call(options, current);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      if (current) current.removeAttribute("aria-selected");
+      index = event.key === "ArrowDown" ? Math.min(index + 1, options.length - 1)
+        : Math.max(index - 1, 0);
+      options[index].setAttribute("aria-selected", "true");
+      input.setAttribute("aria-activedescendant", options[index].id);
+    } else if (event.key === "Enter" && current) {
+      event.preventDefault();
+      choose(input, current);
+    } else if (event.key === "Escape") {
+      close(input);
+    }
+  });
+  document.addEventListener("focusout", function (event) {
+    var input = event.target;
+    if (input.classList && input.classList.contains("js-autocomplete")) {
+      setTimeout(function () { close(input); }, 150);
+    }
+  });
+})();

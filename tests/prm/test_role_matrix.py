@@ -65,6 +65,7 @@ URLS: dict[str, tuple[str, Does]] = {
     "invitation_resend": ("Team and invitations", W),
     # Partners
     "partners": ("Partners", R),
+    "partner_search": ("Partners", R),  # the JSON behind partner fields
     "partner_status": ("Partners", W),
     # Personal data
     "partner_data": ("Personal data", W),  # the whole export, money figures included
