@@ -151,3 +151,20 @@ def contrast(a: str, b: str) -> float:
     """The WCAG contrast ratio of two colours (1 to 21)."""
     la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+def logo_data_uri(tenant: Tenant) -> str:
+    """The logo as a data: URI, for documents that fetch nothing (statement PDFs)."""
+    import base64
+
+    row = _row(tenant)
+    if row is None or not row.logo or row.logo_type not in ("image/png", "image/jpeg"):
+        return ""
+    try:
+        with row.logo.storage.open(row.logo.name, "rb") as handle:
+            data = handle.read(settings.PRM_BRANDING_LOGO_MAX_BYTES + 1)
+    except OSError:
+        return ""
+    if len(data) > settings.PRM_BRANDING_LOGO_MAX_BYTES:
+        return ""
+    return f"data:{row.logo_type};base64,{base64.b64encode(data).decode()}"

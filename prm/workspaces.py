@@ -41,7 +41,8 @@ def remember_workspaces(request: HttpRequest, user: User) -> list[dict[str, Any]
 
 def workspaces_of(request: HttpRequest, *, belongs_here: bool) -> list[dict[str, Any]]:
     """The signed-in person's workspaces for the menu (from the session)."""
-    if not request.user.is_authenticated:
+    user = getattr(request, "user", None)  # pages rendered before the auth middleware
+    if user is None or not user.is_authenticated or not hasattr(request, "session"):
         return []
     workspaces = request.session.get(SESSION_KEY)
     tenant = getattr(request, "tenant", None)
@@ -49,7 +50,7 @@ def workspaces_of(request: HttpRequest, *, belongs_here: bool) -> list[dict[str,
         belongs_here and tenant is not None and all(w["id"] != str(tenant.pk) for w in workspaces)
     )
     if stale:
-        workspaces = remember_workspaces(request, request.user)  # type: ignore[arg-type]
+        workspaces = remember_workspaces(request, user)
     return workspaces  # type: ignore[no-any-return]
 
 

@@ -285,3 +285,29 @@ def test_a_team_invitation_goes_out_under_the_tenants_name(
     message = mail.outbox[-1]
     assert message.from_email == "Acme partner team <noreply@prm.localhost>"
     assert message.reply_to == ["partners@acme.test"]
+
+
+# Statements (PDF)
+
+
+def test_the_statement_pdf_carries_the_logo_colour_and_title(client_for, acme, owner):
+    from django.utils import timezone
+
+    from rewards.statements import month_of, monthly_statement, statement_html, statement_pdf
+    from tests.rewards.helpers import D, make_partner, make_program, rule, sale
+
+    save(client_for(owner), logo=upload("logo.png", png((120, 40), "navy")))
+    acme = Tenant.objects.get(pk=acme.pk)
+    with tenant_scope(acme):
+        program = make_program(acme)
+        rule(program, value=D("10"))
+        alice = make_partner(acme, program, "ALICE")
+        sale(program, alice, "100")
+        now = timezone.localtime()
+        statement = monthly_statement(alice, month_of(now.year, now.month))
+        html = statement_html(statement)
+        assert 'src="data:image/png;base64,' in html
+        assert "color: #1d4ed8" in html and "Acme Partners" in html
+        assert "help@acme.test" in html
+        pdf = statement_pdf(statement)
+    assert pdf.startswith(b"%PDF") and b"/Image" in pdf
