@@ -169,14 +169,17 @@ def world(site: Site) -> World:
         PartnerProfile.objects.filter(pk=money.alice.pk).update(display_name=LONG_NAME)
         enrollment = Enrollment.objects.filter(partner=money.alice).first()
         conversion = Conversion.objects.filter(partner=money.alice).first()
-        assessment = RiskAssessment.objects.create(
+        # Jobs run inline here, so scoring may have assessed the conversion already.
+        assessment, _ = RiskAssessment.objects.update_or_create(
             tenant=acme,
-            subject=RiskAssessment.Subject.CONVERSION,
             conversion=conversion,
-            partner=money.alice,
-            score=55,
-            level=RiskAssessment.Level.REVIEW,
-            scored_at=timezone.now(),
+            defaults={
+                "subject": RiskAssessment.Subject.CONVERSION,
+                "partner": money.alice,
+                "score": 55,
+                "level": RiskAssessment.Level.REVIEW,
+                "scored_at": timezone.now(),
+            },
         )
         entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
     assert enrollment is not None and conversion is not None
