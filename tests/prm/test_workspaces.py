@@ -57,3 +57,9 @@ def test_the_platform_home_has_a_sign_in_link_and_then_lists_workspaces(client_f
     PartnerFactory(tenant=globex, user=person)
     menu = switcher(client_for(person, "localhost").get("/").content.decode())
     assert "http://acme.localhost/" in menu and "http://globex.localhost/" in menu
+
+
+def test_the_platform_home_lists_a_single_workspace_as_a_link(client_for, acme, owner):
+    html = client_for(owner, "localhost").get("/").content.decode()
+    card = html[html.index('id="your-workspaces"') :]
+    assert 'href="http://acme.localhost/"' in card
