@@ -168,3 +168,12 @@ def logo_data_uri(tenant: Tenant) -> str:
     if len(data) > settings.PRM_BRANDING_LOGO_MAX_BYTES:
         return ""
     return f"data:{row.logo_type};base64,{base64.b64encode(data).decode()}"
+
+
+def email_logo_url(tenant: Tenant) -> str:
+    """The logo's absolute URL for HTML e-mails ("" without a logo): the slug host, like
+    every link the platform makes (prm.public_urls)."""
+    from prm.public_urls import tenant_url
+
+    view = branding_for(tenant)
+    return tenant_url(tenant, view.logo_url) if view.logo_url else ""

@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from prm.branding import branding_for, contrast, email_reply_to, email_sender
+from prm.branding import branding_for, contrast, email_logo_url, email_reply_to, email_sender
 from prm.models import AuditEntry, Branding, Tenant
 from prm.tenancy import tenant_scope
 
@@ -270,6 +270,10 @@ def test_e_mails_carry_the_sender_name_and_reply_to(client_for, acme, owner, set
     assert email_sender(acme) == "Acme partner team <noreply@prm.localhost>"
     assert email_reply_to(acme) == ["partners@acme.test"]
     assert branding_for(acme).title == "Acme Partners"
+    assert email_logo_url(acme) == ""
+    save(client_for(owner), logo=upload("logo.png", png()))
+    acme = Tenant.objects.get(pk=acme.pk)
+    assert email_logo_url(acme) == f"http://acme.localhost/brand/logo?v={branding_of(acme).version}"
 
 
 def test_a_team_invitation_goes_out_under_the_tenants_name(
@@ -311,3 +315,14 @@ def test_the_statement_pdf_carries_the_logo_colour_and_title(client_for, acme, o
         assert "help@acme.test" in html
         pdf = statement_pdf(statement)
     assert pdf.startswith(b"%PDF") and b"/Image" in pdf
+
+
+def test_operators_read_brandings_in_the_admin_but_cannot_change_them(client, acme, owner):
+    from tests.factories import UserFactory
+
+    operator = UserFactory(email="op@platform.test", is_superuser=True, is_staff=True)
+    client.force_login(operator)
+    Branding.all_tenants_unscoped.create(tenant=acme, cabinet_title="Acme Partners")
+    page = client.get("/ops/admin/prm/branding/", HTTP_HOST="localhost")
+    assert page.status_code == 200 and "Acme" in page.content.decode()
+    assert client.get("/ops/admin/prm/branding/add/", HTTP_HOST="localhost").status_code == 403
