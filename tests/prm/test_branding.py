@@ -326,3 +326,16 @@ def test_operators_read_brandings_in_the_admin_but_cannot_change_them(client, ac
     page = client.get("/ops/admin/prm/branding/", HTTP_HOST="localhost")
     assert page.status_code == 200 and "Acme" in page.content.decode()
     assert client.get("/ops/admin/prm/branding/add/", HTTP_HOST="localhost").status_code == 403
+
+
+def test_sign_up_e_mails_on_the_tenants_host_are_branded(client_for, acme, owner):
+    save(client_for(owner))
+    mail.outbox.clear()
+    client_for(None).post(
+        "/accounts/signup/",
+        {"email": "newbie@example.test", "password1": "a-long-pass-1", "password2": "a-long-pass-1"},
+    )
+    [message] = [m for m in mail.outbox if "newbie@example.test" in m.to]
+    assert message.from_email == "Acme partner team <noreply@prm.localhost>"
+    assert message.reply_to == ["partners@acme.test"]
+    assert message.subject.startswith("[Acme Partners] ")
