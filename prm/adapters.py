@@ -160,4 +160,3 @@ class AccountAdapter(DefaultAccountAdapter):
             message.from_email = email_sender(tenant)
             message.reply_to = email_reply_to(tenant)
         return message
-

@@ -331,9 +331,10 @@ def test_operators_read_brandings_in_the_admin_but_cannot_change_them(client, ac
 def test_sign_up_e_mails_on_the_tenants_host_are_branded(client_for, acme, owner):
     save(client_for(owner))
     mail.outbox.clear()
+    password = "a-long-pass-1"
     client_for(None).post(
         "/accounts/signup/",
-        {"email": "newbie@example.test", "password1": "a-long-pass-1", "password2": "a-long-pass-1"},
+        {"email": "newbie@example.test", "password1": password, "password2": password},
     )
     [message] = [m for m in mail.outbox if "newbie@example.test" in m.to]
     assert message.from_email == "Acme partner team <noreply@prm.localhost>"
