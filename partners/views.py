@@ -8,13 +8,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from antifraud.selectors import review_threshold
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.forms import PartnerEraseForm
+from partners.home import home_context
 from partners.models import PartnerProfile
+from partners.offers import public_offers
 from partners.privacy import (
     partner_data_export,
     partner_data_export_by_staff,
@@ -41,13 +44,22 @@ RISK_SORTS = {
 def home(request: HttpRequest) -> HttpResponse:
     """``/`` of a tenant: the public welcome, or the partner's cabinet."""
     if not request.user.is_authenticated:
-        return render(request, "cabinet/welcome.html")
+        return render(request, "cabinet/welcome.html", {"offers": public_offers()})
     return cabinet(request)
 
 
 @partner_required
 def cabinet(request: HttpRequest) -> HttpResponse:
-    return render(request, "cabinet/home.html", {"partner": request.partner})  # type: ignore[attr-defined]
+    partner = request.partner  # type: ignore[attr-defined]
+    if partner.status != PartnerProfile.Status.ACTIVE:
+        return render(request, "cabinet/home.html", {"partner": partner})
+    urls = {
+        "programs": reverse("partners:programs"),
+        "payouts": reverse("partners:payouts"),
+        "stats": reverse("partners:stats"),
+    }
+    context = home_context(request.tenant, partner, urls)  # type: ignore[attr-defined]
+    return render(request, "cabinet/home.html", context)
 
 
 @partner_required
@@ -79,7 +91,7 @@ def join(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "cabinet/join.html",
-        {"is_staff_member": membership_in_tenant(request) is not None},
+        {"is_staff_member": membership_in_tenant(request) is not None, "offers": public_offers()},
     )
 
 

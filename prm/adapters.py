@@ -130,3 +130,33 @@ class AccountAdapter(DefaultAccountAdapter):
                 PublicSite(domain=origin.split("://", 1)[1], name=tenant.name if tenant else "PRM"),
             )
         super().send_mail(template_prefix, email, context)
+
+    def _mail_tenant(self) -> Any:
+        request = allauth_context.request
+        return getattr(request, "tenant", None) if request is not None else None
+
+    def format_email_subject(self, subject: str) -> str:
+        tenant = self._mail_tenant()
+        if tenant is None:
+            return super().format_email_subject(subject)
+        from prm.branding import branding_for
+
+        return f"[{branding_for(tenant).title}] {subject}"
+
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Account e-mails sent on a tenant's host (sign-up confirmation, password
+        reset) carry the tenant's sender name and reply-to (prm.branding)."""
+        message = super().render_mail(template_prefix, email, context, headers)
+        tenant = self._mail_tenant()
+        if tenant is not None:
+            from prm.branding import email_reply_to, email_sender
+
+            message.from_email = email_sender(tenant)
+            message.reply_to = email_reply_to(tenant)
+        return message

@@ -13,7 +13,16 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from prm.models import AuditEntry, Invitation, Job, Membership, Tenant, TenantDomain, User
+from prm.models import (
+    AuditEntry,
+    Branding,
+    Invitation,
+    Job,
+    Membership,
+    Tenant,
+    TenantDomain,
+    User,
+)
 
 
 class CrossTenantAdmin(admin.ModelAdmin):
@@ -78,3 +87,19 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ["created_at", "func", "queue", "tenant", "status", "attempts"]
     list_filter = ["status", "queue"]
     search_fields = ["func", "error"]
+
+
+@admin.register(Branding)
+class BrandingAdmin(CrossTenantAdmin):
+    """Read-only for operators: uploads are checked by the console's form only
+    (prm.images), so the admin must not become a way around it."""
+
+    list_display = ["tenant", "primary_color", "accent_color", "font", "version", "updated_at"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__name", "tenant__slug"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

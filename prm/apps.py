@@ -10,8 +10,13 @@ class PrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django.core import checks
 
         from prm.crypto import check_encryption_key
 
         checks.register(check_encryption_key, checks.Tags.security, deploy=False)
+
+        from prm.workspaces import on_sign_in
+
+        user_logged_in.connect(on_sign_in, dispatch_uid="prm.workspaces.on_sign_in")

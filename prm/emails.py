@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from prm.branding import email_reply_to, email_sender
 from prm.models import Invitation, Tenant
 from prm.public_urls import platform_url, tenant_url
 
@@ -26,7 +27,20 @@ def send_invitation(*, invitation_id: str) -> None:
     with translation.override(tenant.language):
         subject = render_to_string("emails/invitation_subject.txt", context).strip()
         body = render_to_string("emails/invitation.txt", context)
-    send_mail(subject, body, None, [invitation.email])
+    send_branded(tenant, subject=subject, body=body, to=[invitation.email])
+
+
+def send_branded(
+    tenant: Tenant, *, subject: str, body: str, to: list[str], html: str | None = None
+) -> None:
+    """An e-mail from ``tenant``: its sender name (on the platform's address) and its
+    reply-to (prm.branding). Every e-mail a tenant's people get goes through here."""
+    message = EmailMultiAlternatives(
+        subject, body, email_sender(tenant), to, reply_to=email_reply_to(tenant)
+    )
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    message.send()
 
 
 def send_workspace_link(*, name: str, slug: str, email: str, language: str) -> None:

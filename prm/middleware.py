@@ -40,11 +40,16 @@ def tenant_for_host(host: str) -> Tenant | None:
     tenant: Tenant | None = None
     suffix = "." + settings.PRM_BASE_DOMAIN
     if host.endswith(suffix) and host.count(".") == suffix.count("."):
-        tenant = Tenant.objects.filter(slug=host[: -len(suffix)], is_active=True).first()
+        # With its branding: every page shows it, and it is cached with the tenant.
+        tenant = (
+            Tenant.objects.select_related("branding")
+            .filter(slug=host[: -len(suffix)], is_active=True)
+            .first()
+        )
     else:
         # Custom domains are looked up across tenants by definition.
         domain = (
-            TenantDomain.all_tenants_unscoped.select_related("tenant")
+            TenantDomain.all_tenants_unscoped.select_related("tenant", "tenant__branding")
             .filter(domain=host, is_verified=True, tenant__is_active=True)
             .first()
         )

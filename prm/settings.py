@@ -316,3 +316,28 @@ PRM_CRM_POLL_SECONDS = int(os.environ.get("PRM_CRM_POLL_SECONDS", "60"))
 PRM_CRM_RECONCILE_SECONDS = int(os.environ.get("PRM_CRM_RECONCILE_SECONDS", "900"))
 PRM_CRM_HTTP_TIMEOUT = float(os.environ.get("PRM_CRM_HTTP_TIMEOUT", "15"))
 PRM_CRM_RATE_SCALE = float(os.environ.get("PRM_CRM_RATE_SCALE", "1"))
+
+# Branding uploads (prm.images): size limits in bytes. Files go to the "default" storage
+# (README "Branding and uploaded files"): the local MEDIA_ROOT, or an S3-compatible bucket
+# when PRM_S3_BUCKET is set (needs django-storages[s3]).
+PRM_BRANDING_LOGO_MAX_BYTES = int(os.environ.get("PRM_BRANDING_LOGO_MAX_BYTES", str(512 * 1024)))
+PRM_BRANDING_FAVICON_MAX_BYTES = int(
+    os.environ.get("PRM_BRANDING_FAVICON_MAX_BYTES", str(128 * 1024))
+)
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Never served as a directory: branding files go out through prm.views.branding only.
+MEDIA_URL = "/media-not-served/"
+if os.environ.get("PRM_S3_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["PRM_S3_BUCKET"],
+            "endpoint_url": os.environ.get("PRM_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("PRM_S3_REGION") or None,
+            "access_key": os.environ.get("PRM_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("PRM_S3_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }

@@ -51,3 +51,7 @@ PRM_CRM_MAX_RATE_WAIT = 5.0
 PRM_CRM_BACKOFF_CAP = 0.05
 # The fakes' rate limiters are off unless a test turns them on (and sets this back to 1).
 PRM_CRM_RATE_SCALE = 100.0
+# Uploaded files (branding) go to a throwaway folder, never the checkout's media/.
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="prm-test-media-"))  # noqa: F405

@@ -9,7 +9,7 @@ from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import views as partner_views
 from prm.notifications import urls_pages as notification_pages
-from prm.views import audit, console, invitations, team, tenant_settings
+from prm.views import audit, branding, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
 from programs.urls import api_patterns, tracking_patterns
 from rewards import urls_pages as money_pages
@@ -49,6 +49,7 @@ console_patterns = (
             name="partner_erase",
         ),
         path("settings/", tenant_settings.settings_general, name="settings"),
+        path("settings/branding/", branding.settings_branding, name="settings_branding"),
         path("settings/security/", tenant_settings.settings_security, name="settings_security"),
         path("settings/domains/", tenant_settings.domain_create, name="domain_create"),
         path(
@@ -89,6 +90,10 @@ partner_patterns = (
 
 urlpatterns = [
     *tracking_patterns,
+    # The tenant's branding, public: sign-in and join pages are branded too.
+    path("brand/theme.css", branding.branding_css, name="branding_css"),
+    path("brand/logo", branding.branding_logo, name="branding_logo"),
+    path("brand/favicon", branding.branding_favicon, name="branding_favicon"),
     path("hooks/crm/<str:secret>/", crm_event, name="crm_event"),
     *api_patterns,
     path("manage/", include(console_patterns)),

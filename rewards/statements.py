@@ -297,7 +297,7 @@ def detail_rows(partner: PartnerProfile, month: Month) -> Iterator[list[Any]]:
 
 
 def _url_fetcher() -> Any:
-    """A fetcher that loads nothing: a statement needs no files or URLs, and a value
+    """A fetcher that loads nothing but data: URIs (the tenant's logo, embedded): a value
     that slipped into the HTML must not make the server fetch anything."""
     try:
         from weasyprint.urls import URLFetcher  # WeasyPrint 68+
@@ -307,7 +307,24 @@ def _url_fetcher() -> Any:
             raise ValueError(f"statements fetch nothing ({url})")
 
         return refuse
-    return URLFetcher(allowed_protocols=())
+    return URLFetcher(allowed_protocols=("data",))
+
+
+def statement_html(statement: Statement) -> str:
+    """The statement as the HTML WeasyPrint prints, in the tenant's branding."""
+    from prm.branding import branding_for, logo_data_uri
+
+    tenant = statement.partner.tenant
+    return render_to_string(
+        "cabinet/money/statement_pdf.html",
+        {
+            "statement": statement,
+            "tenant": tenant,
+            "branding": branding_for(tenant),
+            "logo": logo_data_uri(tenant),
+            "generated_at": timezone.now(),
+        },
+    )
 
 
 def statement_pdf(statement: Statement) -> bytes:
@@ -315,14 +332,7 @@ def statement_pdf(statement: Statement) -> bytes:
     from django.contrib.staticfiles import finders
     from weasyprint import CSS, HTML
 
-    html = render_to_string(
-        "cabinet/money/statement_pdf.html",
-        {
-            "statement": statement,
-            "tenant": statement.partner.tenant,
-            "generated_at": timezone.now(),
-        },
-    )
+    html = statement_html(statement)
     css = finders.find("css/statement.css")
     fetcher = _url_fetcher()
     return HTML(string=html, url_fetcher=fetcher).write_pdf(

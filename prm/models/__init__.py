@@ -1,5 +1,6 @@
 from prm.models.apikey import ApiKey
 from prm.models.audit import AuditEntry
+from prm.models.branding import Branding, Font
 from prm.models.job import Job
 from prm.models.membership import Invitation, Membership, Role
 from prm.models.tenant import Tenant, TenantDomain
@@ -8,6 +9,8 @@ from prm.models.user import User
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "Branding",
+    "Font",
     "Invitation",
     "Job",
     "Membership",

@@ -134,3 +134,15 @@
     }
   });
 })();
+// The phone menu (<button class="js-menu">) opens the top navigation and the console's
+// sidebar; without JavaScript they simply stay open (the "js" class hides them).
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".js-menu");
+    if (!button) return;
+    var open = document.body.classList.toggle("nav-open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();

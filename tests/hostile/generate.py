@@ -620,6 +620,24 @@ form_fields(
     ("List-Unsubscribe",),
     {"List-Unsubscribe": "One-Click"},
 )
+# The tenant's branding (public: the sign-in and join pages use it): the stylesheet and
+# the two images, with hostile versions, validators and methods.
+for route, path in (
+    ("tenant:brand/theme.css", "/brand/theme.css"),
+    ("tenant:brand/logo", "/brand/logo"),
+    ("tenant:brand/favicon", "/brand/favicon"),
+):
+    add(route, "GET", "GET", path)
+    query_params(route, path, ("v",))
+    header_cases(route, "GET", path)
+    methods(route, path, ("HEAD", "POST", "PUT", "DELETE"))
+    for label, etag in {
+        "nul": '"b1\u0000"',
+        "long": "{LONG}",
+        "star": "*",
+        "surrogate": "\ud800",
+    }.items():
+        add(route, f"if-none-match {label}", "GET", path, headers={"If-None-Match": etag})
 add("tenant:security/2fa-required/", "GET", "GET", "/security/2fa-required/")
 query_params("tenant:security/2fa-required/", "/security/2fa-required/", ("next",))
 

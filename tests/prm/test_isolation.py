@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLResolver
 
 from partners.models import PartnerProfile
-from prm.models import AuditEntry, Invitation, Membership, Role, Tenant, TenantDomain
+from prm.models import AuditEntry, Branding, Invitation, Membership, Role, Tenant, TenantDomain
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
 from tests.factories import InvitationFactory, MembershipFactory, PartnerFactory, UserFactory
@@ -62,6 +62,13 @@ CASES = [
     Case("settings", "GET", "/manage/settings/"),
     Case("settings", "POST", "/manage/settings/", GENERAL),
     Case("settings_security", "POST", "/manage/settings/security/", {"require_staff_2fa": "on"}),
+    Case("settings_branding", "GET", "/manage/settings/branding/"),
+    Case(
+        "settings_branding",
+        "POST",
+        "/manage/settings/branding/",
+        {"primary_color": "#000000", "accent_color": "#000000", "font": "inter"},
+    ),
     Case("domain_create", "POST", "/manage/settings/domains/", {"domain": "evil.example.com"}),
     Case("domain_delete", "POST", "/manage/settings/domains/{domain}/remove/"),
     Case("audit", "GET", "/manage/audit/"),
@@ -110,6 +117,7 @@ def state(tenant: Tenant) -> dict[str, Any]:
                 PartnerProfile.objects.values_list("id", "status", "erased_at", "user__email")
             ),
             "audit": AuditEntry.objects.count(),
+            "branding": set(Branding.objects.values_list("id", "version", "primary_color")),
         }
 
 

@@ -73,6 +73,7 @@ URLS: dict[str, tuple[str, Does]] = {
     # Settings
     "settings": ("Settings", R),
     "settings_security": ("Security settings", W),
+    "settings_branding": ("Settings", W),
     "domain_create": ("Settings", W),
     "domain_delete": ("Settings", W),
     "audit": ("Audit log", R),
