@@ -64,6 +64,7 @@ NOT_PAGES: dict[str, str] = {
     "partners:statement_pdf": "a PDF download",
     "partners:statement_detail": "a CSV/XLSX download",
     # console
+    "console:partner_search": "a JSON endpoint of the partner search field",
     "console:team_invite": "POST only",
     "console:member_role": "POST only",
     "console:member_remove": "POST only",
