@@ -102,9 +102,9 @@ def _load(subject: str, ids: list[Any]) -> list[Any]:
     from programs.models import Conversion, Lead
 
     if subject == "lead":
-        qs = Lead.objects.select_related("program", "partner")
+        qs = Lead.objects.select_related("program", "partner__user")
     elif subject == "conversion":
-        qs = Conversion.objects.select_related("program", "partner")
+        qs = Conversion.objects.select_related("program", "partner__user")
     else:
         qs = PartnerProfile.objects.select_related("user")
     return list(qs.filter(pk__in=ids))
