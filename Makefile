@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/rewards.py
 	$(PY) bench/statements.py
 	$(PY) bench/crm.py
+	$(PY) bench/antifraud.py
 
 # Ten minutes of clicks, leads and conversions at half the measured maximum, memory
 # sampled every 10 s (bench/soak.py; SOAK_SECONDS to change the length).

@@ -290,8 +290,7 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
         )
         if to_hold:
             holds.hold_subject_rewards(to_hold)
-        for a in to_reject:
-            holds.reject_subject_rewards(a, a.partner_reason)
+        holds.reject_subjects_rewards(to_reject)
         for a in to_release:
             holds.release_subject_rewards(a)
         if subject == "partner":
