@@ -415,7 +415,8 @@ time.
     from django.db import connection
 
     connection.close()
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    if os.environ.get("BENCH_AF_KEEP") != "1":
+        psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ delivered twice, a reviewer double-clicking — changes nothing the second time.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
