@@ -11,18 +11,20 @@ address, so the burst signals fire and assessments, signals and holds are writte
    in one process: a first pass (every assessment written) and a rescore (nothing
    changed: digests equal, nothing written). Also the statements one batch costs and
    the time of each signal on one batch of 500 (what limits it).
-2. Commit-to-score latency: a real ``rqworker antifraud`` runs; BENCH_AF_SALES (200)
-   conversions are recorded through ``conversion_record`` (the API's service) at
-   BENCH_AF_RATE (20) per second; for each, the time from its commit to its stored
-   assessment's ``scored_at``: p50, p95, max.
+2. Commit-to-score latency: a real ``rqworker antifraud`` runs (RQ's forking Worker,
+   as ``make run`` starts it, then SimpleWorker); conversions are recorded through
+   ``conversion_record`` (the API's service) at each of BENCH_AF_RATES (1 and 5) per
+   second for BENCH_AF_SECONDS (30); for each, the time from its commit to its stored
+   assessment's ``scored_at``: p50, p95, max. A scoring job takes over the jobs
+   waiting behind it, so a worker that falls behind catches up in batches.
 Beside them, pgbench's select-only rate on the same server in the same run (the
 reference: what the server answers to the simplest indexed look-up), and the load
 average before and after. Figures go into the "Antifraud" section of BENCHMARKS.md.
 
 Knobs: BENCH_AF_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_antifraud,
 dropped and created), BENCH_AF_REDIS_URL (redis://127.0.0.1:6379/11, flushed),
-BENCH_AF_LEADS, BENCH_AF_CLICKS, BENCH_AF_PARTNERS, BENCH_AF_SCORE, BENCH_AF_SALES,
-BENCH_AF_RATE, BENCH_WRITE (1), BENCH_LOAD_NOTE (say what else ran).
+BENCH_AF_LEADS, BENCH_AF_CLICKS, BENCH_AF_PARTNERS, BENCH_AF_SCORE, BENCH_AF_RATES,
+BENCH_AF_SECONDS, BENCH_AF_KEEP (1: keep the database), BENCH_WRITE (1), BENCH_LOAD_NOTE.
 """
 
 # ruff: noqa: S603, S607, S608, E501 - local tools (psql, pgbench, rqworker); wide tables
@@ -55,8 +57,9 @@ LEADS = int(os.environ.get("BENCH_AF_LEADS", "100000"))
 CLICKS = int(os.environ.get("BENCH_AF_CLICKS", "1000000"))
 PARTNERS = int(os.environ.get("BENCH_AF_PARTNERS", "1000"))
 SCORE = int(os.environ.get("BENCH_AF_SCORE", "20000"))
-SALES = int(os.environ.get("BENCH_AF_SALES", "200"))
-RATE = float(os.environ.get("BENCH_AF_RATE", "5"))
+# Sales per second offered to the worker, each for BENCH_AF_SECONDS.
+RATES = [float(r) for r in os.environ.get("BENCH_AF_RATES", "1,5").split(",")]
+SECONDS = int(os.environ.get("BENCH_AF_SECONDS", "30"))
 # RQ's default worker forks a work horse per job (as `make run` starts it);
 # SimpleWorker runs jobs in its own process. Both are measured.
 WORKER_CLASSES = ("", "rq.worker.SimpleWorker")
@@ -260,7 +263,7 @@ def throughput(tenant_id: str) -> dict[str, object]:
     }
 
 
-def latency(tenant_id: str, worker_class: str) -> dict[str, float]:
+def latency(tenant_id: str, worker_class: str, rate: float) -> dict[str, float]:
     import django_rq
     import redis
 
@@ -288,14 +291,14 @@ def latency(tenant_id: str, worker_class: str) -> dict[str, float]:
             program = Program.objects.get()
             code = "P00001"
             start = time.time()
-            for i in range(SALES):
-                target = start + i / RATE
+            for i in range(int(rate * SECONDS)):
+                target = start + i / rate
                 time.sleep(max(0.0, target - time.time()))
                 conversion, _ = conversion_record(
                     tenant=tenant,
                     program=program,
                     data=ConversionInput(
-                        external_id=f"lat-{worker_class or 'fork'}-{i}",
+                        external_id=f"lat-{worker_class or 'fork'}-{rate}-{i}",
                         amount=Decimal("49.00"),
                         currency="USD",
                         customer_email=f"lat{i}@example.com",
@@ -359,7 +362,7 @@ def main() -> None:
     setup_s = time.perf_counter() - t0
     reference = pgbench_reference()
     tp = throughput(tenant_id)
-    lats = {wc: latency(tenant_id, wc) for wc in WORKER_CLASSES}
+    lats = {(wc, r): latency(tenant_id, wc, r) for wc in WORKER_CLASSES for r in RATES}
     load_after = uptime()
 
     scored, written, first_s = tp["first"]  # type: ignore[misc]
@@ -367,12 +370,12 @@ def main() -> None:
     per_signal = sorted(tp["per_signal"], key=lambda r: -r[1])  # type: ignore[arg-type]
     signal_rows = "\n".join(f"| `{code}` | {ms:,.1f} | {hits} |" for code, ms, hits in per_signal)
     latency_rows = "\n".join(
-        f"| commit → stored score, one real `rqworker antifraud` "
-        f"({wc.rpartition('.')[2] if wc else 'Worker, forking'}), {SALES} sales at {RATE:g}/s "
+        f"| commit → stored score, one `rqworker antifraud` "
+        f"({wc.rpartition('.')[2] if wc else 'Worker, forking'}), {r:g} sales/s for {SECONDS} s "
         f"| p50 {lat['p50']:.2f} s, **p95 {lat['p95']:.2f} s**, max {lat['max']:.2f} s; "
-        f"a job's own run: median {lat['run_p50'] * 1000:,.0f} ms "
+        f"a job's run: median {lat['run_p50'] * 1000:,.0f} ms "
         f"({lat['missing']} unscored after 2 min) | p95 < 2 s |"
-        for wc, lat in lats.items()
+        for (wc, r), lat in lats.items()
     )
     levels = ", ".join(f"{k}: {v:,}" for k, v in sorted(tp["levels"].items()))  # type: ignore[union-attr]
     section = f"""{START}

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -79,19 +79,17 @@ def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
     }
     rate_days = int(conf["rate_days"])
     since = timezone.now() - timedelta(days=rate_days)
-    partners = {o.partner_id for o in objs}
-    clicks = dict(
-        Click.objects.filter(partner_id__in=partners, created_at__gte=since)
-        .values("partner_id")
-        .annotate(n=Count("pk"))
-        .values_list("partner_id", "n")
-    )
-    sales = dict(
-        Conversion.objects.filter(partner_id__in=partners, created_at__gte=since)
-        .values("partner_id")
-        .annotate(n=Count("pk"))
-        .values_list("partner_id", "n")
-    )
+    from partners.models import PartnerProfile
+
+    partner_clicks = Click.objects.filter(partner_id=OuterRef("pk"), created_at__gte=since)
+    partner_sales = Conversion.objects.filter(partner_id=OuterRef("pk"), created_at__gte=since)
+    clicks, sales = {}, {}
+    for pk, n_clicks, n_sales in (
+        PartnerProfile.objects.filter(pk__in={o.partner_id for o in objs})
+        .annotate(c=count_sub(partner_clicks), s=count_sub(partner_sales))
+        .values_list("pk", "c", "s")
+    ):
+        clicks[pk], sales[pk] = n_clicks, n_sales
     windows_in_history = max(history / window, 1)
     out = {}
     for obj in objs:

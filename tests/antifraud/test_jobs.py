@@ -87,3 +87,24 @@ def test_rescore_refuses_an_unknown_workspace_or_date(in_acme):
         call_command("antifraud_rescore", "--tenant", "nope")
     with pytest.raises(CommandError):
         call_command("antifraud_rescore", "--tenant", "acme", "--since", "yesterday")
+
+
+def test_a_job_scores_the_waiting_jobs_subjects_in_its_batch(
+    in_acme, program, alice, django_capture_on_commit_callbacks
+):
+    from antifraud.jobs import score_subjects
+
+    with django_capture_on_commit_callbacks(execute=True):
+        leads = [lead(program, alice) for _ in range(3)]
+    jobs = list(Job.objects.filter(func="antifraud.jobs.score_subjects").order_by("created_at"))
+    # The first delivery does all three; the others find their rows taken.
+    result = score_subjects(**jobs[0].kwargs)
+    assert result["coalesced"] == 3  # its own row is still queued here: taken too
+    assert RiskAssessment.objects.filter(lead__in=leads).count() == 3
+    assert set(
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True)
+    ) == {"done"}
+    burst()  # the three RQ deliveries: each returns at once
+    assert set(
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("attempts", flat=True)
+    ) == {1}
