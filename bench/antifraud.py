@@ -284,7 +284,15 @@ def latency(tenant_id: str, worker_class: str, rate: float) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(3)  # the worker's start-up (Django, Redis registration)
+        # The worker's start-up (Django, Redis registration) is not what is measured.
+        from rq import Worker
+
+        queue = django_rq.get_queue("antifraud")
+        for _ in range(600):
+            if Worker.all(queue=queue):
+                break
+            time.sleep(0.1)
+        time.sleep(1)
         tenant = Tenant.objects.get(pk=tenant_id)
         committed: dict[str, float] = {}
         with tenant_scope(tenant):

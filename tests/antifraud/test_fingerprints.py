@@ -69,3 +69,21 @@ def test_fingerprints_are_upserted_and_payout_details_are_hashed(in_acme, alice)
     assert (kind, value) == ("card", payer_key(card_bin="411111", card_last4="1111"))
     assert payout_fingerprint("bank", "DE89370400440532013000")[0] == "iban"
     assert payout_fingerprint("paypal", "me@example.com")[0] == "wallet"
+
+
+def test_saving_payout_details_records_their_fingerprint(in_acme, alice, owner):
+    from rewards.models import PayoutMethod
+    from rewards.views.cabinet import payout_details_set
+
+    method = PayoutMethod.objects.create(tenant=in_acme, kind="card", name="Card", currency="USD")
+    payout_details_set(
+        tenant=in_acme,
+        partner=alice,
+        method=method,
+        account="4111111111111111",
+        masked="•••• 1111",
+        holder="",
+        actor=alice.user,
+    )
+    stored = PartnerFingerprint.objects.get(partner=alice, kind="card").value
+    assert stored == payer_key(card_bin="411111", card_last4="1111")
