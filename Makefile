@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/statements.py
 	$(PY) bench/crm.py
 	$(PY) bench/pages.py
+	$(PY) bench/antifraud.py
 
 # Ten minutes of clicks, leads and conversions at half the measured maximum, memory
 # sampled every 10 s (bench/soak.py; SOAK_SECONDS to change the length).

@@ -409,6 +409,18 @@ def main() -> None:
 
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant), connection.cursor() as cursor:
+        # What the antifraud jobs leave behind (an assessment per conversion, here all
+        # "ok"): rewards of unscored conversions never approve on their own. Not timed.
+        cursor.execute(
+            """
+            INSERT INTO antifraud_riskassessment (tenant_id, subject, conversion_id,
+                partner_id, score, level, partner_reason, digest, decision, decision_note,
+                scored_at, created_at)
+            SELECT tenant_id, 'conversion', id, partner_id, 0, 'ok', '', '', '', '', now(),
+                now()
+            FROM programs_conversion
+            """
+        )
         cursor.execute("ANALYZE")  # as autovacuum would (see above); not timed
         rewards = Reward.objects.count()
     write(

@@ -11,6 +11,7 @@ delivered twice, a reviewer double-clicking — changes nothing the second time.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,6 +25,7 @@ from rewards.models import LedgerEntry, Reward
 from rewards.services.ledger import ZERO
 
 HOLD_MEMO = "antifraud: held for review"
+DEFAULT_REASON = "Rejected after a risk review."
 
 
 def _rewards_of(assessments: Iterable[RiskAssessment]) -> QuerySet[Reward]:
@@ -109,6 +111,29 @@ def reject_rewards(rewards: QuerySet[Reward], *, reason: str, actor: User | None
             continue  # decided meanwhile by someone else
         done += 1
     return done
+
+
+def reject_subjects_rewards(assessments: list[RiskAssessment]) -> int:
+    """``reject_subject_rewards`` for many assessments: one query finds their pending
+    rewards (usually none: a lead scored before its accrual), then each is rejected
+    with its own subject's partner reason."""
+    if not assessments:
+        return 0
+    reason_of: dict[Any, str] = {}
+    for a in assessments:
+        reason_of[a.lead_id or a.conversion_id] = a.partner_reason or DEFAULT_REASON
+    pending = list(
+        _rewards_of(assessments)
+        .filter(status=Reward.Status.PENDING)
+        .values_list("pk", "lead_id", "conversion_id")
+    )
+    by_reason: dict[str, list[Any]] = {}
+    for pk, lead_id, conversion_id in pending:
+        by_reason.setdefault(reason_of[lead_id or conversion_id], []).append(pk)
+    return sum(
+        reject_rewards(Reward.objects.filter(pk__in=ids), reason=reason)
+        for reason, ids in by_reason.items()
+    )
 
 
 def reject_subject_rewards(

@@ -102,9 +102,9 @@ def _load(subject: str, ids: list[Any]) -> list[Any]:
     from programs.models import Conversion, Lead
 
     if subject == "lead":
-        qs = Lead.objects.select_related("program", "partner")
+        qs = Lead.objects.select_related("program", "partner__user")
     elif subject == "conversion":
-        qs = Conversion.objects.select_related("program", "partner")
+        qs = Conversion.objects.select_related("program", "partner__user")
     else:
         qs = PartnerProfile.objects.select_related("user")
     return list(qs.filter(pk__in=ids))
@@ -297,8 +297,7 @@ def _store(subject: str, results: list[Result], tenant: Any) -> Outcome:
             events.risk_flagged(tenant=tenant, assessments=flagged)
         if to_hold:
             holds.hold_subject_rewards(to_hold)
-        for a in to_reject:
-            holds.reject_subject_rewards(a, a.partner_reason)
+        holds.reject_subjects_rewards(to_reject)
         for a in to_release:
             holds.release_subject_rewards(a)
         if subject == "partner":

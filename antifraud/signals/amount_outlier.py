@@ -25,10 +25,10 @@ CACHE_SECONDS = 600
 def percentile(values: list[Decimal], q: float) -> Decimal:
     """The ``q`` quantile with linear interpolation (as PostgreSQL's percentile_cont)."""
     ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
+    pos = (len(ordered) - 1) * Decimal(str(q))
     low = int(pos)
     high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * Decimal(str(pos - low))
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def p95(program_id: Any, currency: str, conf: dict[str, Any]) -> Decimal | None:

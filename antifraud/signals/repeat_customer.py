@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from antifraud.signals._query import model_of
@@ -36,16 +36,21 @@ def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
         subjects = subjects.exclude(kind="subscription")
     annotations = {}
     for key in keys:
+        # The tenant's (key, created_at) index finds the earlier rows; the program and
+        # the address are checked on those few.
         earlier = model.objects.filter(
-            program_id=OuterRef("program_id"),
             created_at__lt=OuterRef("created_at"),
             created_at__gte=OuterRef("created_at") - window,
             **{key: OuterRef(key)},
         ).exclude(**{key: ""})
+        earlier = earlier.filter(program_id=OuterRef("program_id"))
         # Under another address: the same address again is a duplicate or a returning
         # customer, handled elsewhere.
         earlier = earlier.exclude(**{email_field: OuterRef(email_field)})
-        annotations[f"m_{key}"] = Subquery(earlier.order_by("created_at").values("pk")[:1])
+        annotations[f"m_{key}"] = Case(
+            When(~Q(**{key: ""}), then=Subquery(earlier.order_by("created_at").values("pk")[:1])),
+            default=Value(None),
+        )
     rows = subjects.annotate(**annotations).values("pk", *annotations)
     by_pk = {o.pk: o for o in batch.objs}
     kind = "leads" if batch.subject == "lead" else "conversions"

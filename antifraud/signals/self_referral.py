@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from antifraud.signals._query import fingerprints
 from antifraud.signals.base import Batch, Hit, batch_signal
+from programs.services.normalize import email_key
 
 STRONG = ("email", "phone", "payout", "device")
 PAYOUT_KINDS = ("card", "iban", "wallet")
@@ -31,9 +32,12 @@ def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
     out: dict[Any, Hit] = {}
     weight = int(conf["weight"])
     for obj in batch.objs:
-        mine = prints.get(obj.partner_id) if obj.partner_id else None
-        if not mine:
+        if not obj.partner_id:
             continue
+        mine = dict(prints.get(obj.partner_id) or {})
+        # The partner's current e-mail, even before any fingerprint was recorded.
+        own = email_key(obj.partner.user.email)
+        mine["email"] = set(mine.get("email", ())) | ({own} if own else set())
         matched = []
         for field, value in _keys(obj).items():
             if not value:

@@ -4,8 +4,8 @@
   window before this one, and more than ``threshold`` times their usual number per
   window over the ``history_days`` before it (a new partner's usual is one).
 * Peers: over the last ``rate_days``, the partner's sales per click is more than
-  ``threshold`` times the whole program's, with at least ``min_clicks`` clicks (the
-  program's rate is cached for ten minutes).
+  ``threshold`` times the other partners' in the program, with at least ``min_clicks``
+  clicks (the program's totals are cached for ten minutes).
 
 One query for the batch's own-history counts, one for the partners' clicks and sales.
 """
@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,19 +24,30 @@ from antifraud.signals._query import count_sub
 from antifraud.signals.base import Batch, Hit, batch_signal
 
 
-def _program_rate(program_id: Any, days: int) -> float | None:
+def _program_totals(program_id: Any, days: int) -> tuple[int, int]:
+    """The program's clicks and sales over the last ``days`` (cached ten minutes)."""
     from programs.models import Click, Conversion
 
     key = f"af:rate:{program_id}:{days}"
     cached = cache.get(key)
     if cached is not None:
-        return cached or None
+        return cached
     since = timezone.now() - timedelta(days=days)
-    clicks = Click.objects.filter(program_id=program_id, created_at__gte=since).count()
-    sales = Conversion.objects.filter(program_id=program_id, created_at__gte=since).count()
-    rate = sales / clicks if clicks else 0.0
-    cache.set(key, rate, 600)
-    return rate or None
+    totals = (
+        Click.objects.filter(program_id=program_id, created_at__gte=since).count(),
+        Conversion.objects.filter(program_id=program_id, created_at__gte=since).count(),
+    )
+    cache.set(key, totals, 600)
+    return totals
+
+
+def _peers_rate(program_id: Any, days: int, own_clicks: int, own_sales: int) -> float | None:
+    """The other partners' sales per click in the program (None: too little to say)."""
+    clicks, sales = _program_totals(program_id, days)
+    clicks, sales = max(clicks - own_clicks, 0), max(sales - own_sales, 0)
+    if clicks < 100 or not sales:
+        return None
+    return sales / clicks
 
 
 def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
@@ -68,19 +79,17 @@ def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
     }
     rate_days = int(conf["rate_days"])
     since = timezone.now() - timedelta(days=rate_days)
-    partners = {o.partner_id for o in objs}
-    clicks = dict(
-        Click.objects.filter(partner_id__in=partners, created_at__gte=since)
-        .values("partner_id")
-        .annotate(n=Count("pk"))
-        .values_list("partner_id", "n")
-    )
-    sales = dict(
-        Conversion.objects.filter(partner_id__in=partners, created_at__gte=since)
-        .values("partner_id")
-        .annotate(n=Count("pk"))
-        .values_list("partner_id", "n")
-    )
+    from partners.models import PartnerProfile
+
+    partner_clicks = Click.objects.filter(partner_id=OuterRef("pk"), created_at__gte=since)
+    partner_sales = Conversion.objects.filter(partner_id=OuterRef("pk"), created_at__gte=since)
+    clicks, sales = {}, {}
+    for pk, n_clicks, n_sales in (
+        PartnerProfile.objects.filter(pk__in={o.partner_id for o in objs})
+        .annotate(c=count_sub(partner_clicks), s=count_sub(partner_sales))
+        .values_list("pk", "c", "s")
+    ):
+        clicks[pk], sales[pk] = n_clicks, n_sales
     windows_in_history = max(history / window, 1)
     out = {}
     for obj in objs:
@@ -91,12 +100,12 @@ def _many(batch: Batch, conf: dict[str, Any]) -> dict[Any, Hit]:
             params = {"count": n, "usual": round(usual, 1), "minutes": minutes}
         n_clicks, n_sales = clicks.get(obj.partner_id, 0), sales.get(obj.partner_id, 0)
         if not params and n_clicks >= int(conf["min_clicks"]):
-            program_rate = _program_rate(obj.program_id, rate_days)
+            peers = _peers_rate(obj.program_id, rate_days, n_clicks, n_sales)
             rate = n_sales / n_clicks
-            if program_rate and rate > factor * program_rate:
+            if peers and rate > factor * peers:
                 params = {
                     "count": n_sales,
-                    "usual": round(program_rate * n_clicks, 1),
+                    "usual": round(peers * n_clicks, 1),
                     "minutes": rate_days * 24 * 60,
                 }
         if params:

@@ -223,7 +223,7 @@ PAID_CLICK_IDS = ("gclid", "yclid", "fbclid", "msclkid")  # Google, Yandex, Meta
 
 def paid_click_id(url: str) -> str:
     """Which ad network's click id the landing URL carries ('' for none)."""
-    if "clid" not in url:  # the fast path: most landing URLs carry none
+    if "clid" not in url and "clkid" not in url:  # the fast path: most carry none
         return ""
     from urllib.parse import parse_qsl, urlsplit
 

@@ -4,25 +4,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from partners.models import PartnerProfile
-from prm.models import Tenant
-from programs.models import Program
+from tests.antifraud.helpers import make_world
 from tests.antifraud.world import registered
-from tests.rewards.helpers import make_partner, make_program, rule
 
 
 @pytest.fixture(autouse=True)
 def test_signals() -> Iterator[None]:
+    """The console tests' own signals (tests.antifraud.world), beside the real ones."""
     yield from registered()
 
 
 @pytest.fixture
-def program(in_acme: Tenant) -> Program:
-    program = make_program(in_acme)
-    rule(program)  # 20% of every sale
-    return program
+def world(in_acme):  # type: ignore[no-untyped-def]
+    return make_world(in_acme)
 
 
 @pytest.fixture
-def alice(in_acme: Tenant, program: Program) -> PartnerProfile:
-    return make_partner(in_acme, program, "ALICE")
+def program(world):  # type: ignore[no-untyped-def]
+    return world[0]
+
+
+@pytest.fixture
+def alice(world):  # type: ignore[no-untyped-def]
+    return world[1]

@@ -399,6 +399,8 @@ API_LEAD = {
     "visitor_id": "visitor-0003",
     "referral_code": "{CODE}",
     "program": "00000000-0000-0000-0000-000000000000",
+    "ip": "203.0.113.9",
+    "user_agent": "Mozilla/5.0",
 }
 API_CONVERSION = {
     "order_id": "order-9",
@@ -411,6 +413,9 @@ API_CONVERSION = {
     "promo_code": "",
     "referral_code": "{CODE}",
     "occurred_at": "2026-01-01T00:00:00Z",
+    "ip": "2001:db8::1",
+    "user_agent": "Mozilla/5.0",
+    "payer": {"card_bin": "411111", "card_last4": "1111"},
 }
 API_REFUND = {"refund_id": "r-1", "amount": "1.00", "reason": "changed mind"}
 API_ROUTES = [
@@ -471,6 +476,14 @@ add(
     content_type="application/json",
     body=BAD_BODIES["deep_1100"],
 )
+LEAD_DETAIL = "tenant:api/v1/leads/<uuid:lead_id>"
+LEAD_ID = "00000000-0000-0000-0000-000000000000"
+for label, value in PATH_VALUES.items():
+    add(LEAD_DETAIL, f"path lead {label}", "GET", f"/api/v1/leads/{value}", headers=AUTH)
+for label, headers in HOSTILE_AUTH.items():
+    add(LEAD_DETAIL, f"auth {label}", "GET", f"/api/v1/leads/{LEAD_ID}", headers=headers)
+add(LEAD_DETAIL, "valid", "GET", f"/api/v1/leads/{LEAD_ID}", headers=AUTH)
+methods(LEAD_DETAIL, f"/api/v1/leads/{LEAD_ID}", ("POST", "PUT", "DELETE"))
 SCHEMA = "tenant:api/v1/schema/"
 add(SCHEMA, "valid", "GET", "/api/v1/schema/")
 query_params(SCHEMA, "/api/v1/schema/", ("format", "lang"))

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from antifraud.services.scoring import score_conversions
 from partners.models import PartnerProfile
 from prm.models import Tenant
+from prm.tenancy import tenant_scope
 from programs.models import Conversion, Program
 from programs.services.conversions import ConversionInput, conversion_record
 from programs.services.enrollments import enrollment_create
@@ -63,6 +65,7 @@ def sale(
     email: str = "",
     at: datetime | None = None,
     accrue: bool = True,
+    score: bool = True,
 ) -> Conversion:
     conversion, _ = conversion_record(
         tenant=program.tenant,
@@ -79,6 +82,10 @@ def sale(
     )
     if accrue:
         accrue_conversion(conversion_id=str(conversion.pk))
+    if score:
+        # What the antifraud job does after commit: unscored rewards never approve.
+        with tenant_scope(program.tenant):
+            score_conversions([conversion.pk])
     return conversion
 
 
