@@ -82,9 +82,12 @@ def partner_set_status(
     actor: User,
     partner: PartnerProfile,
     status: str,
+    reason: str = "",
     request: HttpRequest | None = None,
 ) -> PartnerProfile:
-    """Approve, block or unblock ``partner``; an erased partner stays blocked."""
+    """Approve, reject, block or unblock ``partner`` (``reason`` is kept on the profile
+    and in the audit log); an erased partner stays blocked. A decision on an application
+    (pending to active or rejected) is e-mailed to the applicant."""
     partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = partner.status
     if before == status:
@@ -92,7 +95,8 @@ def partner_set_status(
     if partner.erased_at is not None:
         raise ValidationError(ERASED_IS_FINAL, code="erased")
     partner.status = PartnerProfile.Status(status)
-    partner.save(update_fields=["status"])
+    partner.status_reason = reason.strip()[:300]
+    partner.save(update_fields=["status", "status_reason"])
     # The tracking hot path caches partner status with each referral code.
     from programs.services.lookups import forget_partner
 
@@ -103,7 +107,14 @@ def partner_set_status(
         action="partner.status",
         obj=partner,
         before={"status": before},
-        after={"status": status},
+        after={"status": status, **({"reason": partner.status_reason} if reason else {})},
         request=request,
     )
+    decided = status in (PartnerProfile.Status.ACTIVE, PartnerProfile.Status.REJECTED)
+    if before == PartnerProfile.Status.PENDING and decided:
+        from prm.jobs import job_enqueue
+
+        job_enqueue(
+            "partners.emails.send_application_decision", tenant=tenant, partner_id=str(partner.pk)
+        )
     return partner

@@ -44,3 +44,10 @@ cron.register(
     args=("rewards.statements.statements_build_closed_month",),
     cron="30 3 1 * *",
 )
+# Automatic partner segments: tag (or move to a group) who matches, untag who no longer does.
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("partners.segments.segments_run_all",),
+    cron="20 * * * *",
+)

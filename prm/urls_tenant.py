@@ -7,6 +7,7 @@ from django.urls import include, path
 from antifraud import urls_pages as antifraud_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
+from partners import urls_pages as partner_pages
 from partners import views as partner_views
 from prm.views import audit, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
@@ -31,6 +32,7 @@ console_patterns = (
             name="invitation_resend",
         ),
         path("partners/", partner_views.partner_list, name="partners"),
+        *partner_pages.console_patterns,
         path(
             "partners/<uuid:partner_id>/status/",
             partner_views.partner_status,
@@ -77,6 +79,7 @@ partner_patterns = (
         path("join/", partner_views.join, name="join"),
         path("account/data.json", partner_views.my_data, name="my_data"),
         path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
+        *partner_pages.cabinet_patterns,
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
     ],
