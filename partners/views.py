@@ -131,8 +131,8 @@ def partner_list(request: HttpRequest) -> HttpResponse:
             "statuses": PartnerProfile.Status.choices,
             "tag": tag,
             "group": group,
-            "tags": PartnerTag.objects.order_by("name")[:200],
-            "groups": PartnerGroup.objects.order_by("name")[:200],
+            "tags": list(PartnerTag.objects.order_by("name")[:200]),
+            "groups": list(PartnerGroup.objects.order_by("name")[:200]),
             "bulk_form": BulkForm(may_move=can(request, Perm.GROUPS_MANAGE))
             if can(request, Perm.PARTNERS_MANAGE)
             else None,

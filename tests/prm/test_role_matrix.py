@@ -306,7 +306,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 scored_at=timezone.now(),
             )
             entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
-            group = PartnerGroup.objects.create(tenant=acme, name="Gold")
+            group = PartnerGroup.objects.create(tenant=acme, name="People matrix group")
             tag = PartnerTag.objects.create(tenant=acme, name="VIP")
             segment = PartnerSegment.objects.create(
                 tenant=acme,
