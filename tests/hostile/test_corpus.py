@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.models import CrmConnection
 from integrations.models.connection import Provider
+from partners.models import PartnerInvitation
 from prm.models import ApiKey, Role
 from prm.tenancy import tenant_scope
 from programs.models import Click
@@ -53,6 +54,9 @@ def world(acme: Any) -> dict[str, str]:
     secret, prefix, digest = ApiKey.generate()
     ApiKey.all_tenants_unscoped.create(tenant=acme, name="t", prefix=prefix, key_hash=digest)
     invitation = InvitationFactory(tenant=acme, email="new@acme.test", role=Role.MANAGER)
+    partner_invitation = PartnerInvitation.all_tenants_unscoped.create(
+        tenant=acme, email="invited@example.test", program=program
+    )
     hooks = {}
     for provider, values in {
         "amocrm": ({"access_token": "x"}, {"account_id": "31337", "subdomain": "acme"}),
@@ -83,6 +87,7 @@ def world(acme: Any) -> dict[str, str]:
         "API_KEY": secret,
         "ORDER": order.external_id,
         "INVITE": invitation.token,
+        "PARTNER_INVITE": partner_invitation.token,
         "AMO_ACCOUNT": "31337",
         "B24_TOKEN": "b24tok",
         "SF_ORG": "00D000000000001AAA",
