@@ -82,7 +82,9 @@ def test_the_link_signs_a_new_person_up_into_the_program_once(
     assert landing.status_code == 200 and "ann@x.test" in landing.content.decode()
     mismatch = visitor.post(link, {"password1": PASSWORD, "password2": "other"})
     assert mismatch.status_code == 200 and not User.objects.filter(email="ann@x.test").exists()
-    joined = visitor.post(link, {"display_name": "Ann", "password1": PASSWORD, "password2": PASSWORD})
+    joined = visitor.post(
+        link, {"display_name": "Ann", "password1": PASSWORD, "password2": PASSWORD}
+    )
     assert (joined.status_code, joined["Location"]) == (302, "/")
     user = User.objects.get(email="ann@x.test")
     assert user.check_password(PASSWORD)
@@ -94,9 +96,10 @@ def test_the_link_signs_a_new_person_up_into_the_program_once(
     # The link is used: it refuses a second use, signed in or not.
     assert visitor.get(link).status_code == 410
     assert visitor.post(link).status_code == 410
-    assert client_for(None).post(
-        link, {"password1": PASSWORD, "password2": PASSWORD}
-    ).status_code == 410
+    assert (
+        client_for(None).post(link, {"password1": PASSWORD, "password2": PASSWORD}).status_code
+        == 410
+    )
     with tenant_scope(acme):
         assert profile.enrollments.count() == 1
 
