@@ -134,7 +134,8 @@ def test_conversion_rate_below_1_percent_with_at_least_100_clicks(acme):
 
 
 def test_joined_in_the_last_7_days_and_country(acme):
-    fresh, older = make(acme, "fresh", country="RU"), make(acme, "older", country="DE")
+    make(acme, "fresh", country="RU")
+    older = make(acme, "older", country="DE")
     PartnerProfile.all_tenants_unscoped.filter(pk=older.pk).update(
         created_at=NOW() - timedelta(days=8)
     )
