@@ -48,7 +48,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 def cabinet(request: HttpRequest) -> HttpResponse:
-    return render(request, "cabinet/home.html", {"partner": request.partner})  # type: ignore[attr-defined]
+    from partners.views_signup import application_pending
+
+    partner = request.partner  # type: ignore[attr-defined]
+    return render(
+        request,
+        "cabinet/home.html",
+        {"partner": partner, "application_pending": application_pending(partner)},
+    )
 
 
 @partner_required
