@@ -32,6 +32,7 @@ VALUE_REQUIRED = _("Enter the value to compare with.")
 PERIOD_REQUIRED = _("Enter the period in days (1-3650).")
 PERCENT_RANGE = _("Enter a percentage between 1 and 100.")
 COUNTRY_ONLY_EQ = _("A country is compared with “equal to”.")
+NO_TOP_FOR_JOINED = _("“In the top %” compares amounts, not days since joining.")
 CHOICES_REQUIRED = _("List the choices, one per line.")
 NO_SUCH_PARTNERS = _("Choose partners from the list.")
 COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
@@ -408,6 +409,8 @@ class SegmentForm(forms.ModelForm):
             if not data.get("country"):
                 self.add_error("country", BAD_COUNTRY)
             return data
+        if cmp == Cmp.TOP_PERCENT and metric == Metric.JOINED_DAYS:
+            self.add_error("comparison", NO_TOP_FOR_JOINED)
         value = data.get("value")
         if value is None:
             self.add_error("value", VALUE_REQUIRED)

@@ -222,3 +222,13 @@ def test_staff_add_a_partner_who_gets_a_link_to_set_a_password(
     assert message.to == ["new@example.test"] and "/join/invite/" in message.body
     again = client.post("/manage/partners/new/", {"email": "new@example.test"})
     assert again.status_code == 200 and "email" in again.context["form"].errors
+    # The link lets them choose a password, once, and signs them in.
+    link = message.body.split("http://acme.localhost", 1)[1].split()[0]
+    visitor = client_for(None)
+    password = "a-long-passphrase-1"
+    set_it = visitor.post(link, {"password1": password, "password2": password})
+    assert (set_it.status_code, set_it["Location"]) == (302, "/")
+    user.refresh_from_db()
+    assert user.check_password(password)
+    assert visitor.get("/").status_code == 200
+    assert client_for(None).get(link).status_code == 410
