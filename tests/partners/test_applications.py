@@ -143,3 +143,28 @@ def test_cabinet_pages_send_anonymous_visitors_to_sign_in(client_for, acme):
     for url in ("/application/", "/account/profile/"):
         response = client_for(None).get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_export_carries_the_answers_and_erasing_wipes_them(client_for, acme, owner, partner):
+    from partners.models import PartnerNote
+    from partners.privacy import partner_data_export, partner_erase
+
+    _, _, tax = questions(client_for(owner))
+    client = client_for(partner)
+    client.post(
+        "/account/profile/",
+        {"country": "de", "social_links": "https://x.example/d", f"q_{tax}": "DE1"},
+    )
+    client.post("/application/", {"accept_terms": "on"}, REMOTE_ADDR="198.51.100.9")
+    with tenant_scope(acme):
+        profile = PartnerProfile.objects.get(user=partner)
+        PartnerNote.objects.create(tenant=acme, partner=profile, body="Calls at night")
+        data = partner_data_export(partner=profile)
+        assert data["profile"]["answers"] == [{"question": "Tax number", "answer": "DE1"}]
+        assert data["profile"]["country"] == "DE"
+        assert data["terms_accepted"][0]["ip"] == "198.51.100.9"
+        partner_erase(partner=profile, actor=owner, reason="request")
+        profile.refresh_from_db()
+        assert (profile.country, profile.social_links, profile.details) == ("", [], {})
+        assert not PartnerNote.objects.filter(partner=profile).exists()
+        assert TermsAcceptance.objects.get(partner=profile).ip is None
