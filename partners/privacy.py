@@ -41,9 +41,41 @@ def erased_email(partner: PartnerProfile) -> str:
     return f"erased-{str(partner.pk).split('-')[0]}@invalid"
 
 
+def _answers(partner: PartnerProfile) -> list[dict[str, str]]:
+    """The partner's answers to the workspace's questions, with the questions' text."""
+    from partners.models import SignupQuestion
+
+    details = partner.details or {}
+    labels = dict(
+        SignupQuestion.objects.filter(pk__in=[k for k in details if _is_uuid(k)]).values_list(
+            "pk", "label"
+        )
+    )
+    return [
+        {"question": labels.get(_uuid(k), ""), "answer": str(v)}
+        for k, v in details.items()
+        if _is_uuid(k)
+    ]
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    return uuid.UUID(value)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        _uuid(value)
+    except ValueError:
+        return False
+    return True
+
+
 def partner_data_export(*, partner: PartnerProfile) -> dict[str, Any]:
     """The partner's own data as JSON-safe dict. Payout details are masked only;
     referred customers' personal data is left out (it is the tenant's, not theirs)."""
+    from partners.models import TermsAcceptance
     from programs.models import Click, Enrollment, PromoCode
     from rewards.models import LedgerEntry, PayoutDetails, PayoutRequest, Reward
 
@@ -54,6 +86,10 @@ def partner_data_export(*, partner: PartnerProfile) -> dict[str, Any]:
             "status": partner.status,
             "display_name": partner.display_name,
             "company": partner.company,
+            "country": partner.country,
+            "websites": list(partner.websites or []),
+            "social_links": list(partner.social_links or []),
+            "answers": _answers(partner),
             "recruit_code": partner.recruit_code,
             "created_at": _iso(partner.created_at),
         },
@@ -62,6 +98,10 @@ def partner_data_export(*, partner: PartnerProfile) -> dict[str, Any]:
             "first_name": user.first_name,
             "last_name": user.last_name,
         },
+        "terms_accepted": [
+            {"version": a.terms.version, "accepted_at": _iso(a.accepted_at), "ip": a.ip}
+            for a in TermsAcceptance.objects.filter(partner=partner).select_related("terms")
+        ],
         "enrollments": [
             {
                 "program": e.program.name,
@@ -289,9 +329,29 @@ def partner_erase(
 
     partner.display_name = ""
     partner.company = ""
+    partner.country = ""
+    partner.social_links = []
+    partner.details = {}
+    partner.status_reason = ""
     partner.status = PartnerProfile.Status.BLOCKED
     partner.erased_at = timezone.now()
-    partner.save(update_fields=["display_name", "company", "status", "erased_at"])
+    partner.save(
+        update_fields=[
+            "display_name",
+            "company",
+            "country",
+            "social_links",
+            "details",
+            "status_reason",
+            "status",
+            "erased_at",
+        ]
+    )
+    # Staff notes are about the person; the terms they accepted stay, without the address.
+    from partners.models import PartnerNote, TermsAcceptance
+
+    PartnerNote.objects.filter(partner=partner).delete()
+    TermsAcceptance.objects.filter(partner=partner).update(ip=None)
     PayoutDetails.objects.filter(partner=partner).delete()
     # Past payouts keep amount, fee, status and dates (and their ledger entries); the
     # account they went to is personal data.

@@ -86,11 +86,12 @@ def partner_set_status(
     actor: User,
     partner: PartnerProfile,
     status: str,
-    request: HttpRequest | None = None,
     reason: str = "",
+    request: HttpRequest | None = None,
 ) -> PartnerProfile:
-    """Approve, block or unblock ``partner``; an erased partner stays blocked. The
-    partner is e-mailed (``reason`` is what a block or refusal tells them)."""
+    """Approve, reject, block or unblock ``partner`` (``reason`` is kept on the profile
+    and in the audit log, and is what a block or refusal tells them); an erased partner
+    stays blocked. The partner is e-mailed through the notifications (prm.notifications)."""
     partner = PartnerProfile.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = partner.status
     if before == status:
@@ -98,7 +99,8 @@ def partner_set_status(
     if partner.erased_at is not None:
         raise ValidationError(ERASED_IS_FINAL, code="erased")
     partner.status = PartnerProfile.Status(status)
-    partner.save(update_fields=["status"])
+    partner.status_reason = reason.strip()[:300]
+    partner.save(update_fields=["status", "status_reason"])
     # The tracking hot path caches partner status with each referral code.
     from programs.services.lookups import forget_partner
 
@@ -112,7 +114,7 @@ def partner_set_status(
         action="partner.status",
         obj=partner,
         before={"status": before},
-        after={"status": status, **({"reason": reason} if reason else {})},
+        after={"status": status, **({"reason": partner.status_reason} if reason else {})},
         request=request,
     )
     return partner

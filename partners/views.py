@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,8 +17,9 @@ from django.views.decorators.http import require_http_methods
 from antifraud.selectors import review_threshold
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.forms import PartnerEraseForm
+from partners.forms_people import BulkForm
 from partners.home import home_context
-from partners.models import PartnerProfile
+from partners.models import PartnerProfile, PartnerTag
 from partners.offers import public_offers
 from partners.privacy import (
     partner_data_export,
@@ -27,11 +30,12 @@ from partners.privacy import (
 from partners.search import partner_search as search_partners
 from partners.search import partners_for_choice, partners_in_program
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
-from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
+from prm.access import can, get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from programs.models import Program
+from rewards.models import PartnerGroup
 
 PAGE_SIZE = 50
 # The risk column's sort: unscored partners last either way.
@@ -50,15 +54,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 def cabinet(request: HttpRequest) -> HttpResponse:
+    from partners.views_signup import application_pending
+
     partner = request.partner  # type: ignore[attr-defined]
+    pending = application_pending(partner)
     if partner.status != PartnerProfile.Status.ACTIVE:
-        return render(request, "cabinet/home.html", {"partner": partner})
+        context = {"partner": partner, "application_pending": pending}
+        return render(request, "cabinet/home.html", context)
     urls = {
         "programs": reverse("partners:programs"),
         "payouts": reverse("partners:payouts"),
         "stats": reverse("partners:stats"),
     }
     context = home_context(request.tenant, partner, urls)  # type: ignore[attr-defined]
+    context["application_pending"] = pending
     return render(request, "cabinet/home.html", context)
 
 
@@ -81,12 +90,16 @@ def join(request: HttpRequest) -> HttpResponse:
     if partner_profile_in_tenant(request) is not None:
         return redirect("partners:home")
     if request.method == "POST":
-        partner_join(
+        from partners.views_signup import application_pending
+
+        profile = partner_join(
             tenant=tenant,
             user=request.user,  # type: ignore[arg-type]
             recruiter_code=request.session.pop(RECRUITER_SESSION_KEY, ""),
         )
         messages.success(request, _("Welcome to the partner program of %s!") % tenant.name)
+        if application_pending(profile):  # the tenant's questions and terms come next
+            return redirect("partners:application")
         return redirect("partners:home")
     return render(
         request,
@@ -97,7 +110,7 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
-    partners = PartnerProfile.objects.select_related("user").order_by("-created_at", "-pk")
+    partners = PartnerProfile.objects.select_related("user", "group").order_by("-created_at", "-pk")
     # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
     q = request.GET.get("q", "").replace("\x00", "").strip()
     status = request.GET.get("status", "")
@@ -109,6 +122,12 @@ def partner_list(request: HttpRequest) -> HttpResponse:
         )
     if status in PartnerProfile.Status.values:
         partners = partners.filter(status=status)
+    tag = _valid_uuid(request.GET.get("tag", ""))
+    group = _valid_uuid(request.GET.get("group", ""))
+    if tag:
+        partners = partners.filter(taggings__tag_id=tag)
+    if group:
+        partners = partners.filter(group_id=group)
     if risky:  # the tenant's review threshold (README "Antifraud")
         partners = partners.filter(risk_score__gte=review_threshold())
     if sort in RISK_SORTS:
@@ -132,6 +151,14 @@ def partner_list(request: HttpRequest) -> HttpResponse:
             "query": params.urlencode(),
             "risk_sort_query": sort_params.urlencode(),
             "statuses": PartnerProfile.Status.choices,
+            "tag": tag,
+            "group": group,
+            "tags": list(PartnerTag.objects.order_by("name")[:200]),
+            "groups": list(PartnerGroup.objects.order_by("name")[:200]),
+            "bulk_form": BulkForm(may_move=can(request, Perm.GROUPS_MANAGE))
+            if can(request, Perm.PARTNERS_MANAGE)
+            else None,
+            "back": request.get_full_path(),
         },
     )
 
@@ -149,6 +176,13 @@ def partner_search(request: HttpRequest) -> JsonResponse:
         active_only = request.GET.get("enrolled") == "active"
         partners = partners_in_program(program, active_only=active_only)
     return JsonResponse({"results": search_partners(partners, request.GET.get("q", ""))})
+
+
+def _valid_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
 
 
 @staff_required(Perm.PARTNERS_MANAGE)

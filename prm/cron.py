@@ -51,3 +51,10 @@ cron.register(
     args=("prm.notifications.sending.retry_failed",),
     interval=300,
 )
+# Automatic partner segments: tag (or move to a group) who matches, untag who no longer does.
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("partners.segments.segments_run_all",),
+    cron="20 * * * *",
+)

@@ -36,6 +36,8 @@ class Perm(StrEnum):
     ANTIFRAUD_DECIDE = "antifraud.decide"
     ANTIFRAUD_SETTINGS = "antifraud.settings"
     BLOCKLIST_MANAGE = "blocklist.manage"
+    GROUPS_MANAGE = "groups.manage"
+    SEGMENTS_MANAGE = "segments.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -81,6 +83,12 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.ANTIFRAUD_DECIDE: ADMINS | {Role.MANAGER, Role.FINANCE},
     Perm.ANTIFRAUD_SETTINGS: ADMINS,
     Perm.BLOCKLIST_MANAGE: ADMINS | {Role.MANAGER},
+    # Partner groups carry reward rules and hold periods (what partners earn and when):
+    # owners and admins create them and move partners between them; every role reads
+    # them. Segments tag partners (a manager's tool); one that moves partners between
+    # groups can only be written by those who may move them (the form hides the choice).
+    Perm.GROUPS_MANAGE: ADMINS,
+    Perm.SEGMENTS_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

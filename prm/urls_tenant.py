@@ -7,6 +7,7 @@ from django.urls import include, path
 from antifraud import urls_pages as antifraud_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
+from partners import urls_pages as partner_pages
 from partners import views as partner_views
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
@@ -33,6 +34,7 @@ console_patterns = (
         ),
         path("partners/", partner_views.partner_list, name="partners"),
         path("partners/search/", partner_views.partner_search, name="partner_search"),
+        *partner_pages.console_patterns,
         path(
             "partners/<uuid:partner_id>/status/",
             partner_views.partner_status,
@@ -81,6 +83,7 @@ partner_patterns = (
         path("join/", partner_views.join, name="join"),
         path("account/data.json", partner_views.my_data, name="my_data"),
         path("recruit/<str:code>/", partner_views.recruit, name="recruit"),
+        *partner_pages.cabinet_patterns,
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
         *notification_pages.cabinet_patterns,

@@ -28,7 +28,13 @@ class AuditEntry(TenantOwned):
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "-created_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            # One object's history (the partner page's).
+            models.Index(
+                fields=["tenant", "object_type", "object_id", "-created_at"], name="audit_object"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"

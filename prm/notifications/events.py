@@ -77,7 +77,7 @@ def partner_status_changed(
 
     if after == PartnerProfile.Status.ACTIVE:
         kind = Kind.APPLICATION_APPROVED
-    elif after == PartnerProfile.Status.BLOCKED:
+    elif after in (PartnerProfile.Status.BLOCKED, PartnerProfile.Status.REJECTED):
         kind = Kind.APPLICATION_REJECTED
     else:
         return

@@ -69,6 +69,16 @@ class Program(TenantOwned):
     join_policy = models.CharField(
         _("who may join"), max_length=16, choices=JoinPolicy.choices, default=JoinPolicy.OPEN
     )
+    # Partners who join the program (or are invited into it) land in this group unless
+    # they are in one already.
+    default_group = models.ForeignKey(
+        "rewards.PartnerGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("default group"),
+    )
     lead_assignment = models.CharField(
         _("lead assignment"), max_length=16, choices=Assignment.choices, default=Assignment.MANUAL
     )

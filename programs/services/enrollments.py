@@ -82,6 +82,12 @@ def enrollment_create(
             if chosen or attempt == 4:
                 raise ValidationError(CODE_TAKEN, code="taken") from None
             continue
+        if program.default_group_id and partner.group_id is None:
+            # The program's default group (README "Partners"), unless they have one.
+            type(partner).objects.filter(pk=partner.pk, group__isnull=True).update(
+                group_id=program.default_group_id
+            )
+            partner.group_id = program.default_group_id
         # A lookup of this code before it existed may be cached as "unknown".
         key = lookups.code_cache_key(tenant.pk, candidate)
         transaction.on_commit(lambda key=key: lookups.forget(key))

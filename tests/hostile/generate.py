@@ -8,7 +8,8 @@ A case is ``{"id", "route", "method", "path", "query", "headers", "content_type"
 host kind (``tenant:t/l``, ``platform:accounts/login/``); the test checks that every
 public pattern has cases. ``path`` and ``query`` are percent-encoded (hostile bytes as
 ``%00``, ``%ED%A0%80``); ``{KEY}``, ``{CODE}``, ``{API_KEY}``, ``{HOOK_<provider>}``,
-``{B24_TOKEN}``, ``{AMO_ACCOUNT}``, ``{SF_ORG}``, ``{ORDER}`` and ``{INVITE}`` are
+``{B24_TOKEN}``, ``{AMO_ACCOUNT}``, ``{SF_ORG}``, ``{ORDER}``, ``{INVITE}`` and
+``{PARTNER_INVITE}`` are
 filled in by the test with its fixtures' values. ``body`` is one of ``{"json": value}``
 (sent with json.dumps, so lone surrogates travel as ``\\ud800`` escapes), ``{"text": s}``
 (UTF-8 with surrogates passed through, i.e. invalid UTF-8), ``{"repeat": [prefix, unit,
@@ -651,6 +652,18 @@ for route, path in (
         "surrogate": "\ud800",
     }.items():
         add(route, f"if-none-match {label}", "GET", path, headers={"If-None-Match": etag})
+# A partner invitation (issue 13): the link signs a person up into a program.
+PARTNER_INVITE = "tenant:join/invite/<str:token>/"
+path_param(PARTNER_INVITE, "/join/invite/{}/")
+path_param(PARTNER_INVITE, "/join/invite/{}/", "POST")
+add(PARTNER_INVITE, "valid", "GET", "/join/invite/{PARTNER_INVITE}/")
+form_fields(
+    PARTNER_INVITE,
+    "/join/invite/{PARTNER_INVITE}/",
+    ("display_name", "password1", "password2"),
+    {"display_name": "P", "password1": "x", "password2": "y"},
+)
+methods(PARTNER_INVITE, "/join/invite/{PARTNER_INVITE}/", ("PUT", "DELETE"))
 add("tenant:security/2fa-required/", "GET", "GET", "/security/2fa-required/")
 query_params("tenant:security/2fa-required/", "/security/2fa-required/", ("next",))
 

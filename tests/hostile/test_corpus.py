@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations.models import CrmConnection
 from integrations.models.connection import Provider
+from partners.models import PartnerInvitation
 from prm.models import ApiKey, Role
 from prm.notifications.tokens import unsubscribe_token
 from prm.tenancy import tenant_scope
@@ -55,6 +56,9 @@ def world(acme: Any) -> dict[str, str]:
     ApiKey.all_tenants_unscoped.create(tenant=acme, name="t", prefix=prefix, key_hash=digest)
     invitation = InvitationFactory(tenant=acme, email="new@acme.test", role=Role.MANAGER)
     unsub = unsubscribe_token(tenant_id=acme.pk, user_id=partner.user_id, kind="reward_new")
+    partner_invitation = PartnerInvitation.all_tenants_unscoped.create(
+        tenant=acme, email="invited@example.test", program=program
+    )
     hooks = {}
     for provider, values in {
         "amocrm": ({"access_token": "x"}, {"account_id": "31337", "subdomain": "acme"}),
@@ -87,6 +91,7 @@ def world(acme: Any) -> dict[str, str]:
         "INVITE": invitation.token,
         "UNSUB": unsub,
         "UNSUB_CUT": unsub[:-5],
+        "PARTNER_INVITE": partner_invitation.token,
         "AMO_ACCOUNT": "31337",
         "B24_TOKEN": "b24tok",
         "SF_ORG": "00D000000000001AAA",

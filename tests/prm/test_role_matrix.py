@@ -27,11 +27,12 @@ from django.urls import URLPattern, URLResolver, resolve, reverse
 from django.utils import timezone
 
 from antifraud.models import BlockEntry, RiskAssessment
+from partners.models import PartnerInvitation, PartnerSegment, PartnerTag, SignupQuestion
 from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
 from programs.models import Conversion, Enrollment
-from rewards.models import CorrectionRequest
+from rewards.models import CorrectionRequest, PartnerGroup
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
@@ -67,6 +68,34 @@ URLS: dict[str, tuple[str, Does]] = {
     "partners": ("Partners", R),
     "partner_search": ("Partners", R),  # the JSON behind partner fields
     "partner_status": ("Partners", W),
+    "partner_detail": ("Partners", R),
+    "partner_new": ("Partners", W),
+    "partner_invite": ("Partners", W),
+    "partners_bulk": ("Partners", W),
+    "partner_invitation_resend": ("Partners", W),
+    "partner_invitation_revoke": ("Partners", W),
+    "partner_edit": ("Partners", W),
+    "partner_change_status": ("Partners", W),
+    "partner_note": ("Partners", W),
+    "partner_tag": ("Partners", W),
+    "tags": ("Partners", R),
+    "tag_create": ("Partners", W),
+    "tag_edit": ("Partners", W),
+    # Partner groups and segments
+    "partner_group": ("Partner groups", W),
+    "groups": ("Partner groups", R),
+    "group_create": ("Partner groups", W),
+    "group_detail": ("Partner groups", R),
+    "group_edit": ("Partner groups", W),
+    "segments": ("Segments", R),
+    "segment_create": ("Segments", W),
+    "segment_edit": ("Segments", W),
+    "segment_run": ("Segments", W),
+    # Sign-up and applications (questions, terms)
+    "signup_settings": ("Settings", R),
+    "signup_question_create": ("Settings", W),
+    "signup_question_edit": ("Settings", W),
+    "signup_terms": ("Settings", W),
     # Personal data
     "partner_data": ("Personal data", W),  # the whole export, money figures included
     "partner_erase": ("Personal data", W),
@@ -171,6 +200,8 @@ URLS: dict[str, tuple[str, Does]] = {
 SIDEBAR = {
     "Overview": "dashboard",
     "Partners": "partners",
+    "Partner groups": "groups",
+    "Segments": "segments",
     "Programs": "programs",
     "Leads": "leads",
     "Conversions": "conversions",
@@ -281,6 +312,21 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 scored_at=timezone.now(),
             )
             entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
+            group = PartnerGroup.objects.create(tenant=acme, name="People matrix group")
+            tag = PartnerTag.objects.create(tenant=acme, name="VIP")
+            segment = PartnerSegment.objects.create(
+                tenant=acme,
+                name="Top",
+                metric="revenue",
+                comparison="top_percent",
+                value=10,
+                period_days=30,
+                tag=tag,
+            )
+            question = SignupQuestion.objects.create(tenant=acme, label="Your audience?")
+            partner_invitation = PartnerInvitation.objects.create(
+                tenant=acme, email="new-partner@example.test", program=money.program
+            )
         assert enrollment is not None and conversion is not None
         kwargs = {
             "membership_id": target.pk,
@@ -300,6 +346,11 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             "correction_id": correction.pk,
             "assessment_id": assessment.pk,
             "entry_id": entry.pk,
+            "group_id": group.pk,
+            "tag_id": tag.pk,
+            "segment_id": segment.pk,
+            "question_id": question.pk,
+            "partner_invitation_id": partner_invitation.pk,
             "provider": "amocrm",
             "conflict_id": crm["conflict"],
             "row_id": crm["dead"],

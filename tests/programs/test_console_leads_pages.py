@@ -286,7 +286,7 @@ def test_the_lead_page_shows_details_credit_trail_and_history(
     client = client_for(owner)
     html = client.get(f"/manage/leads/{first.pk}/").content.decode()
     assert "dora@example.com" in html
-    assert f'<dd id="lead-partner">{alice}</dd>' in html
+    assert f'<dd id="lead-partner"><a href="/manage/partners/{alice.pk}/">{alice}</a></dd>' in html
     assert "Deal registration" in html
     assert "Credited to" in html
     assert "Later submissions of the same customer" in html
