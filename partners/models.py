@@ -85,12 +85,12 @@ class PartnerProfile(TenantOwned):
             models.Index(
                 fields=["tenant", "-created_at", "-id"], name="partner_tenant_created_idx"
             ),
+            models.Index(fields=["tenant", "country"], name="partner_country"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "user"], name="partner_unique_user"),
             models.UniqueConstraint(fields=["tenant", "recruit_code"], name="partner_recruit_code"),
         ]
-        indexes = [models.Index(fields=["tenant", "country"], name="partner_country")]
 
     def __str__(self) -> str:
         return self.display_name or self.user.email
