@@ -302,14 +302,17 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 reason="gift",
                 requested_by=staff["owner"],
             )
-            assessment = RiskAssessment.objects.create(
+            # The sale was scored when it was recorded; the matrix wants it under review.
+            assessment, _ = RiskAssessment.objects.update_or_create(
                 tenant=acme,
                 subject=RiskAssessment.Subject.CONVERSION,
                 conversion=conversion,
-                partner=money.alice,
-                score=55,
-                level=RiskAssessment.Level.REVIEW,
-                scored_at=timezone.now(),
+                defaults={
+                    "partner": money.alice,
+                    "score": 55,
+                    "level": RiskAssessment.Level.REVIEW,
+                    "scored_at": timezone.now(),
+                },
             )
             entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
             group = PartnerGroup.objects.create(tenant=acme, name="People matrix group")

@@ -147,14 +147,43 @@ def build_tenant(slug: str, size: Size, program_count: int, password: str) -> Te
         "decided_every": size.rewards_decided_every,
     }
     with connection.cursor() as cursor:
+        # The inserts name only the columns they fill: every other NOT NULL column takes
+        # its model field's default for the build (a field added later cannot break it).
+        defaults = _column_defaults()
+        for table, column, value in defaults:
+            cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET DEFAULT %s', [value])
         for statement in SQL:
             cursor.execute(statement, params)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER refuses pending FK checks
+        for table, column, _value in defaults:
+            cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" DROP DEFAULT')
         # ON COMMIT DROP does not fire when called inside an outer transaction (tests).
         cursor.execute(
             "DROP TABLE IF EXISTS bd_program, bd_partner, bd_enrollment, bd_lead, "
             "bd_conversion, bd_reward"
         )
     return tenant
+
+
+def _column_defaults() -> list[tuple[str, str, Any]]:
+    """(table, column, value) for each NOT NULL column of the bulk-filled tables whose
+    model field has a default (a text field's is the empty string)."""
+    from django.apps import apps
+
+    out = []
+    for model in apps.get_models():
+        table = model._meta.db_table
+        if table not in TABLES:
+            continue
+        for field in model._meta.concrete_fields:
+            if field.null or field.primary_key:
+                continue
+            if not (field.has_default() or field.empty_strings_allowed):
+                continue  # no default to give: the inserts must name it
+            # get_default() is the field's default, or "" for a text field without one.
+            value = field.get_db_prep_save(field.get_default(), connection)
+            out.append((table, field.column, value))
+    return out
 
 
 # Numbered scratch tables (n = 1..N) tie generated rows to each other; dropped on commit.
