@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prm.jobs import job_enqueue
 from prm.models import Tenant
+from programs.analytics.refresh import touch_conversion
 from programs.models import Conversion, Lead, LeadEvent, Program, Refund
 from programs.services.attribution import attribute
 from programs.services.clicks import clicks_flush
@@ -123,6 +124,7 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
             new_value="converted",
             text=f"order {conversion.external_id}",
         )
+    touch_conversion(tenant, conversion, lead)
     return conversion
 
 
@@ -158,4 +160,5 @@ def refund_record(
     job_enqueue(
         "rewards.services.approvals.clawback_refund", tenant=tenant, refund_id=str(refund.pk)
     )
+    touch_conversion(tenant, conversion, conversion.lead)
     return refund, True

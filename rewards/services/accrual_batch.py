@@ -30,6 +30,8 @@ from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, Value, 
 from django.db.models.functions import Coalesce, TruncMonth
 
 from partners.models import PartnerProfile
+from prm.tenancy import require_tenant
+from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Enrollment, Program
 from rewards.models import BonusRule, LedgerEntry, ProgramBudget, Reward, RewardRule
 from rewards.services import fx
@@ -435,6 +437,7 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
         if batch.rewards:
             Reward.objects.bulk_create(batch.rewards)
             LedgerEntry.objects.bulk_create(batch.entries)
+            touch_now(require_tenant(), {e.partner_id for e in batch.entries})
         for program_id, added in batch.spent.items():
             if added:
                 ProgramBudget.objects.filter(program_id=program_id).update(spent=F("spent") + added)

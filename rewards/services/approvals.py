@@ -14,6 +14,7 @@ from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.models import Tenant, User
 from prm.tenancy import tenant_scope
+from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward
 from rewards.services.ledger import ZERO, lock_partner, money, post
@@ -218,6 +219,7 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object]) -> int:
                 status=Reward.Status.APPROVED, decided_at=now, reason=""
             )
             LedgerEntry.objects.bulk_create(entries)
+            touch_now(tenant, {e.partner_id for e in entries})
     return done + len(ok)
 
 

@@ -1,0 +1,245 @@
+"""Reads of the rollups: rows grouped by one dimension over a period, with their money
+per currency and a total in the tenant's currency. Every page (dashboard, reports,
+partner stats) and any export of a report go through ``grouped`` and ``money_of``.
+
+Three queries at most per call, whatever the number of rows behind them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from prm.models import Tenant
+from prm.models.tenant import CURRENCY_CHOICES
+from rewards.services.fx import RateBook
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+# The key each grouping gives a row (text; '' for "none", e.g. paid money has no program).
+GROUPS = {
+    "all": "''",
+    "partner": "coalesce(partner_id::text, '')",
+    "program": "coalesce(program_id::text, '')",
+    "kind": "kind",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "sub_id": "sub_id",
+    "referrer_domain": "referrer_domain",
+    "day": "to_char(day, 'YYYY-MM-DD')",
+    "week": "to_char(date_trunc('week', day), 'YYYY-MM-DD')",
+    "month": "to_char(date_trunc('month', day), 'YYYY-MM-DD')",
+}
+CHANNEL_GROUPS = ["kind", "utm_source", "utm_medium", "utm_campaign", "sub_id", "referrer_domain"]
+PERIOD_GROUPS = ["day", "week", "month"]
+
+CLICK_MEASURES = ["clicks", "visitors"]
+COUNT_MEASURES = [
+    "leads",
+    "leads_converted",
+    "leads_rejected",
+    "leads_refunded",
+    "leads_duplicate",
+    "leads_flagged",
+    "conversions",
+    "conversions_refunded",
+    "conversions_flagged",
+]
+MONEY_MEASURES = ["revenue", "refunded", "accrued", "approved", "paid", "clawed_back"]
+# Totals in the tenant's currency: net revenue (after refunds) and the rewards.
+TOTAL_MEASURES = ["revenue_total", "accrued_total", "approved_total", "paid_total"]
+SORTS = CLICK_MEASURES + COUNT_MEASURES + TOTAL_MEASURES
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive
+    program_id: str = ""
+    partner_id: str = ""
+    q: str = ""  # partner name or e-mail contains
+    kind: str = ""  # channel kind
+
+    def params(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "tenant": str(tenant.pk),
+            "start": self.start,
+            "end": self.end,
+            "program": self.program_id or None,
+            "partner": self.partner_id or None,
+            "q": f"%{self.q}%" if self.q else None,
+            "kind": self.kind or None,
+        }
+
+
+def _where() -> str:
+    where = [
+        "tenant_id = %(tenant)s",
+        "day BETWEEN %(start)s AND %(end)s",
+        "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+        "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+        "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
+        """(%(q)s::text IS NULL OR partner_id IN (
+            SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+            WHERE p.tenant_id = %(tenant)s
+              AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+    ]
+    return " AND ".join(where)
+
+
+@dataclass
+class Rates:
+    """Each currency's rate into the tenant's currency on one day (None: no rate)."""
+
+    currency: str
+    day: date
+    rates: dict[str, Decimal | None] = field(default_factory=dict)
+
+    @classmethod
+    def on(cls, tenant: Tenant, day: date) -> Rates:
+        codes = {code for code, _ in CURRENCY_CHOICES}
+        book = RateBook(codes)  # one query: the whole (small) rate table of the tenant
+        rates: dict[str, Decimal | None] = {}
+        for code in codes:
+            try:
+                rates[code] = book.convert(Decimal(1), code, tenant.default_currency, day)[0]
+            except ValidationError:
+                rates[code] = None
+        return cls(tenant.default_currency, day, rates)
+
+    @property
+    def missing(self) -> list[str]:
+        return sorted(code for code, rate in self.rates.items() if rate is None)
+
+    def sql_params(self) -> dict[str, Any]:
+        known = {code: rate for code, rate in self.rates.items() if rate is not None}
+        return {"rate_cur": list(known), "rate_val": [str(r) for r in known.values()]}
+
+
+def _sql(group: str, *, sort: str, desc: bool, paged: bool) -> str:
+    key = GROUPS[group]
+    totals = {
+        "revenue_total": "(d.revenue - d.refunded)",
+        "accrued_total": "d.accrued",
+        "approved_total": "d.approved",
+        "paid_total": "d.paid",
+    }
+    money = ", ".join(f"sum({expr} * r.rate) AS {name}" for name, expr in totals.items())
+    counts = ", ".join(f"sum(d.{m}) AS {m}" for m in COUNT_MEASURES)
+    order = f"{sort} {'DESC' if desc else 'ASC'} NULLS LAST, k"
+    limit = "LIMIT %(limit)s OFFSET %(offset)s" if paged else ""
+    return f"""
+WITH c AS (
+    SELECT {key} AS k, sum(clicks) AS clicks, sum(visitors) AS visitors
+    FROM programs_clickday WHERE {_where()} GROUP BY 1
+), a AS (
+    SELECT {key} AS k, {counts}, {money}
+    FROM programs_activityday d
+    LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+      ON r.currency = d.currency
+    WHERE {_where()}
+    GROUP BY 1
+)
+SELECT coalesce(c.k, a.k) AS k,
+       coalesce(c.clicks, 0) AS clicks, coalesce(c.visitors, 0) AS visitors,
+       {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in COUNT_MEASURES)},
+       {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in TOTAL_MEASURES)},
+       count(*) OVER () AS total_rows
+FROM c FULL JOIN a ON c.k = a.k
+ORDER BY {order}
+{limit}
+"""  # noqa: S608 (identifiers from the whitelists above)
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total_rows: int
+
+
+def grouped(
+    tenant: Tenant,
+    filters: Filters,
+    group: str,
+    rates: Rates,
+    *,
+    sort: str = "clicks",
+    desc: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page:
+    """Rows of ``group`` (see GROUPS) over the filters' days, sorted and paged in SQL."""
+    if group not in GROUPS or sort not in SORTS + ["k"]:
+        raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
+    params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(group, sort=sort, desc=desc, paged=limit is not None), params)
+        names = [col.name for col in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    total = rows[0]["total_rows"] if rows else 0
+    for row in rows:
+        derive(row)
+    return Page(rows, total)
+
+
+def derive(row: dict[str, Any]) -> dict[str, Any]:
+    """The rates and EPC of a row (None where the denominator is zero); see README."""
+    for name in TOTAL_MEASURES:
+        row[name] = (row.get(name) or ZERO).quantize(CENT)
+
+    def ratio(a: Any, b: Any) -> Decimal | None:
+        return (Decimal(a) / Decimal(b) * 100).quantize(Decimal("0.1")) if b else None
+
+    row["click_to_lead"] = ratio(row["leads"], row["clicks"])
+    row["lead_to_conversion"] = ratio(row["leads_converted"], row["leads"])
+    row["rejection_rate"] = ratio(row["leads_rejected"], row["leads"])
+    row["refund_rate"] = ratio(row["leads_refunded"], row["leads_converted"])
+    row["duplicate_rate"] = ratio(row["leads_duplicate"], row["leads"])
+    row["flagged_rate"] = ratio(row["leads_flagged"], row["leads"])
+    row["epc"] = (row["accrued_total"] / row["clicks"]).quantize(CENT) if row["clicks"] else None
+    return row
+
+
+def totals(tenant: Tenant, filters: Filters, rates: Rates) -> dict[str, Any]:
+    page = grouped(tenant, filters, "all", rates)
+    if page.rows:
+        return page.rows[0]
+    empty = dict.fromkeys(CLICK_MEASURES + COUNT_MEASURES, 0)
+    return derive({**empty, **dict.fromkeys(TOTAL_MEASURES, ZERO)})
+
+
+def money_of(
+    tenant: Tenant, filters: Filters, group: str, keys: list[str] | None = None
+) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """key -> currency -> {revenue (net of refunds), refunded, accrued, approved, paid,
+    clawed_back}: the exact figures, per currency, never converted."""
+    key = GROUPS[group]
+    only = "AND " + key + " = ANY(%(keys)s)" if keys is not None else ""
+    sums = ", ".join(f"sum({m})" for m in MONEY_MEASURES)
+    sql = f"""
+SELECT {key} AS k, currency, {sums}
+FROM programs_activityday
+WHERE {_where()} AND currency <> '' {only}
+GROUP BY 1, 2 ORDER BY 1, 2
+"""  # noqa: S608 (identifiers from the whitelists above)
+    params = {**filters.params(tenant), "keys": keys or []}
+    out: dict[str, dict[str, dict[str, Decimal]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for k, currency, *values in cursor.fetchall():
+            figures = dict(zip(MONEY_MEASURES, values, strict=True))
+            figures["revenue"] = figures["revenue"] - figures["refunded"]
+            if any(figures.values()):
+                out.setdefault(k, {})[currency] = figures
+    return out
+
+
+def with_period(filters: Filters, start: date, end: date) -> Filters:
+    return replace(filters, start=start, end=end)
