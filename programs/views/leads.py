@@ -17,6 +17,7 @@ from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
 from programs import selectors
+from programs.analytics.drill import DrillForm
 from programs.forms import (
     LeadAssignForm,
     LeadBulkForm,
@@ -45,6 +46,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     filters = LeadFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     leads = selectors.leads_filtered(**filters.cleaned_data)
+    drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
+    leads = drill.apply_leads(leads)  # a report's figure, down to its rows
     page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -58,6 +61,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
+        "drill": drill,
         "query": params.urlencode(),
         "sort": sort,
         "sort_links": sort_links,

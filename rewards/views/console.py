@@ -19,6 +19,7 @@ from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
+from programs.analytics.drill import DrillForm
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
 from rewards.models import CorrectionRequest, LedgerCheck
@@ -33,6 +34,8 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     filters = RewardFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     rewards = selectors.rewards_filtered(**filters.cleaned_data)
+    drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
+    rewards = drill.apply_rewards(rewards)  # a report's figure, down to its rows
     page = Paginator(rewards, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -40,6 +43,7 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
+        "drill": drill,
         "query": params.urlencode(),
         "can_decide": can_decide,
         "bulk_form": RewardBulkForm() if can_decide else None,

@@ -88,6 +88,12 @@ URLS: dict[str, tuple[str, Does]] = {
     "lead_note": ("Leads", W),
     "conversions": ("Conversions", R),
     "conversion_detail": ("Conversions", R),
+    # Reports
+    "report_partners": ("Reports", R),
+    "report_programs": ("Reports", R),
+    "report_channels": ("Reports", R),
+    "report_quality": ("Reports", R),
+    "report_periods": ("Reports", R),
     # API keys
     "api_keys": ("API keys", R),
     "api_key_create": ("API keys", W),
@@ -154,6 +160,7 @@ SIDEBAR = {
     "Programs": "programs",
     "Leads": "leads",
     "Conversions": "conversions",
+    "Reports": "report_partners",
     "Rewards and ledgers": "rewards",
     "Payouts and batches": "payouts",
     "Exchange rates": "rates",
