@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from partners.models import PartnerProfile
 from prm.access import staff_required
-from prm.models import AuditEntry
+from prm.models import AuditEntry, Membership
 from prm.permissions import Perm, role_has
 from programs.analytics import dashboard as board
 from programs.analytics.periods import period_from
@@ -21,8 +23,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     role = request.membership.role  # type: ignore[attr-defined]
     period, form = period_from(request.GET, local_day(tenant, timezone.now()))
-    steps = board.checklist()
+    steps, activity = board.checklist(tenant)
+    partner_counts = {
+        row["status"]: row["n"]
+        for row in PartnerProfile.objects.values("status").annotate(n=Count("id"))
+    }
     context = {
+        "team_size": Membership.objects.count(),
+        "partners_active": partner_counts.get(PartnerProfile.Status.ACTIVE, 0),
+        "partners_pending": partner_counts.get(PartnerProfile.Status.PENDING, 0),
         "form": form,
         "period": period,
         "steps": steps,
@@ -31,7 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "show_audit": role_has(role, Perm.AUDIT_VIEW),
         "recent": AuditEntry.objects.select_related("actor")[:5],
     }
-    if board.has_activity():
+    if activity:
         figures = board.figures(tenant, period)
         if not context["show_money"]:
             for name in MONEY_SERIES:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +18,7 @@ from partners.models import PartnerProfile
 from prm.models import Tenant
 from programs.analytics.periods import Period
 from programs.analytics.rollup_read import Filters, Rates, grouped, money_of, totals
-from programs.models import Click, Lead, Program
+from programs.models import Program
 
 TOP = 5
 SERIES_NAMES = {
@@ -90,48 +91,48 @@ def _new_partners(tenant: Tenant, now: Period, before: Period) -> tuple[int, int
     return counts["now"], counts["before"]
 
 
-def checklist() -> list[dict[str, Any]]:
-    """Getting started, each step ticked from real data."""
-    from rewards.models import PayoutMethod, RewardRule
+CHECKLIST_SQL = """
+SELECT EXISTS (SELECT 1 FROM programs_program WHERE tenant_id = %(t)s),
+       EXISTS (SELECT 1 FROM rewards_rewardrule WHERE tenant_id = %(t)s AND is_active),
+       EXISTS (SELECT 1 FROM programs_lead WHERE tenant_id = %(t)s AND source = 'snippet')
+         OR EXISTS (SELECT 1 FROM programs_click WHERE tenant_id = %(t)s AND source = 'snippet'),
+       EXISTS (SELECT 1 FROM rewards_payoutmethod WHERE tenant_id = %(t)s AND is_active),
+       EXISTS (SELECT 1 FROM partners_partnerprofile WHERE tenant_id = %(t)s),
+       EXISTS (SELECT 1 FROM programs_clickday WHERE tenant_id = %(t)s)
+         OR EXISTS (SELECT 1 FROM programs_activityday WHERE tenant_id = %(t)s)
+"""
+STEPS = [
+    ("program", _("Create a program"), "console:programs"),
+    ("rule", _("Add a reward rule to it"), "console:programs"),
+    (
+        "snippet",
+        _("Install the tracking snippet on your site (ticked at its first click or lead)"),
+        "console:programs",
+    ),
+    ("payout", _("Set up a payout method"), "console:payout_methods"),
+    ("partner", _("Get your first partner"), "console:partners"),
+]
 
-    snippet = (
-        Click.objects.filter(source="snippet").exists()
-        or Lead.objects.filter(source=Lead.Source.SNIPPET).exists()
-    )
+
+def checklist(tenant: Tenant) -> tuple[list[dict[str, Any]], bool]:
+    """Getting started, each step ticked from real data (one query), and whether the
+    workspace has any activity yet. Once every step is done the answer is remembered,
+    so a workspace that only uses /r/ links never scans its clicks for the snippet."""
+    done_key = f"prm:analytics:started:{tenant.pk}"
+    if cache.get(done_key):
+        return [
+            {"key": k, "label": label, "done": True, "url": url} for k, label, url in STEPS
+        ], True
+    with connection.cursor() as cursor:
+        cursor.execute(CHECKLIST_SQL, {"t": str(tenant.pk)})
+        *ticks, activity = cursor.fetchone()
+    if all(ticks) and activity:
+        cache.set(done_key, True, timeout=None)
     steps = [
-        ("program", _("Create a program"), Program.objects.exists(), "console:programs"),
-        (
-            "rule",
-            _("Add a reward rule to it"),
-            RewardRule.objects.filter(is_active=True).exists(),
-            "console:programs",
-        ),
-        (
-            "snippet",
-            _("Install the tracking snippet on your site (ticked at its first click or lead)"),
-            snippet,
-            "console:programs",
-        ),
-        (
-            "payout",
-            _("Set up a payout method"),
-            PayoutMethod.objects.filter(is_active=True).exists(),
-            "console:payout_methods",
-        ),
-        (
-            "partner",
-            _("Get your first partner"),
-            PartnerProfile.objects.exists(),
-            "console:partners",
-        ),
+        {"key": k, "label": label, "done": tick, "url": url}
+        for (k, label, url), tick in zip(STEPS, ticks, strict=True)
     ]
-    return [{"key": k, "label": label, "done": done, "url": url} for k, label, done, url in steps]
-
-
-def has_activity() -> bool:
-    from programs.models import ActivityDay, ClickDay
-
-    return ClickDay.objects.exists() or ActivityDay.objects.exists()
+    return steps, activity
 
 
 def series(tenant: Tenant, filters: Filters, rates: Rates, group: str = "day") -> dict[str, Any]:

@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, resolve, reverse
 from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
+from programs.analytics.refresh import rollups_rebuild
 from programs.models import Conversion, Enrollment
 from rewards.models import CorrectionRequest
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
@@ -257,6 +258,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 requested_by=staff["owner"],
             )
         assert enrollment is not None and conversion is not None
+        # The reports and the Overview read rollups: fill them, so their figures (and the
+        # links behind them) are on the pages each role opens.
+        rollups_rebuild(acme)
         kwargs = {
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
