@@ -27,7 +27,16 @@ LEAD_SOURCES = {
     Channel.CRM: ["crm"],
 }
 TEXT_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "sub_id", "referrer_domain")
-DRILL_PARAMS = ("since", "until", "kind", *TEXT_FIELDS, "flagged", "refunded", "currency")
+DRILL_PARAMS = (
+    "since",
+    "until",
+    "kind",
+    *TEXT_FIELDS,
+    "flagged",
+    "refunded",
+    "currency",
+    "brought_by",
+)
 
 
 class DrillForm(forms.Form):
@@ -42,6 +51,9 @@ class DrillForm(forms.Form):
     flagged = forms.BooleanField(required=False)
     refunded = forms.BooleanField(required=False)
     currency = forms.ChoiceField(choices=[("", "")] + CURRENCY_CHOICES, required=False)
+    # Leads a partner brought: credited to them, or duplicates they registered (as the
+    # rollups count a partner's leads).
+    brought_by = forms.UUIDField(required=False)
 
     def __init__(self, data: Any, *, tenant: Tenant) -> None:
         # Only the parameters given: an absent one filters nothing.
@@ -79,6 +91,9 @@ class DrillForm(forms.Form):
 
         data = self.cleaned_data
         leads = leads.filter(self._days("created_at"), self._channel(""))
+        if data.get("brought_by"):
+            partner = data["brought_by"]
+            leads = leads.filter(Q(partner=partner) | Q(partner=None, registered_by=partner))
         if data.get("kind"):
             leads = leads.filter(source__in=LEAD_SOURCES.get(data["kind"], []))
         if data.get("flagged"):

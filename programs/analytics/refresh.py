@@ -77,13 +77,16 @@ def touch_now(tenant: Tenant, partner_ids: Iterable[Any]) -> None:
 
 
 def touch_lead(tenant: Tenant, lead: Any) -> None:
-    touch(tenant, [(local_day(tenant, lead.created_at), lead.partner_id)])
+    """A lead counts for the partner credited, or (a duplicate) the one who registered it."""
+    touch(tenant, [(local_day(tenant, lead.created_at), lead.partner_id or lead.registered_by_id)])
 
 
 def touch_conversion(tenant: Tenant, conversion: Any, lead: Any = None) -> None:
     buckets = [(local_day(tenant, conversion.occurred_at), conversion.partner_id)]
     if lead is not None:  # its outcome (converted, refunded) changed
-        buckets.append((local_day(tenant, lead.created_at), lead.partner_id))
+        buckets.append(
+            (local_day(tenant, lead.created_at), lead.partner_id or lead.registered_by_id)
+        )
     touch(tenant, buckets)
 
 

@@ -309,7 +309,11 @@ def drill_links(page: ReportPage, key: str | None) -> dict[str, str]:
     links = {}
     for column, (name, extra) in DRILL.items():
         if column in page.columns:
-            links[column] = f"{reverse(name)}?{urlencode({**base, **extra})}"
+            params = dict(base)
+            if name == "console:leads" and "partner" in params:
+                # A partner's leads as the rollups count them (their registered duplicates too).
+                params["brought_by"] = params.pop("partner")
+            links[column] = f"{reverse(name)}?{urlencode({**params, **extra})}"
     return links
 
 

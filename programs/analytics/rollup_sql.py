@@ -76,7 +76,8 @@ LEAD_KIND = (
 
 # {partners}: an extra filter on each source's partner column (or nothing).
 FACTS = f"""
-SELECT (l.created_at AT TIME ZONE %(tz)s)::date AS day, l.program_id, l.partner_id,
+SELECT (l.created_at AT TIME ZONE %(tz)s)::date AS day, l.program_id,
+       coalesce(l.partner_id, l.registered_by_id) AS partner_id,
        {LEAD_KIND.format(l="l")} AS kind, l.utm_source, l.utm_medium, l.utm_campaign,
        l.sub_id, l.referrer_domain, '' AS currency,
        1 AS leads,
@@ -174,17 +175,15 @@ WHERE a.tenant_id = %(tenant)s AND a.day = b.day
 """
 
 
-def partner_filter(alias: str) -> str:
-    return (
-        f"AND ({alias}.partner_id = ANY(%(pids)s::uuid[]) "
-        f"OR (%(with_none)s AND {alias}.partner_id IS NULL))"
-    )
+def partner_filter(alias: str, column: str = "{alias}.partner_id") -> str:
+    column = column.format(alias=alias)
+    return f"AND ({column} = ANY(%(pids)s::uuid[]) OR (%(with_none)s AND {column} IS NULL))"
 
 
 def activity_insert(*, buckets: bool) -> str:
     if buckets:
         facts = FACTS.format(
-            partners_l=partner_filter("l"),
+            partners_l=partner_filter("l", "coalesce(l.partner_id, l.registered_by_id)"),
             partners_c=partner_filter("c"),
             partners_e=partner_filter("e"),
         )

@@ -82,7 +82,8 @@ class ActivityDay(ChannelFields, TenantOwned):
     refunded, duplicate, flagged) are counted on the day the lead came in (a cohort), so
     a lead rejected in March still lowers the quality of February's leads. ``program`` is
     empty on rows of paid money (a payout is not per program); ``partner`` is empty for
-    unattributed leads and conversions."""
+    unattributed leads and conversions; a duplicate lead (credited to nobody) counts for
+    the partner who registered it, if one did."""
 
     id = models.BigAutoField(primary_key=True)
     day = models.DateField()

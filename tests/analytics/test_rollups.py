@@ -41,8 +41,9 @@ def test_it_counts_what_the_raw_rows_hold(world):
             figures["visitors"]
             == accepted.values("partner", "program", "visitor_id").distinct().count()
         )
-        assert figures["leads"] == Lead.objects.count() == 3
-        assert figures["leads_rejected"] == 1 and figures["leads_duplicate"] == 1
+        assert figures["leads"] == Lead.objects.count() == 4
+        assert figures["leads_rejected"] == 1 and figures["leads_duplicate"] == 2
+        assert figures["leads_flagged"] == 1
         assert figures["leads_converted"] == Lead.objects.filter(status="converted").count() == 1
         assert figures["conversions"] == Conversion.objects.count() == 4
         assert figures["conversions_refunded"] == 1

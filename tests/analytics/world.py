@@ -10,10 +10,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from antifraud.models import RiskAssessment
 from partners.models import PartnerProfile
 from prm.models import Tenant, User
 from prm.tenancy import tenant_scope
-from programs.analytics.refresh import rollup_drain
+from programs.analytics.refresh import rollup_drain, touch_lead
 from programs.models import Lead, Program
 from programs.services.clicks import ClickInput, click_accept
 from programs.services.conversions import refund_record
@@ -97,6 +98,26 @@ def build(tenant: Tenant, actor: User) -> World:
             data=LeadInput(email="c1@example.test", visitor_id="visitor-b1xxxxx"),
         )
         lead_set_status(tenant=tenant, lead=lead_b, status="rejected", actor=actor)
+        # Alice registers bob's customer in the cabinet: a duplicate she still answers for.
+        lead_create(
+            tenant=tenant,
+            program=usd,
+            source=Lead.Source.CABINET,
+            partner=alice,
+            data=LeadInput(email="c2@example.test"),
+        )
+        # Antifraud (another package) flags alice's first lead for review; it tells the
+        # rollups as every writer does.
+        RiskAssessment.objects.create(
+            tenant=tenant,
+            subject="lead",
+            lead=lead_a,
+            partner=alice,
+            score=70,
+            level="review",
+            scored_at=timezone.now(),
+        )
+        touch_lead(tenant, lead_a)
         sale(usd, alice, "1000.00", email="c1@example.test")
         refunded = sale(usd, alice, "200.00")
         sale(eur, alice, "500.00")
