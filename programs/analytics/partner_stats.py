@@ -33,6 +33,7 @@ def partner_stats(
     for name in ("revenue_total", "approved_total", "paid_total", "visitors"):
         chart.pop(name, None)
     programs = grouped(tenant, filters, "program", rates, sort="clicks", limit=TABLE_ROWS).rows
+    programs = [row for row in programs if row["k"]]  # payouts are not per program
     subs = grouped(tenant, filters, "sub_id", rates, sort="clicks", limit=TABLE_ROWS).rows
     names = dict(
         Program.objects.filter(pk__in=[r["k"] for r in programs if r["k"]]).values_list(
