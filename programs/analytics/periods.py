@@ -88,6 +88,14 @@ class PeriodForm(forms.Form):
         return period_of(key, today)
 
 
+def with_default(params: Any) -> Any:
+    """The GET parameters with the default period filled in, so the picker shows it."""
+    data = params.copy()
+    if not data.get("period"):
+        data["period"] = DEFAULT
+    return data
+
+
 def period_from(params: Any, today: date) -> tuple[Period, PeriodForm]:
-    form = PeriodForm(params)
+    form = PeriodForm(with_default(params))
     return form.chosen(today), form

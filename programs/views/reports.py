@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from prm.access import can, staff_required
 from prm.permissions import Perm
+from programs.analytics.periods import with_default
 from programs.analytics.refresh import local_day
 from programs.analytics.reports import (
     COLUMN_LABELS,
@@ -32,7 +33,7 @@ def _page_number(request: HttpRequest) -> int:
 
 def _report(request: HttpRequest, kind: str) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    form = ReportFilterForm(request.GET)
+    form = ReportFilterForm(with_default(request.GET))
     money = can(request, Perm.MONEY_VIEW)
     page = report_rows(
         tenant,
