@@ -156,3 +156,28 @@ def test_a_referral_link_keeps_its_utm_parameters(client, acme, program, alice, 
             1,
             1,
         )
+
+
+def test_a_snippet_lead_without_a_click_takes_the_channel_of_its_page(client, acme, program, alice):
+    body = {
+        "k": program.publishable_key,
+        "v": "visitor-lead-01",
+        "c": "ALICE",
+        "email": "new@example.test",
+        "u": "https://shop.example.com/signup?utm_source=Podcast&utm_campaign=ep12",
+        "r": "https://www.news.example/item",
+    }
+    response = client.post(
+        "/t/l", json.dumps(body), content_type="text/plain", HTTP_HOST="acme.localhost"
+    )
+    assert response.status_code == 201
+    from programs.models import Lead
+
+    with tenant_scope(acme):
+        lead = Lead.objects.get()
+        assert (lead.utm_source, lead.utm_campaign, lead.referrer_domain) == (
+            "podcast",
+            "ep12",
+            "news.example",
+        )
+        assert lead.partner_id == alice.pk  # credited by the cookie's code
