@@ -51,6 +51,7 @@ def clicks_rolled_up(ingest_ids: list[str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.CLICKS_LOCK_SHARED, {"ids": ingest_ids})
         cursor.execute(sql.CLICKS_UPSERT, {"ids": ingest_ids})
+        cursor.execute(sql.PROGRAM_CLICKS_UPSERT, {"ids": ingest_ids})
 
 
 # Leads, conversions, money
@@ -134,6 +135,14 @@ def activity_recompute(tenant: Tenant, buckets: set[Bucket]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.ACTIVITY_DELETE_BUCKETS, params)
         cursor.execute(sql.activity_insert(buckets=True), params)
+        _program_days(cursor, {"tenant": str(tenant.pk), "pdays": sorted(set(days))}, sql.DAYS_IN)
+
+
+def _program_days(cursor: Any, params: dict[str, Any], days: str) -> None:
+    """Recompute ProgramDay's non-click columns of some days from ActivityDay."""
+    cursor.execute(sql.PROGRAM_ACTIVITY_LOCK.format(days=days), params)
+    cursor.execute(sql.PROGRAM_ACTIVITY_CLEAR.format(days=days), params)
+    cursor.execute(sql.PROGRAM_ACTIVITY_UPSERT.format(days=days), params)
 
 
 def _lock_activity(tenant: Tenant) -> None:
@@ -151,7 +160,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
     """Throw away the tenant's rollups from ``since`` (local day; all when None) and
     compute them again from the raw rows. Holds the tenant's locks meanwhile, so the
     click flush and the drain wait rather than add to rows being replaced."""
-    from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay
+    from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
 
     lo = day_start(tenant, since) if since else datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
     params = {
@@ -169,14 +178,19 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         # The tenant is given explicitly: a command, outside any request.
         clicks = ClickDay.all_tenants_unscoped.filter(tenant=tenant)
         activity = ActivityDay.all_tenants_unscoped.filter(tenant=tenant)
+        programs = ProgramDay.all_tenants_unscoped.filter(tenant=tenant)
         if since:
             clicks, activity = clicks.filter(day__gte=since), activity.filter(day__gte=since)
-        clicks._raw_delete(clicks.db)
-        activity._raw_delete(activity.db)
+            programs = programs.filter(day__gte=since)
+        for rows in (clicks, activity, programs):
+            rows._raw_delete(rows.db)
         cursor.execute(sql.CLICKS_REBUILD, params)
         click_rows = cursor.rowcount
         cursor.execute(sql.activity_insert(buckets=False), params)
         activity_rows = cursor.rowcount
+        day_params = {"tenant": str(tenant.pk), "since": since or date(1970, 1, 1)}
+        cursor.execute(sql.PROGRAM_CLICKS_REBUILD, day_params)
+        _program_days(cursor, day_params, sql.DAYS_SINCE)
         pending = AnalyticsChange.all_tenants_unscoped.filter(tenant=tenant)
         if since:
             pending = pending.filter(day__gte=since)

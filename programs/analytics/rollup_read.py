@@ -94,6 +94,25 @@ def _where() -> str:
     return " AND ".join(where)
 
 
+# Groupings ProgramDay can answer alone (when no partner filter or search applies).
+PROGRAM_LEVEL = {"all", "program", "kind", "day", "week", "month"}
+
+
+def program_level(group: str, filters: Filters) -> bool:
+    return group in PROGRAM_LEVEL and not filters.partner_id and not filters.q
+
+
+def _where_program() -> str:
+    return " AND ".join(
+        [
+            "tenant_id = %(tenant)s",
+            "day BETWEEN %(start)s AND %(end)s",
+            "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+            "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
+        ]
+    )
+
+
 @dataclass
 class Rates:
     """Each currency's rate into the tenant's currency on one day (None: no rate)."""
@@ -123,7 +142,7 @@ class Rates:
         return {"rate_cur": list(known), "rate_val": [str(r) for r in known.values()]}
 
 
-def _sql(group: str, *, sort: str, desc: bool, paged: bool) -> str:
+def _sql(group: str, *, sort: str, desc: bool, paged: bool, programs: bool = False) -> str:
     key = GROUPS[group]
     totals = {
         "revenue_total": "(d.revenue - d.refunded)",
@@ -135,6 +154,18 @@ def _sql(group: str, *, sort: str, desc: bool, paged: bool) -> str:
     counts = ", ".join(f"sum(d.{m}) AS {m}" for m in COUNT_MEASURES)
     order = f"{sort} {'DESC' if desc else 'ASC'} NULLS LAST, k"
     limit = "LIMIT %(limit)s OFFSET %(offset)s" if paged else ""
+    if programs:
+        return f"""
+SELECT {key} AS k, sum(d.clicks) AS clicks, sum(d.visitors) AS visitors, {counts}, {money},
+       count(*) OVER () AS total_rows
+FROM programs_programday d
+LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = d.currency
+WHERE {_where_program()}
+GROUP BY 1
+ORDER BY {order}
+{limit}
+"""  # noqa: S608 (identifiers from the whitelists above)
     return f"""
 WITH c AS (
     SELECT {key} AS k, sum(clicks) AS clicks, sum(visitors) AS visitors
@@ -180,7 +211,14 @@ def grouped(
         raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
     params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
     with connection.cursor() as cursor:
-        cursor.execute(_sql(group, sort=sort, desc=desc, paged=limit is not None), params)
+        sql = _sql(
+            group,
+            sort=sort,
+            desc=desc,
+            paged=limit is not None,
+            programs=program_level(group, filters),
+        )
+        cursor.execute(sql, params)
         names = [col.name for col in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     total = rows[0]["total_rows"] if rows else 0
@@ -221,15 +259,27 @@ def money_of(
     """key -> currency -> {revenue (net of refunds), refunded, accrued, approved, paid,
     clawed_back}: the exact figures, per currency, never converted."""
     key = GROUPS[group]
-    only = "AND " + key + " = ANY(%(keys)s)" if keys is not None else ""
+    if keys is None:
+        only = ""
+    elif group in ("partner", "program"):  # by the indexed column, not its text
+        only = f"AND {group}_id = ANY(%(ids)s::uuid[])"
+    else:
+        only = f"AND {key} = ANY(%(keys)s)"
     sums = ", ".join(f"sum({m})" for m in MONEY_MEASURES)
+    table, where = "programs_activityday", _where()
+    if program_level(group, filters):
+        table, where = "programs_programday", _where_program()
     sql = f"""
 SELECT {key} AS k, currency, {sums}
-FROM programs_activityday
-WHERE {_where()} AND currency <> '' {only}
+FROM {table}
+WHERE {where} AND currency <> '' {only}
 GROUP BY 1, 2 ORDER BY 1, 2
 """  # noqa: S608 (identifiers from the whitelists above)
-    params = {**filters.params(tenant), "keys": keys or []}
+    params = {
+        **filters.params(tenant),
+        "keys": keys or [],
+        "ids": [k for k in keys or [] if k],
+    }
     out: dict[str, dict[str, dict[str, Decimal]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -190,3 +190,62 @@ def activity_insert(*, buckets: bool) -> str:
     else:
         facts = FACTS.format(partners_l="", partners_c="", partners_e="")
     return ACTIVITY_INSERT.format(facts=facts, buckets=BUCKETS if buckets else "")
+
+
+# ProgramDay: the flush's second upsert (the batch's clicks by day and program) ...
+_ZERO_ACTIVITY = ", ".join("0" for _ in _MEASURES)
+PROGRAM_CLICKS_UPSERT = f"""
+INSERT INTO programs_programday (tenant_id, day, program_id, kind, currency, clicks, visitors,
+                                 {", ".join(_MEASURES)})
+SELECT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.program_id, 'link', '',
+       count(*),
+       count(DISTINCT c.partner_id::text || ':' || c.visitor_id) FILTER (WHERE NOT EXISTS (
+           SELECT 1 FROM programs_click e
+           WHERE e.tenant_id = c.tenant_id AND e.program_id = c.program_id
+             AND e.visitor_id = c.visitor_id AND e.partner_id = c.partner_id
+             AND e.status = 'accepted'
+             AND e.created_at >= ((c.created_at AT TIME ZONE t.timezone)::date::timestamp
+                                  AT TIME ZONE t.timezone)
+             AND (e.created_at < c.created_at OR (e.created_at = c.created_at AND e.id < c.id))
+       )),
+       {_ZERO_ACTIVITY}
+FROM programs_click c JOIN prm_tenant t ON t.id = c.tenant_id
+WHERE c.ingest_id = ANY(%(ids)s) AND c.status = 'accepted' AND c.partner_id IS NOT NULL
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+ON CONFLICT (tenant_id, day, program_id, kind, currency)
+DO UPDATE SET clicks = programs_programday.clicks + EXCLUDED.clicks,
+              visitors = programs_programday.visitors + EXCLUDED.visitors
+"""  # noqa: S608 (constants only)
+
+# ... its click columns rebuilt from ClickDay ...
+PROGRAM_CLICKS_REBUILD = f"""
+INSERT INTO programs_programday (tenant_id, day, program_id, kind, currency, clicks, visitors,
+                                 {", ".join(_MEASURES)})
+SELECT tenant_id, day, program_id, 'link', '', sum(clicks), sum(visitors), {_ZERO_ACTIVITY}
+FROM programs_clickday WHERE tenant_id = %(tenant)s AND day >= %(since)s
+GROUP BY tenant_id, day, program_id
+"""  # noqa: S608 (constants only)
+
+# ... and its other columns recomputed from ActivityDay for some days ({days}: a condition
+# on ``day``), the rows locked in one order so a concurrent flush waits, never deadlocks.
+PROGRAM_ACTIVITY_LOCK = """
+SELECT 1 FROM programs_programday WHERE tenant_id = %(tenant)s AND {days}
+ORDER BY day, program_id, kind, currency FOR UPDATE
+"""
+PROGRAM_ACTIVITY_CLEAR = f"""
+UPDATE programs_programday SET {", ".join(f"{m} = 0" for m in _MEASURES)}
+WHERE tenant_id = %(tenant)s AND {{days}}
+"""  # noqa: S608 (constants only)
+PROGRAM_ACTIVITY_UPSERT = f"""
+INSERT INTO programs_programday (tenant_id, day, program_id, kind, currency, clicks, visitors,
+                                 {", ".join(_MEASURES)})
+SELECT tenant_id, day, program_id, kind, currency, 0, 0, {", ".join(f"sum({m})" for m in _MEASURES)}
+FROM programs_activityday WHERE tenant_id = %(tenant)s AND {{days}}
+GROUP BY tenant_id, day, program_id, kind, currency
+ORDER BY day, program_id, kind, currency
+ON CONFLICT (tenant_id, day, program_id, kind, currency)
+DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
+"""  # noqa: S608 (constants only)
+DAYS_IN = "day = ANY(%(pdays)s::date[])"
+DAYS_SINCE = "day >= %(since)s"

@@ -3,7 +3,7 @@ from programs.models.conversion import Conversion, Refund
 from programs.models.enrollment import Enrollment, PromoCode
 from programs.models.lead import Lead, LeadEvent
 from programs.models.program import Program
-from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay
+from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
 
 __all__ = [
     "ActivityDay",
@@ -15,6 +15,7 @@ __all__ = [
     "Lead",
     "LeadEvent",
     "Program",
+    "ProgramDay",
     "PromoCode",
     "Refund",
 ]

@@ -127,6 +127,52 @@ class ActivityDay(ChannelFields, TenantOwned):
         return f"{self.day} {self.leads}/{self.conversions}"
 
 
+class ProgramDay(TenantOwned):
+    """The same figures summed over partners and channels but the kind: one row per
+    tenant × local day × program × kind × currency, so the Overview, the totals and the
+    reports by program, kind and period read a few hundred rows, not one per partner.
+
+    Its click columns are added to by the click flush (the batch's second upsert); its
+    other columns are recomputed from ``ActivityDay`` for each day a drain touches."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=16, choices=Channel.choices, default=Channel.LINK)
+    currency = models.CharField(max_length=3, blank=True)
+    clicks = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0)
+    leads = models.PositiveIntegerField(default=0)
+    leads_converted = models.PositiveIntegerField(default=0)
+    leads_rejected = models.PositiveIntegerField(default=0)
+    leads_refunded = models.PositiveIntegerField(default=0)
+    leads_duplicate = models.PositiveIntegerField(default=0)
+    leads_flagged = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    conversions_refunded = models.PositiveIntegerField(default=0)
+    conversions_flagged = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "program", "kind", "currency"],
+                name="programday_bucket_once",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.clicks}"
+
+
 class AnalyticsChange(TenantOwned):
     """A bucket whose ``ActivityDay`` rows must be recomputed: written in the same
     transaction as the change (so a lost job loses nothing), drained by the refresh job

@@ -181,3 +181,20 @@ def test_a_snippet_lead_without_a_click_takes_the_channel_of_its_page(client, ac
             "news.example",
         )
         assert lead.partner_id == alice.pk  # credited by the cookie's code
+
+
+def test_the_program_totals_follow_the_flush_and_equal_a_rebuild(client, acme, program, alice):
+    from programs.models import ProgramDay
+
+    post(client, program, "visitor-0001", "utm_source=ads")
+    clicks_flush()
+    forget_repeats()
+    post(client, program, "visitor-0001", "utm_source=blog")
+    post(client, program, "visitor-0002")
+    clicks_flush()
+    with tenant_scope(acme):
+        row = ProgramDay.objects.get()
+        assert (row.clicks, row.visitors, row.kind, row.currency) == (3, 2, "link", "")
+        kept = list(ProgramDay.objects.values_list("day", "clicks", "visitors"))
+        rollups_rebuild(acme)
+        assert list(ProgramDay.objects.values_list("day", "clicks", "visitors")) == kept

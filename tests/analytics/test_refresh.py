@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from prm.models import Job
 from prm.tenancy import tenant_scope
 from programs.analytics.refresh import activity_recompute, rollup_drain, rollups_rebuild
-from programs.models import ActivityDay, AnalyticsChange, ClickDay
+from programs.models import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
 from tests.analytics.world import build
 from tests.rewards.helpers import make_partner, make_program, rule, sale
 
@@ -29,17 +29,19 @@ def world(acme, owner, settings):  # type: ignore[no-untyped-def]
 
 def test_recomputing_buckets_in_any_order_and_twice_gives_the_same_rows(world):
     with tenant_scope(world.tenant):
-        kept = snapshot(ActivityDay)
+        kept, programs = snapshot(ActivityDay), snapshot(ProgramDay)
         buckets = set(ActivityDay.objects.values_list("day", "partner_id"))
         for bucket in sorted(buckets, key=str, reverse=True):
             activity_recompute(world.tenant, {bucket})
         activity_recompute(world.tenant, buckets)
         assert snapshot(ActivityDay) == kept
+        assert snapshot(ProgramDay) == programs
 
 
 def test_the_rebuild_command_gives_the_rows_kept_incrementally(world, capsys):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
+        programs = snapshot(ProgramDay)
         ActivityDay.objects.all().delete()
         ClickDay.objects.all().delete()
     call_command("analytics_rebuild", "--tenant", "acme")
@@ -47,6 +49,7 @@ def test_the_rebuild_command_gives_the_rows_kept_incrementally(world, capsys):
     with tenant_scope(world.tenant):
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
+        assert snapshot(ProgramDay) == programs
     call_command("analytics_rebuild", "--all-tenants", "--since", "2020-01-01")
     with tenant_scope(world.tenant):
         assert snapshot(ActivityDay) == activity

@@ -12,7 +12,7 @@ from prm.tenancy import tenant_scope
 from programs.analytics.periods import period_of
 from programs.analytics.refresh import rollups_rebuild
 from programs.analytics.rollup_read import Filters, Rates, money_of, totals
-from programs.models import ActivityDay, Click, ClickDay, Conversion, Lead
+from programs.models import ActivityDay, Click, ClickDay, Conversion, Lead, ProgramDay
 from rewards.models import LedgerEntry
 from tests.analytics.world import build
 
@@ -76,10 +76,12 @@ def test_it_counts_what_the_raw_rows_hold(world):
 def test_a_rebuild_gives_the_rows_kept_incrementally(world):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
-        assert clicks and activity
+        programs = snapshot(ProgramDay)
+        assert clicks and activity and programs
         rollups_rebuild(world.tenant)
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
+        assert snapshot(ProgramDay) == programs
 
 
 def test_channels_are_stored_on_clicks_and_copied_to_the_leads_they_bring(world):
