@@ -52,30 +52,6 @@ class Figure:
         ).quantize(Decimal("1"))
 
 
-def _active_partners(tenant: Tenant, now: Period, before: Period) -> tuple[int, int]:
-    """Partners with a click, lead, conversion or money movement in each period."""
-    sql = """
-SELECT count(DISTINCT partner_id) FILTER (WHERE day BETWEEN %(s1)s AND %(e1)s),
-       count(DISTINCT partner_id) FILTER (WHERE day BETWEEN %(s0)s AND %(e0)s)
-FROM (SELECT partner_id, day FROM programs_clickday
-      WHERE tenant_id = %(t)s AND day BETWEEN %(s0)s AND %(e1)s
-      UNION ALL
-      SELECT partner_id, day FROM programs_activityday
-      WHERE tenant_id = %(t)s AND day BETWEEN %(s0)s AND %(e1)s AND partner_id IS NOT NULL) x
-"""
-    params = {
-        "t": str(tenant.pk),
-        "s1": now.start,
-        "e1": now.end,
-        "s0": before.start,
-        "e0": before.end,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        current, previous = cursor.fetchone()
-    return current, previous
-
-
 def _new_partners(tenant: Tenant, now: Period, before: Period) -> tuple[int, int]:
     from programs.analytics.refresh import day_start
 
@@ -185,7 +161,13 @@ def figures(tenant: Tenant, period: Period) -> dict[str, Any]:
     before_period = period.previous()
     before = Filters(before_period.start, before_period.end)
     cur, prev = totals(tenant, now, rates), totals(tenant, before, rates)
-    active = _active_partners(tenant, period, before_period)
+    # The top partners' query also counts every partner with activity (the "active"
+    # ones); the previous period's count costs one more pass, with a single row back.
+    top = grouped(tenant, now, "partner", rates, sort="revenue_total", limit=TOP)
+    top_partners = top.rows
+    active_now = top.keyed_rows
+    earlier = grouped(tenant, before, "partner", rates, sort="k", limit=1)
+    active_before = earlier.keyed_rows
     new = _new_partners(tenant, period, before_period)
     cc = tenant.default_currency
 
@@ -210,11 +192,10 @@ def figures(tenant: Tenant, period: Period) -> dict[str, Any]:
         fig("approved_total", _("Rewards approved"), money=True, unit=cc),
         fig("paid_total", _("Rewards paid"), money=True, unit=cc),
         fig("epc", _("EPC (earnings per click)"), money=True, unit=cc),
-        Figure("active_partners", str(_("Active partners")), active[0], active[1]),
+        Figure("active_partners", str(_("Active partners")), active_now, active_before),
         Figure("new_partners", str(_("New partners")), new[0], new[1]),
         flagged,
     ]
-    top_partners = grouped(tenant, now, "partner", rates, sort="revenue_total", limit=TOP).rows
     top_programs = grouped(tenant, now, "program", rates, sort="revenue_total", limit=TOP).rows
     _name_rows(top_partners, top_programs)
     money = money_of(tenant, now, "all").get("", {})

@@ -157,7 +157,7 @@ def _sql(group: str, *, sort: str, desc: bool, paged: bool, programs: bool = Fal
     if programs:
         return f"""
 SELECT {key} AS k, sum(d.clicks) AS clicks, sum(d.visitors) AS visitors, {counts}, {money},
-       count(*) OVER () AS total_rows
+       count(*) OVER () AS total_rows, count(*) FILTER (WHERE {key} <> '') OVER () AS keyed_rows
 FROM programs_programday d
 LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
   ON r.currency = d.currency
@@ -182,7 +182,8 @@ SELECT coalesce(c.k, a.k) AS k,
        coalesce(c.clicks, 0) AS clicks, coalesce(c.visitors, 0) AS visitors,
        {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in COUNT_MEASURES)},
        {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in TOTAL_MEASURES)},
-       count(*) OVER () AS total_rows
+       count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE coalesce(c.k, a.k) <> '') OVER () AS keyed_rows
 FROM c FULL JOIN a ON c.k = a.k
 ORDER BY {order}
 {limit}
@@ -193,6 +194,7 @@ ORDER BY {order}
 class Page:
     rows: list[dict[str, Any]]
     total_rows: int
+    keyed_rows: int = 0  # rows with a key: e.g. partners, without "no partner"
 
 
 def grouped(
@@ -222,9 +224,10 @@ def grouped(
         names = [col.name for col in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     total = rows[0]["total_rows"] if rows else 0
+    keyed = rows[0]["keyed_rows"] if rows else 0
     for row in rows:
         derive(row)
-    return Page(rows, total)
+    return Page(rows, total, keyed)
 
 
 def derive(row: dict[str, Any]) -> dict[str, Any]:
