@@ -22,21 +22,27 @@ from rewards.services.fx import RateBook
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
-# The key each grouping gives a row (text; '' for "none", e.g. paid money has no program).
-GROUPS = {
-    "all": "''",
-    "partner": "coalesce(partner_id::text, '')",
-    "program": "coalesce(program_id::text, '')",
-    "kind": "kind",
-    "utm_source": "utm_source",
-    "utm_medium": "utm_medium",
-    "utm_campaign": "utm_campaign",
-    "sub_id": "sub_id",
-    "referrer_domain": "referrer_domain",
-    "day": "to_char(day, 'YYYY-MM-DD')",
-    "week": "to_char(date_trunc('week', day), 'YYYY-MM-DD')",
-    "month": "to_char(date_trunc('month', day), 'YYYY-MM-DD')",
+# Each grouping: the key rows are grouped by (native type: grouping and joining on uuids
+# and dates is much cheaper than on their text), and its text for the page ({k}: the
+# key; '' for "none", e.g. paid money has no program).
+NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
+_ID_TEXT = f"CASE WHEN {{k}} = {NO_ID} THEN '' ELSE {{k}}::text END"
+_DATE_TEXT = "to_char({k}, 'YYYY-MM-DD')"
+KEYS = {
+    "all": ("''", "{k}"),
+    "partner": (f"coalesce(partner_id, {NO_ID})", _ID_TEXT),
+    "program": (f"coalesce(program_id, {NO_ID})", _ID_TEXT),
+    "kind": ("kind", "{k}"),
+    "utm_source": ("utm_source", "{k}"),
+    "utm_medium": ("utm_medium", "{k}"),
+    "utm_campaign": ("utm_campaign", "{k}"),
+    "sub_id": ("sub_id", "{k}"),
+    "referrer_domain": ("referrer_domain", "{k}"),
+    "day": ("day", _DATE_TEXT),
+    "week": ("date_trunc('week', day)::date", _DATE_TEXT),
+    "month": ("date_trunc('month', day)::date", _DATE_TEXT),
 }
+GROUPS = {name: text.format(k=key) for name, (key, text) in KEYS.items()}
 CHANNEL_GROUPS = ["kind", "utm_source", "utm_medium", "utm_campaign", "sub_id", "referrer_domain"]
 PERIOD_GROUPS = ["day", "week", "month"]
 
@@ -143,26 +149,38 @@ class Rates:
 
 
 def _sql(group: str, *, sort: str, desc: bool, paged: bool, programs: bool = False) -> str:
-    key = GROUPS[group]
-    totals = {
-        "revenue_total": "(d.revenue - d.refunded)",
-        "accrued_total": "d.accrued",
-        "approved_total": "d.approved",
-        "paid_total": "d.paid",
-    }
-    money = ", ".join(f"sum({expr} * r.rate) AS {name}" for name, expr in totals.items())
-    counts = ", ".join(f"sum(d.{m}) AS {m}" for m in COUNT_MEASURES)
+    key, text = KEYS[group]
     order = f"{sort} {'DESC' if desc else 'ASC'} NULLS LAST, k"
     limit = "LIMIT %(limit)s OFFSET %(offset)s" if paged else ""
+    counts = ", ".join(f"sum({m}) AS {m}" for m in COUNT_MEASURES)
+    # Money: summed per key and currency first, then converted (a few rows to multiply).
+    per_currency = ", ".join(
+        [
+            "sum(revenue - refunded) AS revenue",
+            "sum(accrued) AS accrued",
+            "sum(approved) AS approved",
+            "sum(paid) AS paid",
+        ]
+    )
+    converted = ", ".join(
+        f"sum(m.{name} * r.rate) AS {name}_total"
+        for name in ("revenue", "accrued", "approved", "paid")
+    )
+    outer_counts = ", ".join(f"sum(m.{c}) AS {c}" for c in COUNT_MEASURES)
     if programs:
         return f"""
-SELECT {key} AS k, sum(d.clicks) AS clicks, sum(d.visitors) AS visitors, {counts}, {money},
-       count(*) OVER () AS total_rows, count(*) FILTER (WHERE {key} <> '') OVER () AS keyed_rows
-FROM programs_programday d
-LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
-  ON r.currency = d.currency
-WHERE {_where_program()}
-GROUP BY 1
+WITH m AS (
+    SELECT {key} AS k, currency, sum(clicks) AS clicks, sum(visitors) AS visitors, {counts},
+           {per_currency}
+    FROM programs_programday WHERE {_where_program()} GROUP BY 1, 2
+)
+SELECT {text.format(k="m.k")} AS k, sum(m.clicks) AS clicks, sum(m.visitors) AS visitors,
+       {outer_counts}, {converted},
+       count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE {text.format(k="m.k")} <> '') OVER () AS keyed_rows
+FROM m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.k
 ORDER BY {order}
 {limit}
 """  # noqa: S608 (identifiers from the whitelists above)
@@ -170,20 +188,21 @@ ORDER BY {order}
 WITH c AS (
     SELECT {key} AS k, sum(clicks) AS clicks, sum(visitors) AS visitors
     FROM programs_clickday WHERE {_where()} GROUP BY 1
+), m AS (
+    SELECT {key} AS k, currency, {counts}, {per_currency}
+    FROM programs_activityday WHERE {_where()} GROUP BY 1, 2
 ), a AS (
-    SELECT {key} AS k, {counts}, {money}
-    FROM programs_activityday d
-    LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
-      ON r.currency = d.currency
-    WHERE {_where()}
-    GROUP BY 1
+    SELECT m.k, {outer_counts}, {converted}
+    FROM m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+      ON r.currency = m.currency
+    GROUP BY m.k
 )
-SELECT coalesce(c.k, a.k) AS k,
+SELECT {text.format(k="coalesce(c.k, a.k)")} AS k,
        coalesce(c.clicks, 0) AS clicks, coalesce(c.visitors, 0) AS visitors,
        {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in COUNT_MEASURES)},
        {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in TOTAL_MEASURES)},
        count(*) OVER () AS total_rows,
-       count(*) FILTER (WHERE coalesce(c.k, a.k) <> '') OVER () AS keyed_rows
+       count(*) FILTER (WHERE {text.format(k="coalesce(c.k, a.k)")} <> '') OVER () AS keyed_rows
 FROM c FULL JOIN a ON c.k = a.k
 ORDER BY {order}
 {limit}
