@@ -251,6 +251,8 @@ def grouped(
 
 def derive(row: dict[str, Any]) -> dict[str, Any]:
     """The rates and EPC of a row (None where the denominator is zero); see README."""
+    for name in CLICK_MEASURES + COUNT_MEASURES:
+        row[name] = int(row.get(name) or 0)  # sums of sums come back as numeric
     for name in TOTAL_MEASURES:
         row[name] = (row.get(name) or ZERO).quantize(CENT)
 

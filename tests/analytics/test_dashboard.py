@@ -123,3 +123,8 @@ def test_the_overview_costs_the_same_queries_with_ten_times_the_rows(
     with django_assert_max_num_queries(len(small)):
         response = client.get("/manage/")
     assert cards(response)["clicks"] == 15
+
+
+def test_counts_are_shown_as_whole_numbers(client_for, owner, world):
+    html = client_for(owner).get("/manage/").content.decode()
+    assert '<span class="stat-value">5</span>' in html
