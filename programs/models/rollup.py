@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from prm.tenancy import TenantOwned
 
@@ -22,12 +23,12 @@ ZERO = Decimal("0")
 class Channel(models.TextChoices):
     """How a click, lead or conversion reached the partner (the report's "kind")."""
 
-    LINK = "link", "link"  # a referral link or the snippet's cookie
-    PROMO = "promo", "promo code"
-    CRM = "crm", "CRM"
-    API = "api", "API"
-    REGISTRATION = "registration", "deal registration"
-    STAFF = "staff", "added by staff"
+    LINK = "link", _("Referral link")  # a referral link or the snippet's cookie
+    PROMO = "promo", _("Promo code")
+    CRM = "crm", _("CRM")
+    API = "api", _("API")
+    REGISTRATION = "registration", _("Deal registration")
+    STAFF = "staff", _("Added by staff")
 
 
 class ChannelFields(models.Model):
