@@ -52,6 +52,7 @@ def clicks_rolled_up(ingest_ids: list[str]) -> None:
         cursor.execute(sql.CLICKS_LOCK_SHARED, {"ids": ingest_ids})
         cursor.execute(sql.CLICKS_UPSERT, {"ids": ingest_ids})
         cursor.execute(sql.PROGRAM_CLICKS_UPSERT, {"ids": ingest_ids})
+        cursor.execute(sql.PERIOD_CLICKS_UPSERT, {"ids": ingest_ids})
 
 
 # Leads, conversions, money
@@ -136,6 +137,44 @@ def activity_recompute(tenant: Tenant, buckets: set[Bucket]) -> None:
         cursor.execute(sql.ACTIVITY_DELETE_BUCKETS, params)
         cursor.execute(sql.activity_insert(buckets=True), params)
         _program_days(cursor, {"tenant": str(tenant.pk), "pdays": sorted(set(days))}, sql.DAYS_IN)
+        _partner_periods(cursor, tenant, ordered)
+
+
+def span_start(span: str, day: date) -> date:
+    return day - timedelta(days=day.weekday()) if span == "week" else day.replace(day=1)
+
+
+def span_end(span: str, start: date) -> date:
+    """The first day after the week or month that begins on ``start``."""
+    if span == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _partner_periods(cursor: Any, tenant: Tenant, buckets: list[Bucket]) -> None:
+    """Recompute PartnerPeriod's non-click columns of the weeks and months of buckets."""
+    triples = sorted(
+        {
+            (span, span_start(span, day), str(p) if p else None)
+            for day, p in buckets
+            for span in ("month", "week")
+        },
+        key=lambda t: (t[0], t[1], t[2] or ""),
+    )
+    partners = [t[2] for t in triples]
+    params = {
+        "tenant": str(tenant.pk),
+        "spans": [t[0] for t in triples],
+        "starts": [t[1] for t in triples],
+        "tpartners": partners,
+        "pids": sorted({p for p in partners if p}),
+        "with_none": any(p is None for p in partners),
+        "lo": min(t[1] for t in triples),
+        "hi": max(span_end(t[0], t[1]) for t in triples),
+    }
+    cursor.execute(sql.PERIOD_ACTIVITY_LOCK, params)
+    cursor.execute(sql.PERIOD_ACTIVITY_CLEAR, params)
+    cursor.execute(sql.PERIOD_ACTIVITY_UPSERT, params)
 
 
 def _program_days(cursor: Any, params: dict[str, Any], days: str) -> None:
@@ -160,7 +199,13 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
     """Throw away the tenant's rollups from ``since`` (local day; all when None) and
     compute them again from the raw rows. Holds the tenant's locks meanwhile, so the
     click flush and the drain wait rather than add to rows being replaced."""
-    from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
+    from programs.models.rollup import (
+        ActivityDay,
+        AnalyticsChange,
+        ClickDay,
+        PartnerPeriod,
+        ProgramDay,
+    )
 
     lo = day_start(tenant, since) if since else datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
     params = {
@@ -182,7 +227,12 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         if since:
             clicks, activity = clicks.filter(day__gte=since), activity.filter(day__gte=since)
             programs = programs.filter(day__gte=since)
-        for rows in (clicks, activity, programs):
+        # Whole weeks and months: from the Monday of the first month rebuilt.
+        period_since = span_start("week", span_start("month", since)) if since else None
+        periods = PartnerPeriod.all_tenants_unscoped.filter(tenant=tenant)
+        if period_since:
+            periods = periods.filter(start__gte=period_since)
+        for rows in (clicks, activity, programs, periods):
             rows._raw_delete(rows.db)
         cursor.execute(sql.CLICKS_REBUILD, params)
         click_rows = cursor.rowcount
@@ -191,6 +241,9 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         day_params = {"tenant": str(tenant.pk), "since": since or date(1970, 1, 1)}
         cursor.execute(sql.PROGRAM_CLICKS_REBUILD, day_params)
         _program_days(cursor, day_params, sql.DAYS_SINCE)
+        span_params = {"tenant": str(tenant.pk), "since": period_since or date(1970, 1, 1)}
+        cursor.execute(sql.PERIOD_CLICKS_REBUILD, span_params)
+        cursor.execute(sql.PERIOD_ACTIVITY_REBUILD, span_params)
         pending = AnalyticsChange.all_tenants_unscoped.filter(tenant=tenant)
         if since:
             pending = pending.filter(day__gte=since)

@@ -5,6 +5,8 @@ partner stats) and any export of a report go through ``grouped`` and ``money_of`
 Three queries at most per call, whatever the number of rows behind them.
 """
 
+# ruff: noqa: S608 - SQL of whitelisted identifiers (GROUPS, measures); values are parameters
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -148,7 +150,15 @@ class Rates:
         return {"rate_cur": list(known), "rate_val": [str(r) for r in known.values()]}
 
 
-def _sql(group: str, *, sort: str, desc: bool, paged: bool, programs: bool = False) -> str:
+def _sql(
+    group: str,
+    *,
+    sort: str,
+    desc: bool,
+    paged: bool,
+    programs: bool = False,
+    spans: bool = False,
+) -> str:
     key, text = KEYS[group]
     order = f"{sort} {'DESC' if desc else 'ASC'} NULLS LAST, k"
     limit = "LIMIT %(limit)s OFFSET %(offset)s" if paged else ""
@@ -184,13 +194,27 @@ GROUP BY m.k
 ORDER BY {order}
 {limit}
 """  # noqa: S608 (identifiers from the whitelists above)
+    daily = _where() + (" AND day = ANY(%(edge_days)s::date[])" if spans else "")
+    moneys = "revenue, refunded, accrued, approved, paid"
+    clicks_src = f"SELECT {key} AS k, clicks, visitors FROM programs_clickday WHERE {daily}"
+    activity_src = (
+        f"SELECT {key} AS k, currency, {', '.join(COUNT_MEASURES)}, {moneys} "
+        f"FROM programs_activityday WHERE {daily}"
+    )
+    if spans:  # whole weeks and months from PartnerPeriod, the edges from the days
+        clicks_src += (
+            f" UNION ALL SELECT {key} AS k, clicks, visitors "
+            f"FROM programs_partnerperiod WHERE {_where_spans()}"
+        )
+        activity_src += (
+            f" UNION ALL SELECT {key} AS k, currency, {', '.join(COUNT_MEASURES)}, {moneys} "
+            f"FROM programs_partnerperiod WHERE {_where_spans()}"
+        )
     return f"""
 WITH c AS (
-    SELECT {key} AS k, sum(clicks) AS clicks, sum(visitors) AS visitors
-    FROM programs_clickday WHERE {_where()} GROUP BY 1
+    SELECT k, sum(clicks) AS clicks, sum(visitors) AS visitors FROM ({clicks_src}) x GROUP BY 1
 ), m AS (
-    SELECT {key} AS k, currency, {counts}, {per_currency}
-    FROM programs_activityday WHERE {_where()} GROUP BY 1, 2
+    SELECT k, currency, {counts}, {per_currency} FROM ({activity_src}) y GROUP BY 1, 2
 ), a AS (
     SELECT m.k, {outer_counts}, {converted}
     FROM m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
@@ -207,6 +231,60 @@ FROM c FULL JOIN a ON c.k = a.k
 ORDER BY {order}
 {limit}
 """  # noqa: S608 (identifiers from the whitelists above)
+
+
+def _where_spans() -> str:
+    return " AND ".join(
+        [
+            "tenant_id = %(tenant)s",
+            "((span = 'month' AND start = ANY(%(months)s::date[]))"
+            " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
+            "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+            "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+            """(%(q)s::text IS NULL OR partner_id IN (
+                SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+                WHERE p.tenant_id = %(tenant)s
+                  AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+        ]
+    )
+
+
+# Groupings PartnerPeriod can answer for the whole weeks and months of a period (it keeps
+# programs and partners, not channels).
+SPAN_GROUPS = {"all", "partner", "program"}
+
+
+def span_level(group: str, filters: Filters) -> bool:
+    return group in SPAN_GROUPS and not filters.kind and not program_level(group, filters)
+
+
+def spans_of(start: date, end: date) -> tuple[list[date], list[date], list[date]]:
+    """The whole months, then whole weeks (Monday on), then single days that make up
+    ``start``..``end`` (inclusive), each day in exactly one of them."""
+    from datetime import timedelta
+
+    def month_after(day: date) -> date:
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+    months: list[date] = []
+    first = start if start.day == 1 else month_after(start)
+    month = first
+    while month_after(month) - timedelta(days=1) <= end:
+        months.append(month)
+        month = month_after(month)
+    pieces = [(start, end)] if not months else [(start, first - timedelta(1)), (month, end)]
+    weeks: list[date] = []
+    days: list[date] = []
+    for lo, hi in pieces:
+        day = lo
+        while day <= hi:
+            if day.weekday() == 0 and day + timedelta(days=6) <= hi:
+                weeks.append(day)
+                day += timedelta(days=7)
+            else:
+                days.append(day)
+                day += timedelta(days=1)
+    return months, weeks, days
 
 
 @dataclass
@@ -231,6 +309,10 @@ def grouped(
     if group not in GROUPS or sort not in SORTS + ["k"]:
         raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
     params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
+    spans = span_level(group, filters)
+    if spans:
+        months, weeks, edge_days = spans_of(filters.start, filters.end)
+        params.update(months=months, weeks=weeks, edge_days=edge_days)
     with connection.cursor() as cursor:
         sql = _sql(
             group,
@@ -238,6 +320,7 @@ def grouped(
             desc=desc,
             paged=limit is not None,
             programs=program_level(group, filters),
+            spans=spans,
         )
         cursor.execute(sql, params)
         names = [col.name for col in cursor.description]

@@ -249,3 +249,93 @@ DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
 """  # noqa: S608 (constants only)
 DAYS_IN = "day = ANY(%(pdays)s::date[])"
 DAYS_SINCE = "day >= %(since)s"
+
+
+# PartnerPeriod: whole weeks and months per partner (no channels). {sums}: its columns.
+NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
+SPANS = "(VALUES ('week'), ('month')) AS s(span)"
+_PERIOD_COLS = (
+    "tenant_id, span, start, program_id, partner_id, currency, clicks, visitors, "
+    + ", ".join(_MEASURES)
+)
+_PERIOD_KEY = "(tenant_id, span, start, program_id, partner_id, currency)"
+PERIOD_CLICKS_UPSERT = f"""
+INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
+SELECT x.tenant_id, s.span, date_trunc(s.span, x.day)::date, x.program_id, x.partner_id, '',
+       sum(x.clicks), sum(x.visitors), {_ZERO_ACTIVITY}
+FROM (
+    SELECT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.program_id,
+           c.partner_id, count(*) AS clicks,
+           count(DISTINCT c.visitor_id) FILTER (WHERE NOT EXISTS (
+               SELECT 1 FROM programs_click e
+               WHERE e.tenant_id = c.tenant_id AND e.program_id = c.program_id
+                 AND e.visitor_id = c.visitor_id AND e.partner_id = c.partner_id
+                 AND e.status = 'accepted'
+                 AND e.created_at >= ((c.created_at AT TIME ZONE t.timezone)::date::timestamp
+                                      AT TIME ZONE t.timezone)
+                 AND (e.created_at < c.created_at
+                      OR (e.created_at = c.created_at AND e.id < c.id))
+           )) AS visitors
+    FROM programs_click c JOIN prm_tenant t ON t.id = c.tenant_id
+    WHERE c.ingest_id = ANY(%(ids)s) AND c.status = 'accepted' AND c.partner_id IS NOT NULL
+    GROUP BY 1, 2, 3, 4
+) x CROSS JOIN {SPANS}
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT {_PERIOD_KEY}
+DO UPDATE SET clicks = programs_partnerperiod.clicks + EXCLUDED.clicks,
+              visitors = programs_partnerperiod.visitors + EXCLUDED.visitors
+"""  # noqa: S608 (constants only)
+
+PERIOD_CLICKS_REBUILD = f"""
+INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
+SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, '',
+       sum(clicks), sum(visitors), {_ZERO_ACTIVITY}
+FROM programs_clickday CROSS JOIN {SPANS}
+WHERE tenant_id = %(tenant)s AND day >= %(since)s
+GROUP BY 1, 2, 3, 4, 5
+"""  # noqa: S608 (constants only)
+
+PERIOD_ACTIVITY_REBUILD = f"""
+INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
+SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, currency, 0, 0,
+       {", ".join(f"sum({m})" for m in _MEASURES)}
+FROM programs_activityday CROSS JOIN {SPANS}
+WHERE tenant_id = %(tenant)s AND day >= %(since)s
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT {_PERIOD_KEY}
+DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
+"""  # noqa: S608 (constants only)
+
+# The drain: (span, start, partner) triples recomputed from ActivityDay.
+_TRIPLES = (
+    "unnest(%(spans)s::text[], %(starts)s::date[], %(tpartners)s::uuid[]) "
+    "AS b(span, start, partner)"
+)
+_MATCH = (
+    "p.span = b.span AND p.start = b.start "
+    f"AND coalesce(p.partner_id, {NO_ID}) = coalesce(b.partner, {NO_ID})"
+)
+PERIOD_ACTIVITY_LOCK = f"""
+SELECT 1 FROM programs_partnerperiod p JOIN {_TRIPLES} ON {_MATCH}
+WHERE p.tenant_id = %(tenant)s
+ORDER BY p.span, p.start, p.program_id, p.partner_id, p.currency FOR UPDATE OF p
+"""  # noqa: S608 (constants only)
+PERIOD_ACTIVITY_CLEAR = f"""
+UPDATE programs_partnerperiod p SET {", ".join(f"{m} = 0" for m in _MEASURES)}
+FROM {_TRIPLES} WHERE p.tenant_id = %(tenant)s AND {_MATCH}
+"""  # noqa: S608 (constants only)
+PERIOD_ACTIVITY_UPSERT = f"""
+INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
+SELECT a.tenant_id, b.span, b.start, a.program_id, a.partner_id, a.currency, 0, 0,
+       {", ".join(f"sum(a.{m})" for m in _MEASURES)}
+FROM programs_activityday a JOIN {_TRIPLES}
+  ON coalesce(a.partner_id, {NO_ID}) = coalesce(b.partner, {NO_ID})
+ AND date_trunc(b.span, a.day)::date = b.start
+WHERE a.tenant_id = %(tenant)s AND a.day >= %(lo)s AND a.day < %(hi)s
+  AND (a.partner_id = ANY(%(pids)s::uuid[]) OR (%(with_none)s AND a.partner_id IS NULL))
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 2, 3, 4, 5, 6
+ON CONFLICT {_PERIOD_KEY}
+DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
+"""  # noqa: S608 (constants only)

@@ -3,7 +3,13 @@ from programs.models.conversion import Conversion, Refund
 from programs.models.enrollment import Enrollment, PromoCode
 from programs.models.lead import Lead, LeadEvent
 from programs.models.program import Program
-from programs.models.rollup import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
+from programs.models.rollup import (
+    ActivityDay,
+    AnalyticsChange,
+    ClickDay,
+    PartnerPeriod,
+    ProgramDay,
+)
 
 __all__ = [
     "ActivityDay",
@@ -14,6 +20,7 @@ __all__ = [
     "Enrollment",
     "Lead",
     "LeadEvent",
+    "PartnerPeriod",
     "Program",
     "ProgramDay",
     "PromoCode",

@@ -179,6 +179,57 @@ class ProgramDay(TenantOwned):
         return f"{self.day} {self.clicks}"
 
 
+class PartnerPeriod(TenantOwned):
+    """A partner's figures of a whole week (Monday on) or month, per program and
+    currency, without channels: the per-partner reports read these for the weeks and
+    months a period covers entirely and the daily rows only for its edges. Kept like
+    ``ProgramDay``: clicks added by the flush, the rest recomputed by the drain."""
+
+    class Span(models.TextChoices):
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
+
+    id = models.BigAutoField(primary_key=True)
+    span = models.CharField(max_length=5, choices=Span.choices)
+    start = models.DateField()
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    partner = models.ForeignKey(
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    clicks = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0)
+    leads = models.PositiveIntegerField(default=0)
+    leads_converted = models.PositiveIntegerField(default=0)
+    leads_rejected = models.PositiveIntegerField(default=0)
+    leads_refunded = models.PositiveIntegerField(default=0)
+    leads_duplicate = models.PositiveIntegerField(default=0)
+    leads_flagged = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    conversions_refunded = models.PositiveIntegerField(default=0)
+    conversions_flagged = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "span", "start", "program", "partner", "currency"],
+                name="partnerperiod_bucket_once",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.span} {self.start} {self.clicks}"
+
+
 class AnalyticsChange(TenantOwned):
     """A bucket whose ``ActivityDay`` rows must be recomputed: written in the same
     transaction as the change (so a lost job loses nothing), drained by the refresh job

@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from prm.models import Job
 from prm.tenancy import tenant_scope
 from programs.analytics.refresh import activity_recompute, rollup_drain, rollups_rebuild
-from programs.models import ActivityDay, AnalyticsChange, ClickDay, ProgramDay
+from programs.models import ActivityDay, AnalyticsChange, ClickDay, PartnerPeriod, ProgramDay
 from tests.analytics.world import build
 from tests.rewards.helpers import make_partner, make_program, rule, sale
 
@@ -30,12 +30,14 @@ def world(acme, owner, settings):  # type: ignore[no-untyped-def]
 def test_recomputing_buckets_in_any_order_and_twice_gives_the_same_rows(world):
     with tenant_scope(world.tenant):
         kept, programs = snapshot(ActivityDay), snapshot(ProgramDay)
+        periods = snapshot(PartnerPeriod)
         buckets = set(ActivityDay.objects.values_list("day", "partner_id"))
         for bucket in sorted(buckets, key=str, reverse=True):
             activity_recompute(world.tenant, {bucket})
         activity_recompute(world.tenant, buckets)
         assert snapshot(ActivityDay) == kept
         assert snapshot(ProgramDay) == programs
+        assert snapshot(PartnerPeriod) == periods
 
 
 def test_the_rebuild_command_gives_the_rows_kept_incrementally(world, capsys):

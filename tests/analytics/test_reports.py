@@ -201,3 +201,38 @@ def test_the_report_pages_draw_a_chart_from_json(client_for, owner, world):
     assert re.search(r'<canvas id="report-chart" class="js-chart"', html)
     assert '<script id="report-chart-data" type="application/json">' in html
     assert "<script>" not in html  # nothing inline: the CSP allows none
+
+
+def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
+    client_for, owner, world
+):
+    """A period of whole months and weeks around today reads PartnerPeriod for them and
+    the daily rows for its edges: the same figures as the raw rows."""
+    from datetime import timedelta
+
+    from programs.analytics.rollup_read import spans_of
+
+    today = timezone.localdate()
+    start = (today.replace(day=1) - timedelta(days=40)).replace(day=1) - timedelta(days=3)
+    end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) + timedelta(days=9)
+    months, weeks, days = spans_of(start, end)
+    assert len(months) == 3 and weeks and days
+    covered = sorted(days)
+    for m in months:
+        after = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+        covered += [m + timedelta(days=i) for i in range((after - m).days)]
+    for w in weeks:
+        covered += [w + timedelta(days=i) for i in range(7)]
+    assert sorted(covered) == [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    url = f"/manage/reports/partners/?period=custom&start={start}&end={end}"
+    response = client_for(owner).get(url)
+    for partner in (world.alice, world.bob):
+        row = row_of(response, str(partner.pk))
+        with tenant_scope(world.tenant):
+            expected = raw.figures(partner=partner)
+        for key in ("clicks", "visitors", "leads", "conversions", "leads_duplicate"):
+            assert row[key] == expected[key], (partner, key)
+        for key in ("revenue_total", "accrued_total", "approved_total", "paid_total"):
+            assert row[key] == expected[key], (partner, key)
+    quality = client_for(owner).get(url.replace("partners", "quality"))
+    assert row_of(quality, str(world.alice.pk))["leads_flagged"] == 1

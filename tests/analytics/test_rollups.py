@@ -12,7 +12,7 @@ from prm.tenancy import tenant_scope
 from programs.analytics.periods import period_of
 from programs.analytics.refresh import rollups_rebuild
 from programs.analytics.rollup_read import Filters, Rates, money_of, totals
-from programs.models import ActivityDay, Click, ClickDay, Conversion, Lead, ProgramDay
+from programs.models import ActivityDay, Click, ClickDay, Conversion, Lead, PartnerPeriod, ProgramDay
 from rewards.models import LedgerEntry
 from tests.analytics.world import build
 
@@ -77,8 +77,10 @@ def test_a_rebuild_gives_the_rows_kept_incrementally(world):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
         programs = snapshot(ProgramDay)
-        assert clicks and activity and programs
+        periods = snapshot(PartnerPeriod)
+        assert clicks and activity and programs and periods
         rollups_rebuild(world.tenant)
+        assert snapshot(PartnerPeriod) == periods
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
         assert snapshot(ProgramDay) == programs
