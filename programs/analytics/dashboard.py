@@ -17,7 +17,15 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import PartnerProfile
 from prm.models import Tenant
 from programs.analytics.periods import Period
-from programs.analytics.rollup_read import Filters, Rates, grouped, money_of, totals
+from programs.analytics.rollup_read import (
+    Filters,
+    Rates,
+    active_partners,
+    grouped,
+    money_of,
+    totals,
+)
+from programs.analytics.rollup_read import top_partners as top_partners_of
 from programs.models import Program
 
 TOP = 5
@@ -161,13 +169,8 @@ def figures(tenant: Tenant, period: Period) -> dict[str, Any]:
     before_period = period.previous()
     before = Filters(before_period.start, before_period.end)
     cur, prev = totals(tenant, now, rates), totals(tenant, before, rates)
-    # The top partners' query also counts every partner with activity (the "active"
-    # ones); the previous period's count costs one more pass, with a single row back.
-    top = grouped(tenant, now, "partner", rates, sort="revenue_total", limit=TOP)
-    top_partners = top.rows
-    active_now = top.keyed_rows
-    earlier = grouped(tenant, before, "partner", rates, sort="k", limit=1)
-    active_before = earlier.keyed_rows
+    top_partners = top_partners_of(tenant, now, rates, TOP)
+    active_now, active_before = active_partners(tenant, now), active_partners(tenant, before)
     new = _new_partners(tenant, period, before_period)
     cc = tenant.default_currency
 

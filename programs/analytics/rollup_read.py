@@ -72,6 +72,7 @@ class Filters:
     end: date  # inclusive
     program_id: str = ""
     partner_id: str = ""
+    partner_ids: tuple[str, ...] = ()  # any of these partners (the Overview's top ones)
     q: str = ""  # partner name or e-mail contains
     kind: str = ""  # channel kind
 
@@ -82,6 +83,7 @@ class Filters:
             "end": self.end,
             "program": self.program_id or None,
             "partner": self.partner_id or None,
+            "partners": list(self.partner_ids) if self.partner_ids else None,
             "q": f"%{self.q}%" if self.q else None,
             "kind": self.kind or None,
         }
@@ -93,6 +95,7 @@ def _where() -> str:
         "day BETWEEN %(start)s AND %(end)s",
         "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
         "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+        "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
         "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
         """(%(q)s::text IS NULL OR partner_id IN (
             SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
@@ -107,7 +110,12 @@ PROGRAM_LEVEL = {"all", "program", "kind", "day", "week", "month"}
 
 
 def program_level(group: str, filters: Filters) -> bool:
-    return group in PROGRAM_LEVEL and not filters.partner_id and not filters.q
+    return (
+        group in PROGRAM_LEVEL
+        and not filters.partner_id
+        and not filters.partner_ids
+        and not filters.q
+    )
 
 
 def _where_program() -> str:
@@ -241,6 +249,7 @@ def _where_spans() -> str:
             " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
             "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
             "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+            "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
             """(%(q)s::text IS NULL OR partner_id IN (
                 SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
                 WHERE p.tenant_id = %(tenant)s
@@ -400,3 +409,70 @@ GROUP BY 1, 2 ORDER BY 1, 2
 
 def with_period(filters: Filters, start: date, end: date) -> Filters:
     return replace(filters, start=start, end=end)
+
+
+def _span_params(tenant: Tenant, filters: Filters) -> dict[str, Any]:
+    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    return {**filters.params(tenant), "months": months, "weeks": weeks, "edge_days": edge_days}
+
+
+ACTIVE_SQL = """
+SELECT count(DISTINCT partner_id) FROM (
+    SELECT partner_id FROM programs_clickday WHERE tenant_id = %(tenant)s
+      AND day = ANY(%(edge_days)s::date[])
+    UNION ALL
+    SELECT partner_id FROM programs_activityday WHERE tenant_id = %(tenant)s
+      AND day = ANY(%(edge_days)s::date[]) AND partner_id IS NOT NULL
+    UNION ALL
+    SELECT partner_id FROM programs_partnerperiod WHERE tenant_id = %(tenant)s
+      AND ((span = 'month' AND start = ANY(%(months)s::date[]))
+           OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
+      AND partner_id IS NOT NULL
+      AND (clicks > 0 OR leads > 0 OR conversions > 0 OR revenue <> 0 OR accrued <> 0
+           OR approved <> 0 OR paid <> 0 OR clawed_back <> 0)
+) x
+"""
+
+
+def active_partners(tenant: Tenant, filters: Filters) -> int:
+    """Partners with a click, lead, conversion or money movement in the period."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACTIVE_SQL, _span_params(tenant, filters))
+        return int(cursor.fetchone()[0])
+
+
+TOP_BY_REVENUE_SQL = """
+SELECT m.partner_id FROM (
+    SELECT partner_id, currency, sum(revenue - refunded) AS revenue FROM (
+        SELECT partner_id, currency, revenue, refunded FROM programs_activityday
+        WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[])
+          AND partner_id IS NOT NULL AND currency <> ''
+        UNION ALL
+        SELECT partner_id, currency, revenue, refunded FROM programs_partnerperiod
+        WHERE tenant_id = %(tenant)s
+          AND ((span = 'month' AND start = ANY(%(months)s::date[]))
+               OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
+          AND partner_id IS NOT NULL AND currency <> ''
+    ) y GROUP BY 1, 2
+) m JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.partner_id
+HAVING sum(m.revenue * r.rate) > 0
+ORDER BY sum(m.revenue * r.rate) DESC, m.partner_id
+LIMIT %(limit)s
+"""
+
+
+def top_partners(
+    tenant: Tenant, filters: Filters, rates: Rates, limit: int
+) -> list[dict[str, Any]]:
+    """The partners with the most net revenue in the period, ranked on the money rows
+    alone, then their full rows (a handful of partners, read by index)."""
+    params = {**_span_params(tenant, filters), **rates.sql_params(), "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(TOP_BY_REVENUE_SQL, params)
+        ids = tuple(str(row[0]) for row in cursor.fetchall())
+    if not ids:
+        return []
+    scoped = replace(filters, partner_ids=ids)
+    return grouped(tenant, scoped, "partner", rates, sort="revenue_total", limit=limit).rows

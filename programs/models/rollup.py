@@ -225,6 +225,7 @@ class PartnerPeriod(TenantOwned):
                 nulls_distinct=False,
             )
         ]
+        indexes = [models.Index(fields=["tenant", "partner", "start"])]
 
     def __str__(self) -> str:
         return f"{self.span} {self.start} {self.clicks}"

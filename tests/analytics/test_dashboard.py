@@ -19,6 +19,11 @@ def world(acme, owner, settings):  # type: ignore[no-untyped-def]
     return build(acme, owner)
 
 
+def raw_alice(world) -> dict:  # type: ignore[no-untyped-def]
+    with tenant_scope(world.tenant):
+        return raw.figures(partner=world.alice)
+
+
 def cards(response) -> dict:  # type: ignore[no-untyped-def]
     return {card.key: card.value for card in response.context["cards"]}
 
@@ -37,6 +42,10 @@ def test_the_figures_are_the_sums_of_the_raw_rows_in_two_currencies_with_a_refun
         assert shown[key] == expected[key], key
     assert shown["flagged"] == expected["leads_flagged"] == 1
     assert shown["active_partners"] == 2
+    top = response.context["top_partners"]
+    assert [row["name"] for row in top] == ["Alice"]  # Bob sold nothing
+    assert top[0]["revenue_total"] == raw_alice(world)["revenue_total"]
+    assert top[0]["clicks"] == raw_alice(world)["clicks"]
     money = response.context["money"]
     for currency, amount in expected["revenue"].items():
         assert money[currency]["revenue"] == amount

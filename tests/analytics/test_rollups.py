@@ -12,7 +12,15 @@ from prm.tenancy import tenant_scope
 from programs.analytics.periods import period_of
 from programs.analytics.refresh import rollups_rebuild
 from programs.analytics.rollup_read import Filters, Rates, money_of, totals
-from programs.models import ActivityDay, Click, ClickDay, Conversion, Lead, PartnerPeriod, ProgramDay
+from programs.models import (
+    ActivityDay,
+    Click,
+    ClickDay,
+    Conversion,
+    Lead,
+    PartnerPeriod,
+    ProgramDay,
+)
 from rewards.models import LedgerEntry
 from tests.analytics.world import build
 
