@@ -15,6 +15,10 @@ cron.register(
 # Buffered clicks: every few seconds, straight to the tracking queue. No Job row per
 # run here: at this frequency the rows would drown the useful ones.
 cron.register(clicks_flush, queue_name="tracking", interval=5)
+# Analytics buckets whose recompute job was lost (each change enqueues its own).
+cron.register(
+    run_periodic, queue_name="default", args=("programs.analytics.refresh.drain_all",), interval=300
+)
 cron.register(
     run_periodic,
     queue_name="default",

@@ -24,6 +24,7 @@ class Perm(StrEnum):
     LEADS_VIEW = "leads.view"
     LEADS_MANAGE = "leads.manage"
     CONVERSIONS_VIEW = "conversions.view"
+    REPORTS_VIEW = "reports.view"
     MONEY_VIEW = "money.view"
     MONEY_MANAGE = "money.manage"
     TEAM_VIEW = "team.view"
@@ -53,6 +54,9 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.PARTNERS_VIEW: ALL_STAFF,
     Perm.LEADS_VIEW: ALL_STAFF,
     Perm.CONVERSIONS_VIEW: ALL_STAFF,
+    # Reports are read by every role; their money columns (rewards accrued, approved,
+    # paid, EPC) only by the roles that read money (MONEY_VIEW).
+    Perm.REPORTS_VIEW: ALL_STAFF,
     # A program's settings, reward rules, bonuses and groups decide what partners earn:
     # owners and admins. Managers run who is in a program (enrollments, promo codes).
     Perm.PROGRAMS_MANAGE: ADMINS,

@@ -9,9 +9,14 @@ from __future__ import annotations
 from django.urls import path
 
 from prm.views import apikeys
-from programs.views import cabinet, console, conversions, leads
+from programs.views import cabinet, console, conversions, leads, reports
 
 console_patterns = [
+    path("reports/partners/", reports.report_partners, name="report_partners"),
+    path("reports/programs/", reports.report_programs, name="report_programs"),
+    path("reports/channels/", reports.report_channels, name="report_channels"),
+    path("reports/quality/", reports.report_quality, name="report_quality"),
+    path("reports/periods/", reports.report_periods, name="report_periods"),
     path("programs/", console.program_list, name="programs"),
     path("programs/new/", console.program_create, name="program_create"),
     path("programs/<uuid:program_id>/", console.program_detail, name="program_detail"),

@@ -3,14 +3,26 @@ from programs.models.conversion import Conversion, Refund
 from programs.models.enrollment import Enrollment, PromoCode
 from programs.models.lead import Lead, LeadEvent
 from programs.models.program import Program
+from programs.models.rollup import (
+    ActivityDay,
+    AnalyticsChange,
+    ClickDay,
+    PartnerPeriod,
+    ProgramDay,
+)
 
 __all__ = [
+    "ActivityDay",
+    "AnalyticsChange",
+    "ClickDay",
     "Click",
     "Conversion",
     "Enrollment",
     "Lead",
     "LeadEvent",
+    "PartnerPeriod",
     "Program",
+    "ProgramDay",
     "PromoCode",
     "Refund",
 ]

@@ -31,6 +31,10 @@ class Click(TenantOwned):
     code = models.CharField(max_length=64)
     visitor_id = models.CharField(max_length=64, db_index=True)
     sub_id = models.CharField(max_length=64, blank=True)
+    # The channel, from the referral link's (or the landing page's) utm_* parameters.
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
     landing_url = models.URLField(max_length=2048, blank=True)
     referrer = models.URLField(max_length=2048, blank=True)
     source = models.CharField(max_length=16, default="snippet")  # snippet | link

@@ -51,6 +51,13 @@ class Lead(ClientTrace, TenantOwned):
     company = models.CharField(_("company"), max_length=200, blank=True)
     external_id = models.CharField(_("external id"), max_length=128, blank=True)
     visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The channel: copied from the click that brought the visitor, else from the page
+    # the snippet sent the lead from.
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    sub_id = models.CharField(_("sub id"), max_length=64, blank=True)
+    referrer_domain = models.CharField(max_length=100, blank=True)
     # The partner who registered this deal in the cabinet, kept even when the lead
     # turns out to be a duplicate (credited to nobody) so they still see it.
     registered_by = models.ForeignKey(

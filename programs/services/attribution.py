@@ -29,6 +29,7 @@ class Attribution:
     partner: PartnerProfile | None = None
     via: str = ""
     lead: Lead | None = None
+    click: Click | None = None  # the click that won, when one did
     evidence: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
 
@@ -181,6 +182,7 @@ def attribute(
             note = _ineligible(program, _enrollment(program, chosen.partner_id), chosen.partner)
             if not note:
                 result.partner, result.via = chosen.partner, "click"
+                result.click = chosen
                 result.evidence.append(
                     {"type": "rule", "rule": program.attribution, "code": chosen.code}
                 )

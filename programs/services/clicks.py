@@ -64,6 +64,10 @@ class ClickInput:
     sub: str = ""
     url: str = ""
     referrer: str = ""
+    # From the referral link's query; the snippet's clicks take them from ``url``.
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
 
 
 def parse_click(body: bytes) -> ClickInput:
@@ -154,6 +158,7 @@ def click_accept(
         "s": click.sub,
         "u": click.url,
         "r": click.referrer,
+        **_utm_record(click),
         "ua": clean_text(user_agent, 512),
         "ip": mask_ip(ip, program["ip_mode"]),
         "x": verdict(enrollment, program),
@@ -176,9 +181,19 @@ def click_accept(
     return result is not None
 
 
+def _utm_record(click: ClickInput) -> dict[str, str]:
+    from programs.analytics.channel import Utm, utm_clean, utm_from_url
+
+    utm = Utm(*(utm_clean(v) for v in (click.utm_source, click.utm_medium, click.utm_campaign)))
+    if not utm:
+        utm = utm_from_url(click.url)
+    return {"us": utm.utm_source, "um": utm.utm_medium, "uc": utm.utm_campaign}
+
+
 # Text fields of a buffered click and their column lengths.
 _RECORD_TEXT = {
-    "c": 64, "v": 64, "s": 64, "u": 2048, "r": 2048, "ua": 512, "ip": 64, "x": 64, "src": 16
+    "c": 64, "v": 64, "s": 64, "u": 2048, "r": 2048, "ua": 512, "ip": 64, "x": 64, "src": 16,
+    "us": 100, "um": 100, "uc": 100,
 }  # fmt: skip
 
 
@@ -247,6 +262,9 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         code=record["c"],
         visitor_id=record["v"],
         sub_id=record.get("s", ""),
+        utm_source=record.get("us", ""),
+        utm_medium=record.get("um", ""),
+        utm_campaign=record.get("uc", ""),
         landing_url=record.get("u", ""),
         referrer=record.get("r", ""),
         source=record.get("src", "snippet"),
@@ -278,7 +296,12 @@ def _write_now(record: dict[str, Any]) -> bool:
     ).exists()
     if repeat:
         return False
-    _row(f"db-{uuid.uuid4().hex}", record).save(force_insert=True)
+    from programs.analytics.refresh import clicks_rolled_up
+
+    row = _row(f"db-{uuid.uuid4().hex}", record)
+    with transaction.atomic():
+        row.save(force_insert=True)
+        clicks_rolled_up([row.ingest_id])
     return True
 
 
@@ -346,23 +369,37 @@ _ROW_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
 
 
 def _store(r: Any, rows: list[Any]) -> None:
-    """Insert the batch; if it fails, row by row, each bad row to the dead letters."""
+    """Insert the batch and add it to the rollups (one upsert); if it fails, row by
+    row, each bad row to the dead letters."""
+    from programs.analytics.refresh import clicks_rolled_up
     from programs.models import Click
 
     try:
         with transaction.atomic():
             # Cross-tenant by nature: one stream carries every tenant's clicks.
+            # Entries a dead flusher already stored are left out, so the rollups count
+            # each click once (the unique ingest_id still guards the insert).
+            stored = set(
+                Click.all_tenants_unscoped.filter(
+                    ingest_id__in=[row.ingest_id for row in rows]
+                ).values_list("ingest_id", flat=True)
+            )
+            rows = [row for row in rows if row.ingest_id not in stored]
             Click.all_tenants_unscoped.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
             # Foreign keys are checked at commit; here, so a bad row fails inside the try.
             connection.check_constraints()
+            clicks_rolled_up([row.ingest_id for row in rows])
         return
     except _ROW_ERRORS:
         log.warning("click batch refused; storing its %d rows one by one", len(rows))
     for row in rows:
         try:
             with transaction.atomic():
+                if Click.all_tenants_unscoped.filter(ingest_id=row.ingest_id).exists():
+                    continue
                 Click.all_tenants_unscoped.bulk_create([row], ignore_conflicts=True)
                 connection.check_constraints()
+                clicks_rolled_up([row.ingest_id])
         except _ROW_ERRORS as exc:
             _dead_letter(r, row.ingest_id, {}, f"refused by the database: {exc}")
 

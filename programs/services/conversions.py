@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from antifraud.jobs import enqueue_scoring
 from prm.jobs import job_enqueue
 from prm.models import Tenant
+from programs.analytics.refresh import touch_conversion
 from programs.models import Conversion, Lead, LeadEvent, Program, Refund
 from programs.services.attribution import attribute
 from programs.services.clicks import clicks_flush
@@ -133,6 +134,7 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
             new_value="converted",
             text=f"order {conversion.external_id}",
         )
+    touch_conversion(tenant, conversion, lead)
     return conversion
 
 
@@ -174,4 +176,5 @@ def refund_record(
         conversions=[conversion.pk],
         partners=[conversion.partner_id] if conversion.partner_id else [],
     )
+    touch_conversion(tenant, conversion, conversion.lead)
     return refund, True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -16,7 +16,9 @@ from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.jobs import job_enqueue
 from prm.models import Membership, Role, Tenant, User
-from programs.models import Enrollment, Lead, LeadEvent, Program
+from programs.analytics.channel import referrer_domain
+from programs.analytics.refresh import touch_lead
+from programs.models import Click, Enrollment, Lead, LeadEvent, Program
 from programs.services import trail_text as T
 from programs.services.attribution import attribute
 from programs.services.normalize import email_key, normalize_email, normalize_phone
@@ -43,6 +45,12 @@ class LeadInput:
     # never the partner's or staff's (see programs.services.trace).
     ip: str = ""
     user_agent: str = ""
+    # The channel, as the page that sent the lead saw it (a winning click overrides).
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    sub_id: str = ""
+    referrer_domain: str = ""
 
 
 # Sources whose request is the customer's; the others keep no IP or user agent.
@@ -143,6 +151,8 @@ def lead_create(
             use_leads=False,
         )
         credited, trail = result.partner, result.trail()
+        if result.click is not None:
+            data = _channel_of_click(data, result.click)
 
     owner = _owner_lead(program, email, phone, external_id, now)
     lead = Lead(
@@ -155,6 +165,11 @@ def lead_create(
         company=data.company.strip()[:200],
         external_id=external_id,
         visitor_id=data.visitor_id[:64],
+        utm_source=data.utm_source[:100],
+        utm_medium=data.utm_medium[:100],
+        utm_campaign=data.utm_campaign[:100],
+        sub_id=data.sub_id[:64],
+        referrer_domain=data.referrer_domain[:100],
         registered_by=partner if source == Lead.Source.CABINET else None,
         email_key=email_key(email),
     )
@@ -205,7 +220,20 @@ def lead_create(
             kind=LeadEvent.Kind.ASSIGNED,
             new_value=str(lead.assigned_to.user),
         )
+    touch_lead(tenant, lead)
     return lead
+
+
+def _channel_of_click(data: LeadInput, click: Click) -> LeadInput:
+    """The lead came through this click: its utm, sub id and referrer are the lead's."""
+    return replace(
+        data,
+        utm_source=click.utm_source,
+        utm_medium=click.utm_medium,
+        utm_campaign=click.utm_campaign,
+        sub_id=click.sub_id,
+        referrer_domain=referrer_domain(click.referrer),
+    )
 
 
 @transaction.atomic
@@ -226,6 +254,7 @@ def lead_set_status(*, tenant: Tenant, lead: Lead, status: str, actor: User | No
         old_value=old,
         new_value=status,
     )
+    touch_lead(tenant, lead)  # its outcome counts on the day it came in
     return lead
 
 

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.access import partner_profile_in_tenant, partner_required
@@ -16,12 +17,13 @@ from partners.models import PartnerProfile
 from prm.access import get_in_tenant_or_404
 from prm.post_only import post_only
 from programs import links, selectors
+from programs.analytics.partner_stats import partner_stats
+from programs.analytics.periods import period_from
+from programs.analytics.refresh import local_day
 from programs.forms import CodeForm, DealForm, LinkBuilderForm
 from programs.models import Enrollment, Lead, PromoCode
 from programs.services.enrollments import enrollment_create, promo_code_create
 from programs.services.leads import LeadInput, lead_create
-
-STATS_ROWS = 100
 
 
 def partner_page(view: Any) -> Any:
@@ -202,18 +204,18 @@ def deal_register(request: HttpRequest, enrollment_id: str) -> HttpResponse:
 
 @partner_page
 def stats(request: HttpRequest) -> HttpResponse:
+    """The partner's own figures over a period, from the rollups; their leads masked."""
     partner = request.partner  # type: ignore[attr-defined]
-    clicks = selectors.partner_clicks(partner)
-    leads = selectors.partner_leads(partner)
-    conversions = selectors.partner_conversions(partner)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    period, form = period_from(request.GET, local_day(tenant, timezone.now()))
     context = {
         "partner": partner,
-        "clicks_count": clicks.count(),
-        "leads_count": leads.count(),
-        "conversions_count": conversions.count(),
-        "clicks": clicks.order_by("-created_at")[:STATS_ROWS],
-        "leads": leads.order_by("-created_at")[:STATS_ROWS],
-        "conversions": conversions.order_by("-occurred_at")[:STATS_ROWS],
-        "rows": STATS_ROWS,
+        "form": form,
+        "period": period,
+        "keep": [],
+        **partner_stats(tenant, partner, period, leads_page=request.GET.get("page")),
     }
+    params = request.GET.copy()
+    params.pop("page", None)
+    context["query"] = params.urlencode()
     return render(request, "cabinet/stats.html", context)

@@ -9,6 +9,7 @@ from prm.access import get_in_tenant_or_404, staff_required
 from prm.pagination import page_of
 from prm.permissions import Perm
 from programs import selectors
+from programs.analytics.drill import DrillForm
 from programs.forms import ConversionFilterForm
 from programs.models import Conversion
 
@@ -20,13 +21,15 @@ def conversion_list(request: HttpRequest) -> HttpResponse:
     filters = ConversionFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     conversions = selectors.conversions_filtered(**filters.cleaned_data)
+    drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
+    conversions = drill.apply_conversions(conversions)  # a report's figure, down to its rows
     page = page_of(conversions, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
     return render(
         request,
         "console/conversions/list.html",
-        {"page": page, "filters": filters, "query": params.urlencode()},
+        {"page": page, "filters": filters, "query": params.urlencode(), "drill": drill},
     )
 
 

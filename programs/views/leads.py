@@ -17,6 +17,7 @@ from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
 from programs import selectors
+from programs.analytics.drill import DrillForm
 from programs.forms import (
     LeadAssignForm,
     LeadBulkForm,
@@ -46,6 +47,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     filters = LeadFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     leads = selectors.leads_filtered(**filters.cleaned_data)
+    drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
+    leads = drill.apply_leads(leads)  # a report's figure, down to its rows
     # A short search word may match nearly every lead: count up to a cap, not them all.
     cap = SEARCH_COUNT_CAP if filters.cleaned_data.get("q") else None
     page = page_of(leads, request, PAGE_SIZE, count_cap=cap)
@@ -62,6 +65,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
+        "drill": drill,
         "query": params.urlencode(),
         "sort": sort,
         "sort_links": sort_links,

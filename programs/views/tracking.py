@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from prm.access import get_in_tenant_or_404
 from prm.audit import client_ip
 from prm.inputs import InputError, clean_text, parse_json
+from programs.analytics.channel import referrer_domain, utm_from_params, utm_from_url
 from programs.models import Enrollment, Lead, Program
 from programs.services import lookups, unknown_codes
 from programs.services.clicks import MAX_BODY, VISITOR_RE, ClickError, ClickInput, click_accept
@@ -114,6 +115,9 @@ def lead(request: HttpRequest) -> HttpResponse:
         if isinstance(raw_t, int | float) and raw_t > 0:
             cookie_time = datetime.fromtimestamp(min(raw_t, 4102444800), UTC)
         program = Program.objects.get(pk=info["id"])
+        # The page the lead was sent from: its utm_* and the site that sent the visitor
+        # (used when no click of the visitor says better).
+        utm = utm_from_url(_str(data, "u", 2048))
         new_lead = lead_create(
             tenant=tenant,
             program=program,
@@ -130,6 +134,8 @@ def lead(request: HttpRequest) -> HttpResponse:
                 # The visitor's own request: the address as the proxies we trust pass it.
                 ip=client_ip(request) or "",
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                **utm.as_dict(),
+                referrer_domain=referrer_domain(_str(data, "r", 2048)),
             ),
         )
     except ClickError as exc:
@@ -172,6 +178,7 @@ def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404("program has no landing URL")
     visitor = secrets.token_urlsafe(16)
     sub = request.GET.get("sub", "")[:64]
+    utm = utm_from_params(request.GET)
     try:
         click_accept(
             ClickInput(
@@ -181,6 +188,7 @@ def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
                 sub=sub,
                 url=target,
                 referrer=request.META.get("HTTP_REFERER", "")[:2048],
+                **utm.as_dict(),
             ),
             tenant_id=str(request.tenant.pk),  # type: ignore[attr-defined]
             ip=client_ip(request) or "",

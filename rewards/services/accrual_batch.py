@@ -29,6 +29,8 @@ from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, Whe
 from django.db.models.functions import Coalesce, TruncMonth
 
 from partners.models import PartnerProfile
+from prm.tenancy import require_tenant
+from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Enrollment, Program
 from rewards.models import BonusRule, LedgerEntry, Reward, RewardRule
 from rewards.services import fx
@@ -290,10 +292,10 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             budget_add(budgeted, batch.spent)
         if batch.rewards:
             from prm.notifications import events
-            from prm.tenancy import require_tenant
 
             # Only rewards inserted now: a batch run again announces nothing.
             events.rewards_created(tenant=require_tenant(), rewards=batch.rewards)
+            touch_now(require_tenant(), {row["partner_id"] for row in batch.entries})
         for reason, reward_ids in rejected.items():
             from antifraud.services.holds import reject_rewards
 

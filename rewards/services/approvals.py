@@ -17,6 +17,7 @@ from prm.models import Tenant, User
 from prm.notifications import events
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward
 from rewards.services.ledger import ZERO, lock_partner, money, post
@@ -261,6 +262,7 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool
             LedgerEntry.objects.bulk_create(entries)
             approved = set(ok)
             events.rewards_approved(tenant=tenant, rewards=[r for r in rewards if r.pk in approved])
+            touch_now(tenant, {e.partner_id for e in entries})
     return done + len(ok)
 
 

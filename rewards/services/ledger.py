@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from partners.models import PartnerProfile
 from prm.models import Tenant, User
+from programs.analytics.refresh import touch_now
 from rewards.models import LedgerEntry
 
 ZERO = Decimal("0.00")
@@ -66,7 +67,9 @@ def post(
         **links,
     )
     if fresh:
-        return LedgerEntry.objects.create(**values), True
+        entry = LedgerEntry.objects.create(**values)
+        touch_now(tenant, [partner.pk])
+        return entry, True
     existing = LedgerEntry.objects.filter(key=key).first()
     if existing is not None:
         return existing, False
@@ -75,6 +78,7 @@ def post(
             entry = LedgerEntry.objects.create(**values)
     except IntegrityError:
         return LedgerEntry.objects.get(key=key), False
+    touch_now(tenant, [partner.pk])  # the day's rollup of this partner's money
     return entry, True
 
 

@@ -20,6 +20,7 @@ from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
+from programs.analytics.drill import DrillForm
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
 from rewards.models import CorrectionRequest, LedgerCheck
@@ -34,6 +35,8 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     filters = RewardFilterForm(request.GET)
     filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
     rewards = selectors.rewards_filtered(**filters.cleaned_data)
+    drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
+    rewards = drill.apply_rewards(rewards)  # a report's figure, down to its rows
     page = page_of(rewards, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)
@@ -41,6 +44,7 @@ def reward_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
+        "drill": drill,
         "query": params.urlencode(),
         "can_decide": can_decide,
         "bulk_form": RewardBulkForm() if can_decide else None,

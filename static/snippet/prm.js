@@ -68,7 +68,8 @@
   }
 
   function lead(data, cb) {
-    var c = code(), body = { k: cfg.key, v: S.v, c: c || '', t: c ? S.t : 0 },
+    var c = code(), body = { k: cfg.key, v: S.v, c: c || '', t: c ? S.t : 0,
+        u: cut(L.href, 2000), r: cut(d.referrer, 2000) },
       f = ['email', 'phone', 'name', 'external_id'], i, u = end + '/l', done;
     data = data || {};
     for (i = 0; i < 4; i++) if (data[f[i]] != null) body[f[i]] = cut(data[f[i]], 1000);

@@ -31,6 +31,7 @@ from partners.models import PartnerInvitation, PartnerSegment, PartnerTag, Signu
 from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
+from programs.analytics.refresh import rollups_rebuild
 from programs.models import Conversion, Enrollment
 from rewards.models import CorrectionRequest, PartnerGroup
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
@@ -124,6 +125,12 @@ URLS: dict[str, tuple[str, Does]] = {
     "lead_note": ("Leads", W),
     "conversions": ("Conversions", R),
     "conversion_detail": ("Conversions", R),
+    # Reports
+    "report_partners": ("Reports", R),
+    "report_programs": ("Reports", R),
+    "report_channels": ("Reports", R),
+    "report_quality": ("Reports", R),
+    "report_periods": ("Reports", R),
     # API keys
     "api_keys": ("API keys", R),
     "api_key_create": ("API keys", W),
@@ -205,6 +212,7 @@ SIDEBAR = {
     "Programs": "programs",
     "Leads": "leads",
     "Conversions": "conversions",
+    "Reports": "report_partners",
     "Rewards and ledgers": "rewards",
     "Payouts and batches": "payouts",
     "Exchange rates": "rates",
@@ -331,6 +339,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 tenant=acme, email="new-partner@example.test", program=money.program
             )
         assert enrollment is not None and conversion is not None
+        # The reports and the Overview read rollups: fill them, so their figures (and the
+        # links behind them) are on the pages each role opens.
+        rollups_rebuild(acme)
         kwargs = {
             "membership_id": target.pk,
             "invitation_id": invitation.pk,

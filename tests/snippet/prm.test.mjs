@@ -374,6 +374,8 @@ test("prm('lead') posts the right JSON and calls back", async () => {
     phone: '+1 555',
     name: 'Jo',
     external_id: '7',
+    u: 'https://shop.example.com/', // the page: its utm_* are the lead's channel
+    r: '',
   });
 });
 

@@ -1,0 +1,478 @@
+"""Reads of the rollups: rows grouped by one dimension over a period, with their money
+per currency and a total in the tenant's currency. Every page (dashboard, reports,
+partner stats) and any export of a report go through ``grouped`` and ``money_of``.
+
+Three queries at most per call, whatever the number of rows behind them.
+"""
+
+# ruff: noqa: S608 - SQL of whitelisted identifiers (GROUPS, measures); values are parameters
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from prm.models import Tenant
+from prm.models.tenant import CURRENCY_CHOICES
+from rewards.services.fx import RateBook
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+# Each grouping: the key rows are grouped by (native type: grouping and joining on uuids
+# and dates is much cheaper than on their text), and its text for the page ({k}: the
+# key; '' for "none", e.g. paid money has no program).
+NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
+_ID_TEXT = f"CASE WHEN {{k}} = {NO_ID} THEN '' ELSE {{k}}::text END"
+_DATE_TEXT = "to_char({k}, 'YYYY-MM-DD')"
+KEYS = {
+    "all": ("''", "{k}"),
+    "partner": (f"coalesce(partner_id, {NO_ID})", _ID_TEXT),
+    "program": (f"coalesce(program_id, {NO_ID})", _ID_TEXT),
+    "kind": ("kind", "{k}"),
+    "utm_source": ("utm_source", "{k}"),
+    "utm_medium": ("utm_medium", "{k}"),
+    "utm_campaign": ("utm_campaign", "{k}"),
+    "sub_id": ("sub_id", "{k}"),
+    "referrer_domain": ("referrer_domain", "{k}"),
+    "day": ("day", _DATE_TEXT),
+    "week": ("date_trunc('week', day)::date", _DATE_TEXT),
+    "month": ("date_trunc('month', day)::date", _DATE_TEXT),
+}
+GROUPS = {name: text.format(k=key) for name, (key, text) in KEYS.items()}
+CHANNEL_GROUPS = ["kind", "utm_source", "utm_medium", "utm_campaign", "sub_id", "referrer_domain"]
+PERIOD_GROUPS = ["day", "week", "month"]
+
+CLICK_MEASURES = ["clicks", "visitors"]
+COUNT_MEASURES = [
+    "leads",
+    "leads_converted",
+    "leads_rejected",
+    "leads_refunded",
+    "leads_duplicate",
+    "leads_flagged",
+    "conversions",
+    "conversions_refunded",
+    "conversions_flagged",
+]
+MONEY_MEASURES = ["revenue", "refunded", "accrued", "approved", "paid", "clawed_back"]
+# Totals in the tenant's currency: net revenue (after refunds) and the rewards.
+TOTAL_MEASURES = ["revenue_total", "accrued_total", "approved_total", "paid_total"]
+SORTS = CLICK_MEASURES + COUNT_MEASURES + TOTAL_MEASURES
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive
+    program_id: str = ""
+    partner_id: str = ""
+    partner_ids: tuple[str, ...] = ()  # any of these partners (the Overview's top ones)
+    q: str = ""  # partner name or e-mail contains
+    kind: str = ""  # channel kind
+
+    def params(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "tenant": str(tenant.pk),
+            "start": self.start,
+            "end": self.end,
+            "program": self.program_id or None,
+            "partner": self.partner_id or None,
+            "partners": list(self.partner_ids) if self.partner_ids else None,
+            "q": f"%{self.q}%" if self.q else None,
+            "kind": self.kind or None,
+        }
+
+
+def _where() -> str:
+    where = [
+        "tenant_id = %(tenant)s",
+        "day BETWEEN %(start)s AND %(end)s",
+        "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+        "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+        "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
+        "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
+        """(%(q)s::text IS NULL OR partner_id IN (
+            SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+            WHERE p.tenant_id = %(tenant)s
+              AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+    ]
+    return " AND ".join(where)
+
+
+# Groupings ProgramDay can answer alone (when no partner filter or search applies).
+PROGRAM_LEVEL = {"all", "program", "kind", "day", "week", "month"}
+
+
+def program_level(group: str, filters: Filters) -> bool:
+    return (
+        group in PROGRAM_LEVEL
+        and not filters.partner_id
+        and not filters.partner_ids
+        and not filters.q
+    )
+
+
+def _where_program() -> str:
+    return " AND ".join(
+        [
+            "tenant_id = %(tenant)s",
+            "day BETWEEN %(start)s AND %(end)s",
+            "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+            "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
+        ]
+    )
+
+
+@dataclass
+class Rates:
+    """Each currency's rate into the tenant's currency on one day (None: no rate)."""
+
+    currency: str
+    day: date
+    rates: dict[str, Decimal | None] = field(default_factory=dict)
+
+    @classmethod
+    def on(cls, tenant: Tenant, day: date) -> Rates:
+        codes = {code for code, _ in CURRENCY_CHOICES}
+        book = RateBook(codes)  # one query: the whole (small) rate table of the tenant
+        rates: dict[str, Decimal | None] = {}
+        for code in codes:
+            try:
+                rates[code] = book.convert(Decimal(1), code, tenant.default_currency, day)[0]
+            except ValidationError:
+                rates[code] = None
+        return cls(tenant.default_currency, day, rates)
+
+    @property
+    def missing(self) -> list[str]:
+        return sorted(code for code, rate in self.rates.items() if rate is None)
+
+    def sql_params(self) -> dict[str, Any]:
+        known = {code: rate for code, rate in self.rates.items() if rate is not None}
+        return {"rate_cur": list(known), "rate_val": [str(r) for r in known.values()]}
+
+
+def _sql(
+    group: str,
+    *,
+    sort: str,
+    desc: bool,
+    paged: bool,
+    programs: bool = False,
+    spans: bool = False,
+) -> str:
+    key, text = KEYS[group]
+    order = f"{sort} {'DESC' if desc else 'ASC'} NULLS LAST, k"
+    limit = "LIMIT %(limit)s OFFSET %(offset)s" if paged else ""
+    counts = ", ".join(f"sum({m}) AS {m}" for m in COUNT_MEASURES)
+    # Money: summed per key and currency first, then converted (a few rows to multiply).
+    per_currency = ", ".join(
+        [
+            "sum(revenue - refunded) AS revenue",
+            "sum(accrued) AS accrued",
+            "sum(approved) AS approved",
+            "sum(paid) AS paid",
+        ]
+    )
+    converted = ", ".join(
+        f"sum(m.{name} * r.rate) AS {name}_total"
+        for name in ("revenue", "accrued", "approved", "paid")
+    )
+    outer_counts = ", ".join(f"sum(m.{c}) AS {c}" for c in COUNT_MEASURES)
+    if programs:
+        return f"""
+WITH m AS (
+    SELECT {key} AS k, currency, sum(clicks) AS clicks, sum(visitors) AS visitors, {counts},
+           {per_currency}
+    FROM programs_programday WHERE {_where_program()} GROUP BY 1, 2
+)
+SELECT {text.format(k="m.k")} AS k, sum(m.clicks) AS clicks, sum(m.visitors) AS visitors,
+       {outer_counts}, {converted},
+       count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE {text.format(k="m.k")} <> '') OVER () AS keyed_rows
+FROM m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.k
+ORDER BY {order}
+{limit}
+"""  # noqa: S608 (identifiers from the whitelists above)
+    daily = _where() + (" AND day = ANY(%(edge_days)s::date[])" if spans else "")
+    moneys = "revenue, refunded, accrued, approved, paid"
+    clicks_src = f"SELECT {key} AS k, clicks, visitors FROM programs_clickday WHERE {daily}"
+    activity_src = (
+        f"SELECT {key} AS k, currency, {', '.join(COUNT_MEASURES)}, {moneys} "
+        f"FROM programs_activityday WHERE {daily}"
+    )
+    if spans:  # whole weeks and months from PartnerPeriod, the edges from the days
+        clicks_src += (
+            f" UNION ALL SELECT {key} AS k, clicks, visitors "
+            f"FROM programs_partnerperiod WHERE {_where_spans()}"
+        )
+        activity_src += (
+            f" UNION ALL SELECT {key} AS k, currency, {', '.join(COUNT_MEASURES)}, {moneys} "
+            f"FROM programs_partnerperiod WHERE {_where_spans()}"
+        )
+    return f"""
+WITH c AS (
+    SELECT k, sum(clicks) AS clicks, sum(visitors) AS visitors FROM ({clicks_src}) x GROUP BY 1
+), m AS (
+    SELECT k, currency, {counts}, {per_currency} FROM ({activity_src}) y GROUP BY 1, 2
+), a AS (
+    SELECT m.k, {outer_counts}, {converted}
+    FROM m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+      ON r.currency = m.currency
+    GROUP BY m.k
+)
+SELECT {text.format(k="coalesce(c.k, a.k)")} AS k,
+       coalesce(c.clicks, 0) AS clicks, coalesce(c.visitors, 0) AS visitors,
+       {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in COUNT_MEASURES)},
+       {", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in TOTAL_MEASURES)},
+       count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE {text.format(k="coalesce(c.k, a.k)")} <> '') OVER () AS keyed_rows
+FROM c FULL JOIN a ON c.k = a.k
+ORDER BY {order}
+{limit}
+"""  # noqa: S608 (identifiers from the whitelists above)
+
+
+def _where_spans() -> str:
+    return " AND ".join(
+        [
+            "tenant_id = %(tenant)s",
+            "((span = 'month' AND start = ANY(%(months)s::date[]))"
+            " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
+            "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
+            "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+            "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
+            """(%(q)s::text IS NULL OR partner_id IN (
+                SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+                WHERE p.tenant_id = %(tenant)s
+                  AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+        ]
+    )
+
+
+# Groupings PartnerPeriod can answer for the whole weeks and months of a period (it keeps
+# programs and partners, not channels).
+SPAN_GROUPS = {"all", "partner", "program"}
+
+
+def span_level(group: str, filters: Filters) -> bool:
+    return group in SPAN_GROUPS and not filters.kind and not program_level(group, filters)
+
+
+def spans_of(start: date, end: date) -> tuple[list[date], list[date], list[date]]:
+    """The whole months, then whole weeks (Monday on), then single days that make up
+    ``start``..``end`` (inclusive), each day in exactly one of them."""
+    from datetime import timedelta
+
+    def month_after(day: date) -> date:
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+    months: list[date] = []
+    first = start if start.day == 1 else month_after(start)
+    month = first
+    while month_after(month) - timedelta(days=1) <= end:
+        months.append(month)
+        month = month_after(month)
+    pieces = [(start, end)] if not months else [(start, first - timedelta(1)), (month, end)]
+    weeks: list[date] = []
+    days: list[date] = []
+    for lo, hi in pieces:
+        day = lo
+        while day <= hi:
+            if day.weekday() == 0 and day + timedelta(days=6) <= hi:
+                weeks.append(day)
+                day += timedelta(days=7)
+            else:
+                days.append(day)
+                day += timedelta(days=1)
+    return months, weeks, days
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total_rows: int
+    keyed_rows: int = 0  # rows with a key: e.g. partners, without "no partner"
+
+
+def grouped(
+    tenant: Tenant,
+    filters: Filters,
+    group: str,
+    rates: Rates,
+    *,
+    sort: str = "clicks",
+    desc: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page:
+    """Rows of ``group`` (see GROUPS) over the filters' days, sorted and paged in SQL."""
+    if group not in GROUPS or sort not in SORTS + ["k"]:
+        raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
+    params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
+    spans = span_level(group, filters)
+    if spans:
+        months, weeks, edge_days = spans_of(filters.start, filters.end)
+        params.update(months=months, weeks=weeks, edge_days=edge_days)
+    with connection.cursor() as cursor:
+        sql = _sql(
+            group,
+            sort=sort,
+            desc=desc,
+            paged=limit is not None,
+            programs=program_level(group, filters),
+            spans=spans,
+        )
+        cursor.execute(sql, params)
+        names = [col.name for col in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    total = rows[0]["total_rows"] if rows else 0
+    keyed = rows[0]["keyed_rows"] if rows else 0
+    for row in rows:
+        derive(row)
+    return Page(rows, total, keyed)
+
+
+def derive(row: dict[str, Any]) -> dict[str, Any]:
+    """The rates and EPC of a row (None where the denominator is zero); see README."""
+    for name in CLICK_MEASURES + COUNT_MEASURES:
+        row[name] = int(row.get(name) or 0)  # sums of sums come back as numeric
+    for name in TOTAL_MEASURES:
+        row[name] = (row.get(name) or ZERO).quantize(CENT)
+
+    def ratio(a: Any, b: Any) -> Decimal | None:
+        return (Decimal(a) / Decimal(b) * 100).quantize(Decimal("0.1")) if b else None
+
+    row["click_to_lead"] = ratio(row["leads"], row["clicks"])
+    row["lead_to_conversion"] = ratio(row["leads_converted"], row["leads"])
+    row["rejection_rate"] = ratio(row["leads_rejected"], row["leads"])
+    row["refund_rate"] = ratio(row["leads_refunded"], row["leads_converted"])
+    row["duplicate_rate"] = ratio(row["leads_duplicate"], row["leads"])
+    row["flagged_rate"] = ratio(row["leads_flagged"], row["leads"])
+    row["epc"] = (row["accrued_total"] / row["clicks"]).quantize(CENT) if row["clicks"] else None
+    return row
+
+
+def totals(tenant: Tenant, filters: Filters, rates: Rates) -> dict[str, Any]:
+    page = grouped(tenant, filters, "all", rates)
+    if page.rows:
+        return page.rows[0]
+    empty = dict.fromkeys(CLICK_MEASURES + COUNT_MEASURES, 0)
+    return derive({**empty, **dict.fromkeys(TOTAL_MEASURES, ZERO)})
+
+
+def money_of(
+    tenant: Tenant, filters: Filters, group: str, keys: list[str] | None = None
+) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """key -> currency -> {revenue (net of refunds), refunded, accrued, approved, paid,
+    clawed_back}: the exact figures, per currency, never converted."""
+    key = GROUPS[group]
+    if keys is None:
+        only = ""
+    elif group in ("partner", "program"):  # by the indexed column, not its text
+        only = f"AND {group}_id = ANY(%(ids)s::uuid[])"
+    else:
+        only = f"AND {key} = ANY(%(keys)s)"
+    sums = ", ".join(f"sum({m})" for m in MONEY_MEASURES)
+    table, where = "programs_activityday", _where()
+    if program_level(group, filters):
+        table, where = "programs_programday", _where_program()
+    sql = f"""
+SELECT {key} AS k, currency, {sums}
+FROM {table}
+WHERE {where} AND currency <> '' {only}
+GROUP BY 1, 2 ORDER BY 1, 2
+"""  # noqa: S608 (identifiers from the whitelists above)
+    params = {
+        **filters.params(tenant),
+        "keys": keys or [],
+        "ids": [k for k in keys or [] if k],
+    }
+    out: dict[str, dict[str, dict[str, Decimal]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for k, currency, *values in cursor.fetchall():
+            figures = dict(zip(MONEY_MEASURES, values, strict=True))
+            figures["revenue"] = figures["revenue"] - figures["refunded"]
+            if any(figures.values()):
+                out.setdefault(k, {})[currency] = figures
+    return out
+
+
+def with_period(filters: Filters, start: date, end: date) -> Filters:
+    return replace(filters, start=start, end=end)
+
+
+def _span_params(tenant: Tenant, filters: Filters) -> dict[str, Any]:
+    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    return {**filters.params(tenant), "months": months, "weeks": weeks, "edge_days": edge_days}
+
+
+ACTIVE_SQL = """
+SELECT count(DISTINCT partner_id) FROM (
+    SELECT partner_id FROM programs_clickday WHERE tenant_id = %(tenant)s
+      AND day = ANY(%(edge_days)s::date[])
+    UNION ALL
+    SELECT partner_id FROM programs_activityday WHERE tenant_id = %(tenant)s
+      AND day = ANY(%(edge_days)s::date[]) AND partner_id IS NOT NULL
+    UNION ALL
+    SELECT partner_id FROM programs_partnerperiod WHERE tenant_id = %(tenant)s
+      AND ((span = 'month' AND start = ANY(%(months)s::date[]))
+           OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
+      AND partner_id IS NOT NULL
+      AND (clicks > 0 OR leads > 0 OR conversions > 0 OR revenue <> 0 OR accrued <> 0
+           OR approved <> 0 OR paid <> 0 OR clawed_back <> 0)
+) x
+"""
+
+
+def active_partners(tenant: Tenant, filters: Filters) -> int:
+    """Partners with a click, lead, conversion or money movement in the period."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACTIVE_SQL, _span_params(tenant, filters))
+        return int(cursor.fetchone()[0])
+
+
+TOP_BY_REVENUE_SQL = """
+SELECT m.partner_id FROM (
+    SELECT partner_id, currency, sum(revenue - refunded) AS revenue FROM (
+        SELECT partner_id, currency, revenue, refunded FROM programs_activityday
+        WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[])
+          AND partner_id IS NOT NULL AND currency <> ''
+        UNION ALL
+        SELECT partner_id, currency, revenue, refunded FROM programs_partnerperiod
+        WHERE tenant_id = %(tenant)s
+          AND ((span = 'month' AND start = ANY(%(months)s::date[]))
+               OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
+          AND partner_id IS NOT NULL AND currency <> ''
+    ) y GROUP BY 1, 2
+) m JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.partner_id
+HAVING sum(m.revenue * r.rate) > 0
+ORDER BY sum(m.revenue * r.rate) DESC, m.partner_id
+LIMIT %(limit)s
+"""
+
+
+def top_partners(
+    tenant: Tenant, filters: Filters, rates: Rates, limit: int
+) -> list[dict[str, Any]]:
+    """The partners with the most net revenue in the period, ranked on the money rows
+    alone, then their full rows (a handful of partners, read by index)."""
+    params = {**_span_params(tenant, filters), **rates.sql_params(), "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(TOP_BY_REVENUE_SQL, params)
+        ids = tuple(str(row[0]) for row in cursor.fetchall())
+    if not ids:
+        return []
+    scoped = replace(filters, partner_ids=ids)
+    return grouped(tenant, scoped, "partner", rates, sort="revenue_total", limit=limit).rows
