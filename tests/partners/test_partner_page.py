@@ -151,8 +151,8 @@ def test_approving_and_rejecting_an_application_emails_the_applicant(
         )
     run_jobs()
     by_to = {m.to[0]: m for m in mail.outbox}
-    assert "approved" in by_to["ann@x.test"].subject
-    assert "declined" in by_to["bob@x.test"].subject
+    assert "you are in" in by_to["ann@x.test"].subject  # the notification (prm.notifications)
+    assert "not accepted" in by_to["bob@x.test"].subject
     assert "No website yet" in by_to["bob@x.test"].body
     assert reload(acme, bob).status == "rejected"
 
