@@ -59,7 +59,9 @@ class Case:
         return client.post(url, {k: v.format(**ids) for k, v in self.data.items()})
 
 
+REPORTS = ("partners", "programs", "channels", "quality", "periods")
 CONSOLE = [
+    *(Case(f"report_{r}", "GET", f"/manage/reports/{r}/") for r in REPORTS),
     Case("programs", "GET", "/manage/programs/"),
     Case("program_create", "GET", "/manage/programs/new/"),
     Case("program_create", "POST", "/manage/programs/new/", PROGRAM),
