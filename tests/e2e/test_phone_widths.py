@@ -20,12 +20,18 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from antifraud.models import BlockEntry, RiskAssessment
-from partners.models import PartnerProfile
+from partners.models import (
+    PartnerInvitation,
+    PartnerProfile,
+    PartnerSegment,
+    PartnerTag,
+    SignupQuestion,
+)
 from prm.models import ApiKey, Role, Tenant, TenantDomain
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns, partner_patterns
 from programs.models import Conversion, Enrollment
-from rewards.models import PayoutMethod, Reward
+from rewards.models import PartnerGroup, PayoutMethod, Reward
 from rewards.services.approvals import reward_approve
 from tests.e2e.conftest import TIMEOUT_MS, BrowserLog
 from tests.e2e.helpers import Site, shot
@@ -63,6 +69,7 @@ NOT_PAGES: dict[str, str] = {
     "partners:withdraw_confirm": "reached by the withdraw form: the walk test opens it",
     "partners:statement_pdf": "a PDF download",
     "partners:statement_detail": "a CSV/XLSX download",
+    "partners:invitation": "for the invitee only (a signed-in partner gets 403); tests/partners",
     # console
     "console:partner_search": "a JSON endpoint of the partner search field",
     "console:team_invite": "POST only",
@@ -183,8 +190,29 @@ def world(site: Site) -> World:
             },
         )
         entry = BlockEntry.objects.create(tenant=acme, kind="ip", value="203.0.113.9")
+        group = PartnerGroup.objects.create(tenant=acme, name="Phone group")
+        tag = PartnerTag.objects.create(tenant=acme, name="VIP")
+        segment = PartnerSegment.objects.create(
+            tenant=acme,
+            name="Top",
+            metric="revenue",
+            comparison="top_percent",
+            value=10,
+            period_days=30,
+            tag=tag,
+        )
+        question = SignupQuestion.objects.create(tenant=acme, label="Your audience?")
+        partner_invitation = PartnerInvitation.objects.create(
+            tenant=acme, email="new-partner@example.test", program=money.program
+        )
     assert enrollment is not None and conversion is not None
     kwargs = {
+        "group_id": group.pk,
+        "tag_id": tag.pk,
+        "segment_id": segment.pk,
+        "question_id": question.pk,
+        "partner_invitation_id": partner_invitation.pk,
+        "token": partner_invitation.token,
         "membership_id": target.pk,
         "invitation_id": invitation.pk,
         "domain_id": domain.pk,
