@@ -4,8 +4,8 @@ their card). The URL lists come from the URL resolver: every pattern of the cabi
 the console is either opened here or named in ``NOT_PAGES`` with the reason, and a test
 checks that (a new page cannot be forgotten).
 
-Also: a partner walks from sign-up on the tenant's host (main's partner path: there is
-no partner invitation yet) to a payout request on a phone, through the menu button."""
+Also: a partner walks from sign-up, and another from a staff invitation, to a payout
+request on a phone, through the menu button."""
 
 from __future__ import annotations
 
@@ -421,3 +421,66 @@ def test_a_partner_signs_up_joins_and_asks_for_a_payout_on_a_phone(
     expect(page.locator("#next-steps li.done")).to_have_count(3)  # + the first customer
     assert not browser_log.problems()
     assert mail.outbox
+
+
+def test_an_invited_partner_joins_and_asks_for_a_payout_on_a_phone(
+    browser: Browser, browser_log: BrowserLog, site: Site
+):
+    """The invitation path on a phone: staff invite an address into a program (the
+    console's invite page at 390 px), the invitee opens the e-mailed link, chooses a
+    password, lands enrolled in the cabinet, adds payout details and asks for a payout;
+    no page scrolls sideways."""
+    from tests.e2e.helpers import last_link
+
+    acme = TenantFactory(name="Acme", slug="acme")
+    owner = MembershipFactory(tenant=acme, role=Role.OWNER, user=UserFactory(email=OWNER)).user
+    with tenant_scope(acme):
+        program = make_program(acme, name=LONG_PROGRAM)
+        rule(program, value=D("10"))
+        card = PayoutMethod.objects.create(
+            tenant=acme, kind="card", name="Visa card", currency="USD", minimum=D("5")
+        )
+    base = site.tenant("acme")
+    email = "invited@example.test"
+
+    staff = phone(browser, "en", base)
+    staff.on("pageerror", browser_log.on_page_error)
+    sign_in(staff, base, owner.email)
+    staff.goto(base + "/manage/partners/invite/")
+    assert not too_wide(staff)
+    staff.get_by_label("E-mail addresses").fill(email)
+    staff.get_by_label("Program to join").select_option(str(program.pk))
+    staff.get_by_role("button", name="Send invitations").click()
+    expect(staff.locator(".messages")).to_contain_text("Invitations sent: 1.")
+    assert not too_wide(staff)
+    staff.context.close()
+
+    page = phone(browser, "en", base)
+    page.on("pageerror", browser_log.on_page_error)
+    page.goto(last_link(email))
+    assert not too_wide(page)
+    page.get_by_label("Your name").fill("Ivy Invited")
+    page.locator("input[name=password1]").fill(PASSWORD)
+    page.locator("input[name=password2]").fill(PASSWORD)
+    page.get_by_role("button", name="Join").click()
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/(programs/)?$"))
+    with tenant_scope(acme):
+        ivy = PartnerProfile.objects.get(user__email=email)
+        assert ivy.enrollments.filter(program=program, status="active").exists()
+        from tests.rewards.helpers import sale
+
+        reward_approve(reward=Reward.objects.get(conversion=sale(program, ivy, "500.00")))
+    page.goto(base + "/payouts/")
+    assert not too_wide(page)
+    method = page.locator(f"#method-{card.pk}")
+    method.get_by_label("Card number").fill("4242 4242 4242 4242")
+    method.get_by_label("Account holder").fill("Ivy Invited")
+    method.get_by_role("button", name="Save details").click()
+    withdraw = page.locator("#withdraw-form")
+    withdraw.get_by_label("Amount").fill("30")
+    withdraw.get_by_role("button", name="Continue").click()
+    assert not too_wide(page)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator(".messages")).to_contain_text("Payout of 30.00 USD requested.")
+    assert not too_wide(page)
+    assert not browser_log.problems()
