@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
 from partners.privacy import partner_data_export
+from partners.selectors import partner_filters, partners_filtered
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.permissions import Perm
@@ -69,21 +69,13 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
-    partners = PartnerProfile.objects.select_related("user")
-    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
-    q = request.GET.get("q", "").replace("\x00", "").strip()
-    status = request.GET.get("status", "")
-    if q:
-        partners = partners.filter(
-            Q(user__email__icontains=q) | Q(display_name__icontains=q) | Q(company__icontains=q)
-        )
-    if status in PartnerProfile.Status.values:
-        partners = partners.filter(status=status)
+    filters = partner_filters(request.GET)
+    partners = partners_filtered(**filters)
     page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "console/partners.html",
-        {"page": page, "q": q, "status": status, "statuses": PartnerProfile.Status.choices},
+        {"page": page, **filters, "statuses": PartnerProfile.Status.choices},
     )
 
 

@@ -44,3 +44,16 @@ cron.register(
     args=("rewards.statements.statements_build_closed_month",),
     cron="30 3 1 * *",
 )
+# Scheduled exports: each period's delivery is started once (see dataio.scheduled).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("dataio.scheduled.scheduled_tick",),
+    interval=900,
+)
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("dataio.exports.prune_expired_exports",),
+    cron="23 3 * * *",
+)

@@ -31,6 +31,9 @@ class Perm(StrEnum):
     SECURITY_MANAGE = "security.manage"
     AUDIT_VIEW = "audit.view"
     INTEGRATIONS_MANAGE = "integrations.manage"
+    CONVERSIONS_IMPORT = "conversions.import"
+    SCHEDULED_EXPORTS_VIEW = "scheduled_exports.view"
+    SCHEDULED_EXPORTS_MANAGE = "scheduled_exports.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -64,6 +67,13 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.SETTINGS_MANAGE: ADMINS,
     Perm.INTEGRATIONS_MANAGE: ADMINS,
     Perm.SECURITY_MANAGE: OWNERS,
+    # A file of conversions records sales and accrues rewards, as the API does: the
+    # API's keys are owners' and admins', so is this.
+    Perm.CONVERSIONS_IMPORT: ADMINS,
+    # Scheduled exports send workspace data out by e-mail or to a URL every period:
+    # owners and admins set them up; the analyst, who reads everything, sees them.
+    Perm.SCHEDULED_EXPORTS_VIEW: ADMINS | {Role.ANALYST},
+    Perm.SCHEDULED_EXPORTS_MANAGE: ADMINS,
 }
 
 

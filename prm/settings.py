@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "rewards",
     "antifraud",
     "integrations",
+    "dataio",
+    "import_export",
 ]
 
 MIDDLEWARE = [
@@ -313,3 +315,15 @@ PRM_CRM_POLL_SECONDS = int(os.environ.get("PRM_CRM_POLL_SECONDS", "60"))
 PRM_CRM_RECONCILE_SECONDS = int(os.environ.get("PRM_CRM_RECONCILE_SECONDS", "900"))
 PRM_CRM_HTTP_TIMEOUT = float(os.environ.get("PRM_CRM_HTTP_TIMEOUT", "15"))
 PRM_CRM_RATE_SCALE = float(os.environ.get("PRM_CRM_RATE_SCALE", "1"))
+
+# Export and import (README "Export and import"). An export of more rows than this is
+# written by a job into a stored file (kept this many days) instead of being streamed.
+PRM_EXPORT_STREAM_ROWS = int(os.environ.get("PRM_EXPORT_STREAM_ROWS", "10000"))
+PRM_EXPORT_KEEP_DAYS = int(os.environ.get("PRM_EXPORT_KEEP_DAYS", "7"))
+# Scheduled exports attach files up to this size; larger ones are sent as a link.
+PRM_EXPORT_ATTACH_BYTES = int(os.environ.get("PRM_EXPORT_ATTACH_BYTES", str(10 * 1024 * 1024)))
+PRM_IMPORT_MAX_BYTES = int(os.environ.get("PRM_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+PRM_IMPORT_MAX_ROWS = int(os.environ.get("PRM_IMPORT_MAX_ROWS", "100000"))
+# Files of up to this many rows are checked and imported in the request; larger ones
+# by a job, with a progress bar.
+PRM_IMPORT_INLINE_ROWS = int(os.environ.get("PRM_IMPORT_INLINE_ROWS", "1000"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from dataio import urls as dataio_pages
 from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import views as partner_views
@@ -47,6 +48,7 @@ console_patterns = (
         *pages.console_patterns,
         *money_pages.console_patterns,
         *crm_pages.console_patterns,
+        *dataio_pages.console_patterns,
     ],
     "console",
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from prm.access import get_in_tenant_or_404, staff_required
@@ -15,11 +16,16 @@ from programs.models import Conversion
 PAGE_SIZE = 50
 
 
+def filtered_conversions(params: QueryDict) -> tuple[ConversionFilterForm, QuerySet[Conversion]]:
+    """The conversion list's rows for its query string (the list and its export)."""
+    filters = ConversionFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    return filters, selectors.conversions_filtered(**filters.cleaned_data)
+
+
 @staff_required(Perm.CONVERSIONS_VIEW)
 def conversion_list(request: HttpRequest) -> HttpResponse:
-    filters = ConversionFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    conversions = selectors.conversions_filtered(**filters.cleaned_data)
+    filters, conversions = filtered_conversions(request.GET)
     page = Paginator(conversions, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

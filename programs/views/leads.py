@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -40,11 +41,16 @@ def add_service_error(form: LeadForm, exc: ValidationError) -> None:
     form.add_error(ERROR_FIELDS.get(exc.code or ""), exc)  # type: ignore[arg-type]
 
 
+def filtered_leads(params: QueryDict) -> tuple[LeadFilterForm, QuerySet[Lead]]:
+    """The lead list's rows for its query string (the list and its export)."""
+    filters = LeadFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    return filters, selectors.leads_filtered(**filters.cleaned_data)
+
+
 @staff_required(Perm.LEADS_VIEW)
 def lead_list(request: HttpRequest) -> HttpResponse:
-    filters = LeadFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    leads = selectors.leads_filtered(**filters.cleaned_data)
+    filters, leads = filtered_leads(request.GET)
     page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

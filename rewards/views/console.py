@@ -8,7 +8,8 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,18 +22,23 @@ from prm.post_only import post_only
 from prm.redirects import next_or
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
-from rewards.models import CorrectionRequest, LedgerCheck
+from rewards.models import CorrectionRequest, LedgerCheck, Reward
 from rewards.services import approvals, corrections, ledger
 from rewards.services.verify import ledger_check_start
 
 PAGE_SIZE = 50
 
 
+def filtered_rewards(params: QueryDict) -> tuple[RewardFilterForm, QuerySet[Reward]]:
+    """The reward list's rows for its query string (the list and its export)."""
+    filters = RewardFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    return filters, selectors.rewards_filtered(**filters.cleaned_data)
+
+
 @staff_required(Perm.MONEY_VIEW)
 def reward_list(request: HttpRequest) -> HttpResponse:
-    filters = RewardFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    rewards = selectors.rewards_filtered(**filters.cleaned_data)
+    filters, rewards = filtered_rewards(request.GET)
     page = Paginator(rewards, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

@@ -31,6 +31,7 @@ from prm.urls_tenant import console_patterns
 from programs.models import Conversion, Enrollment
 from rewards.models import CorrectionRequest
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
+from tests.dataio.world import build as build_files
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
 
@@ -145,6 +146,29 @@ URLS: dict[str, tuple[str, Does]] = {
     "integration_conflict_resolve": ("CRM integrations", W),
     "integration_dead_letter_retry": ("CRM integrations", W),
     "integration_action": ("CRM integrations", W),
+    # Export (each list's export reads its list) and import
+    "partners_export": ("Partners", R),
+    "leads_export": ("Leads", R),
+    "conversions_export": ("Conversions", R),
+    "rewards_export": ("Rewards and ledgers", R),
+    "ledger_export": ("Rewards and ledgers", R),
+    "payouts_export": ("Payouts and batches", R),
+    "audit_export": ("Audit log", R),
+    # A big export's page and file: the world's is a partner export (each file also
+    # demands its own list's permission: tests/dataio/test_export_jobs.py).
+    "export_detail": ("Partners", R),
+    "export_download": ("Partners", R),
+    "scheduled_exports": ("Scheduled exports", R),
+    "scheduled_export_remove": ("Scheduled exports", W),
+    "partners_import": ("Partners", W),
+    "partners_import_detail": ("Partners", W),
+    "partners_import_confirm": ("Partners", W),
+    "leads_import": ("Leads", W),
+    "leads_import_detail": ("Leads", W),
+    "leads_import_confirm": ("Leads", W),
+    "conversions_import": ("Conversion import", W),
+    "conversions_import_detail": ("Conversion import", W),
+    "conversions_import_confirm": ("Conversion import", W),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -250,6 +274,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
                 requested_by=staff["owner"],
             )
         assert enrollment is not None and conversion is not None
+        files = build_files(acme, staff["owner"])
         kwargs = {
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
@@ -270,6 +295,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             "conflict_id": crm["conflict"],
             "row_id": crm["dead"],
             "fmt": "csv",
+            **files,
             "action": "pause",
         }
         yield World(acme, staff, {k: str(v) for k, v in kwargs.items()})

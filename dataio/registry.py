@@ -1,0 +1,88 @@
+"""What can be exported: one ExportSource per console list (and per report).
+
+A source turns the list's query string (and its URL's ids) into a Table: the column
+names, the rows as a lazy iterable, and a count. Lists register in ``dataio.sources``;
+a report registers the same way, with rows from its own function::
+
+    register(ExportSource(
+        key="report_partners", title=_("Report: partners"), perm=Perm.REPORTS_VIEW,
+        table=lambda params, kwargs: rows_table(header, report_rows(params)),
+    ))
+
+and routes ``reports/<name>/export/`` to ``dataio.views.exports.export`` with
+``{"source": "report_partners"}``. Exports, big-export jobs and scheduled exports then
+work for it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from dataio.resources import TenantResource
+from dataio.writers import CHUNK_ROWS
+from prm.permissions import Perm
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: Iterable[list[Any]]  # lazy: iterated once, while the file is written
+    count: Callable[[], int]
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    key: str
+    title: Any  # a lazy translation
+    perm: Perm
+    table: Callable[[QueryDict, dict[str, str]], Table]
+    list_url: str = ""  # the console URL name of the list (for the way back)
+
+    def filename(self, fmt: str) -> str:
+        return f"{self.key.replace('_', '-')}.{fmt}"
+
+
+_SOURCES: dict[str, ExportSource] = {}
+
+
+def register(source: ExportSource) -> ExportSource:
+    _SOURCES[source.key] = source
+    return source
+
+
+def source_for(key: str) -> ExportSource | None:
+    return _SOURCES.get(key)
+
+
+def all_sources() -> list[ExportSource]:
+    return list(_SOURCES.values())
+
+
+def queryset_table(resource: TenantResource, queryset: QuerySet[Any]) -> Table:
+    """A list's rows through its resource, fetched a chunk at a time (a server-side
+    cursor on PostgreSQL): memory stays flat and queries do not grow with rows."""
+
+    def rows() -> Iterator[list[Any]]:
+        for obj in queryset.iterator(chunk_size=CHUNK_ROWS):
+            yield resource.export_row(obj)
+
+    return Table(header=resource.header(), rows=rows(), count=queryset.count)
+
+
+def rows_table(header: list[str], rows: Iterable[dict[str, Any]] | Iterable[list[Any]]) -> Table:
+    """A report's rows (dicts keyed by column, or lists in the header's order)."""
+    materialised = rows if isinstance(rows, list) else None
+
+    def as_lists() -> Iterator[list[Any]]:
+        for row in rows:
+            yield [row.get(key) for key in header] if isinstance(row, dict) else list(row)
+
+    def count() -> int:
+        return len(materialised) if materialised is not None else 0
+
+    return Table(header=header, rows=as_lists(), count=count)

@@ -1,0 +1,42 @@
+"""The base of every list's resource (django-import-export): rows of the active
+tenant only, exported as native values (the writers format them), and the column
+checks an import makes before reading a single row."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from import_export import resources
+
+
+class TenantResource(resources.ModelResource):
+    """A resource over a tenant-owned model. Export reads the queryset it is given (a
+    list's filtered rows, always from the scoped manager); an import resource says which
+    columns it requires and which it reads, and ignores the export-only ones."""
+
+    # Columns an import must have / may have besides the export's own.
+    required_columns: ClassVar[tuple[str, ...]] = ()
+    import_only_columns: ClassVar[tuple[str, ...]] = ()
+
+    on_progress: Any = None  # called with the rows done, every few hundred rows
+    _rows_done = 0
+
+    def after_import_row(self, row: Any, row_result: Any, **kwargs: Any) -> None:
+        self._rows_done += 1
+        if self.on_progress is not None and self._rows_done % 200 == 0:
+            self.on_progress(self._rows_done)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self._meta.model.objects.all()  # the scoped manager: this tenant's rows
+
+    def export_row(self, obj: Any) -> list[Any]:
+        return self.export_resource(obj, force_native_type=True)
+
+    def header(self) -> list[str]:
+        return self.get_export_headers()
+
+    @classmethod
+    def known_columns(cls) -> set[str]:
+        names = {field.column_name for field in cls().get_export_fields()}
+        return names | set(cls.import_only_columns)
