@@ -24,6 +24,7 @@ class ImportForm(forms.Form):
 
 class ScheduledExportForm(forms.ModelForm):
     source = forms.ChoiceField(label=_("List"))
+    url = forms.URLField(label=_("URL"), required=False, max_length=500, assume_scheme="https")
     params = forms.CharField(
         label=_("Filters"),
         required=False,

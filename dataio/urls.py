@@ -43,6 +43,7 @@ console_patterns: list[URLPattern] = [
     path("exports/<uuid:export_id>/", exports.export_detail, name="export_detail"),
     path("exports/<uuid:export_id>/download/", exports.export_download, name="export_download"),
     path("exports/scheduled/", scheduled.schedule_list, name="scheduled_exports"),
+    path("exports/scheduled/new/", scheduled.schedule_add, name="scheduled_export_create"),
     path(
         "exports/scheduled/<uuid:schedule_id>/remove/",
         scheduled.schedule_remove,

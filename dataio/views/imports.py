@@ -3,6 +3,10 @@ confirm), at ``<list URL>import/``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -32,15 +36,25 @@ def _allowed(request: HttpRequest, kind: str) -> None:
         raise PermissionDenied(f"may not import {kind}")
 
 
+def import_perm_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """403 unless the role may import this kind (before ``post_only`` answers a GET)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, kind: str, **kwargs: Any) -> HttpResponse:
+        _allowed(request, kind)
+        return view(request, kind, **kwargs)
+
+    return wrapper
+
+
 def _batch(request: HttpRequest, kind: str, import_id: str) -> ImportBatch:
-    _allowed(request, kind)
     return get_in_tenant_or_404(ImportBatch.objects.defer("content"), pk=import_id, kind=kind)
 
 
 @require_http_methods(["GET", "POST"])
 @staff_required(Perm.CONSOLE_VIEW)
+@import_perm_required
 def import_start(request: HttpRequest, kind: str) -> HttpResponse:
-    _allowed(request, kind)
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,6 +81,7 @@ def import_start(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @staff_required(Perm.CONSOLE_VIEW)
+@import_perm_required
 def import_detail(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
     batch = _batch(request, kind, ids[f"{kind}_import_id"])
     context = {
@@ -80,6 +95,7 @@ def import_detail(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
 
 
 @staff_required(Perm.CONSOLE_VIEW)
+@import_perm_required
 @post_only
 def import_confirm_view(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
     batch = _batch(request, kind, ids[f"{kind}_import_id"])

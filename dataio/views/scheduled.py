@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
 
 from dataio.forms import ScheduledExportForm
 from dataio.models import ScheduledExport, ScheduledRun
@@ -21,12 +20,14 @@ def _sources(request: HttpRequest) -> list:  # type: ignore[type-arg]
     return [s for s in all_sources() if can(request, s.perm)]
 
 
-@require_http_methods(["GET", "POST"])
 @staff_required(Perm.SCHEDULED_EXPORTS_VIEW)
 def schedule_list(request: HttpRequest) -> HttpResponse:
+    return _page(request, None)
+
+
+def _page(request: HttpRequest, form: ScheduledExportForm | None) -> HttpResponse:
     can_write = can(request, Perm.SCHEDULED_EXPORTS_MANAGE)
-    form = None
-    if can_write:
+    if can_write and form is None:
         initial = {
             "source": request.GET.get("source", ""),
             "params": request.GET.get("params", ""),
@@ -35,20 +36,7 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
             "delivery": ScheduledExport.Delivery.EMAIL_ATTACHMENT,
             "recipients": request.user.email,  # type: ignore[union-attr]
         }
-        form = ScheduledExportForm(request.POST or None, initial=initial, sources=_sources(request))
-        if request.method == "POST" and form.is_valid():
-            schedule_create(
-                tenant=request.tenant,  # type: ignore[attr-defined]
-                actor=request.user,  # type: ignore[arg-type]
-                data=form.cleaned_data,
-                request=request,
-            )
-            messages.success(request, _("Scheduled. The first file goes out within the hour."))
-            return redirect("console:scheduled_exports")
-    elif request.method == "POST":
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied("read-only")
+        form = ScheduledExportForm(initial=initial, sources=_sources(request))
     schedules = list(ScheduledExport.objects.select_related("created_by"))
     last_runs = {
         run.schedule_id: run
@@ -56,8 +44,24 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
     }
     titles = {s.key: s.title for s in all_sources()}
     rows = [(s, titles.get(s.source, s.source), last_runs.get(s.pk)) for s in schedules]
-    context = {"rows": rows, "form": form, "can_write": can_write}
+    context = {"rows": rows, "form": form if can_write else None, "can_write": can_write}
     return render(request, "console/dataio/scheduled.html", context)
+
+
+@staff_required(Perm.SCHEDULED_EXPORTS_MANAGE)
+@post_only
+def schedule_add(request: HttpRequest) -> HttpResponse:
+    form = ScheduledExportForm(request.POST, sources=_sources(request))
+    if not form.is_valid():
+        return _page(request, form)
+    schedule_create(
+        tenant=request.tenant,  # type: ignore[attr-defined]
+        actor=request.user,  # type: ignore[arg-type]
+        data=form.cleaned_data,
+        request=request,
+    )
+    messages.success(request, _("Scheduled. The first file goes out within the hour."))
+    return redirect("console:scheduled_exports")
 
 
 @staff_required(Perm.SCHEDULED_EXPORTS_MANAGE)

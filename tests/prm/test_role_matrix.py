@@ -30,8 +30,8 @@ from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
 from programs.models import Conversion, Enrollment
 from rewards.models import CorrectionRequest
-from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.dataio.world import build as build_files
+from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
 
@@ -159,6 +159,7 @@ URLS: dict[str, tuple[str, Does]] = {
     "export_detail": ("Partners", R),
     "export_download": ("Partners", R),
     "scheduled_exports": ("Scheduled exports", R),
+    "scheduled_export_create": ("Scheduled exports", W),
     "scheduled_export_remove": ("Scheduled exports", W),
     "partners_import": ("Partners", W),
     "partners_import_detail": ("Partners", W),
