@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from itertools import zip_longest
 from decimal import Decimal
+from itertools import zip_longest
 from typing import Any
 
 import pytest
