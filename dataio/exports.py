@@ -79,9 +79,10 @@ def store_chunks(export: ExportFile, fileobj: IO[bytes]) -> int:
 
 
 def stored_chunks(export: ExportFile) -> Iterator[bytes]:
+    """The file's pieces in order, a few at a time. The queryset is built here, in the
+    request's tenant scope; the response iterates it after the view has returned."""
     rows = ExportChunk.objects.filter(export=export).order_by("seq").values_list("data", flat=True)
-    for data in rows.iterator(chunk_size=4):
-        yield bytes(data)
+    return (bytes(data) for data in rows.iterator(chunk_size=4))
 
 
 def export_start(
