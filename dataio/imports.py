@@ -162,10 +162,10 @@ def read_dataset(content: bytes, fmt: str, kind: str) -> tablib.Dataset:
 
 
 def _check_duplicate_keys(dataset: tablib.Dataset, cls: type[TenantResource]) -> None:
-    keys = [c for c in getattr(cls, "key_columns", ()) if c in (dataset.headers or [])]
-    last = keys[-1] if keys else None
-    if last is None:
-        return
+    keys = list(getattr(cls, "key_columns", ()))
+    if not keys or any(c not in (dataset.headers or []) for c in keys):
+        return  # e.g. leads without an external_id column: nothing names a lead twice
+    last = keys[-1]
     seen: dict[tuple[str, ...], int] = {}
     repeated: list[str] = []
     for line, row in enumerate(dataset.dict, 2):

@@ -10,22 +10,27 @@ from django.utils.translation import gettext as _
 from import_export.fields import Field
 
 from dataio.resources import TenantResource
-from dataio.widgets import ChoiceWidget, IsoDateTimeWidget, PlainWidget
+from dataio.widgets import ChoiceWidget, IsoDateTimeWidget, PlainWidget, TenantRowWidget
 from partners.models import PartnerProfile
 from prm.jobs import job_enqueue
 from prm.models import User
 from prm.tenancy import require_tenant
+from programs.models import Enrollment, Program
+from programs.services.enrollments import enrollment_create
 
 EMAIL_REQUIRED = _("An e-mail address is required.")
+PROGRAM_WIDGET = TenantRowWidget(Program, "name", _("program"))
 
 
 class PartnerResource(TenantResource):
     """Columns: id, email, name, company, status, group, recruited_by, risk_score, joined.
 
     Import reads email (the key: an existing partner with that address is updated),
-    name, company and status; a new address becomes a new partner (and a user, if the
-    platform does not know the address yet; an existing user's own name is never
-    changed by a workspace's file).
+    name, company and status, and two import-only columns: ``program`` (a program's
+    name or id: the partner is enrolled there, by staff, if not yet) and ``code`` (the
+    referral code of that enrollment; blank: one is made up). A new address becomes a
+    new partner (and a user, if the platform does not know the address yet; an
+    existing user's own name is never changed by a workspace's file).
     """
 
     id = Field(attribute="id", column_name="id", readonly=True, widget=PlainWidget())
@@ -50,6 +55,7 @@ class PartnerResource(TenantResource):
     )
 
     required_columns: ClassVar[tuple[str, ...]] = ("email",)
+    import_only_columns: ClassVar[tuple[str, ...]] = ("program", "code")
     key_columns: ClassVar[tuple[str, ...]] = ("email",)
 
     class Meta:
@@ -105,9 +111,32 @@ class PartnerResource(TenantResource):
             errors.update(exc.error_dict)
         if not instance.status:  # a blank cell keeps the status (new ones: active)
             instance.status = keep_status
+        program = None
+        try:
+            program = PROGRAM_WIDGET.clean(row.get("program"))
+        except ValueError as exc:
+            errors["program"] = ValidationError(str(exc))
+        instance._import_program = program  # type: ignore[attr-defined]
+        instance._import_code = str(row.get("code") or "").strip()  # type: ignore[attr-defined]
         if errors:
             raise ValidationError(errors)
         instance._import_email = email  # type: ignore[attr-defined]
+
+    def skip_row(
+        self,
+        instance: PartnerProfile,
+        original: Any,
+        row: Any,
+        import_validation_errors: Any = None,
+    ) -> bool:
+        program = getattr(instance, "_import_program", None)
+        if program is not None and not (
+            instance.pk
+            and not instance._state.adding
+            and Enrollment.objects.filter(program=program, partner=instance).exists()
+        ):
+            return False  # a new enrollment is a change
+        return super().skip_row(instance, original, row, import_validation_errors)
 
     def do_instance_save(self, instance: PartnerProfile, is_create: bool) -> None:
         if is_create:
@@ -119,6 +148,16 @@ class PartnerResource(TenantResource):
             if not instance.display_name:
                 instance.display_name = user.get_full_name()
         instance.save()
+        program = getattr(instance, "_import_program", None)
+        if program is not None:
+            enrollment_create(
+                tenant=require_tenant(),
+                program=program,
+                partner=instance,
+                code=getattr(instance, "_import_code", ""),
+                by_staff=True,
+                actor=self.actor,
+            )
 
     def after_save_instance(self, instance: PartnerProfile, row: Any, **kwargs: Any) -> None:
         created = getattr(instance, "_import_created", False)
