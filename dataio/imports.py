@@ -46,6 +46,7 @@ PERMS = {
     ImportBatch.Kind.CONVERSIONS: Perm.CONVERSIONS_IMPORT,
 }
 PREVIEW_ROWS = 50
+FORMULA = "=+-@\t\r"
 MAX_ERRORS = 200
 
 TOO_LARGE = gettext_lazy("The file is larger than %(limit)s MB: split it and import the parts.")
@@ -121,6 +122,14 @@ def _xlsx_dataset(content: bytes) -> tablib.Dataset:
     return _dataset(rows)
 
 
+def _unescaped(value: Any) -> Any:
+    """Undo the exports' formula defusing ("'=…" back to "=…"), so an exported file
+    imports with the values it was made from."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in FORMULA:
+        return value[1:]
+    return value
+
+
 def _dataset(rows: list[list[Any]]) -> tablib.Dataset:
     rows = [row for row in rows if any(str(v).strip() for v in row)]  # blank lines
     if len(rows) < 2:
@@ -132,7 +141,7 @@ def _dataset(rows: list[list[Any]]) -> tablib.Dataset:
     while width and not header[width - 1]:
         width -= 1  # empty trailing header cells (a spreadsheet's stray column)
     header = header[:width]
-    data = [tuple(([*row, *[""] * width])[:width]) for row in rows[1:]]
+    data = [tuple(_unescaped(v) for v in [*row, *[""] * width][:width]) for row in rows[1:]]
     dataset = tablib.Dataset(headers=header)
     for row in data:
         dataset.append(row)
