@@ -86,7 +86,8 @@ def test_leads_round_trip_after_being_deleted(client_for, money, owner, acme):
     assert table(again, "csv", LEAD_COLUMNS) == table(body, "csv", LEAD_COLUMNS)
     # Re-importing the same export changes nothing: the lead with an external id is found.
     batch = import_file(client, "leads", "csv", again)
-    assert batch.result["new"] == 1, batch.result  # the lead without an external id is a new (duplicate) one
+    # the lead without an external id comes in again as a new (duplicate) lead
+    assert batch.result["new"] == 1, batch.result
     assert batch.result["skip"] == 1
 
 
