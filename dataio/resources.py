@@ -31,7 +31,11 @@ class TenantResource(resources.ModelResource):
         return self._meta.model.objects.all()  # the scoped manager: this tenant's rows
 
     def export_row(self, obj: Any) -> list[Any]:
-        return self.export_resource(obj, force_native_type=True)
+        # The field list once per export, not once per row (it is rebuilt on each call).
+        fields = self.__dict__.get("_export_fields")
+        if fields is None:
+            fields = self._export_fields = self.get_export_fields()
+        return [self.export_field(field, obj, force_native_type=True) for field in fields]
 
     def header(self) -> list[str]:
         return self.get_export_headers()
