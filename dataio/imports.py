@@ -263,7 +263,12 @@ def _summary(result: Any, dry_run: bool) -> dict[str, Any]:
         errors.append({"line": 0, "column": "", "message": str(error.error)[:300]})
     errors.sort(key=lambda e: e["line"])
     preview = [
-        {"line": n + 1, "action": row.import_type, "object": row.object_repr or ""}
+        {
+            "line": n + 1,
+            "action": row.import_type,
+            "object": row.object_repr or "",
+            "changes": [str(c)[:200] for c in getattr(row, "changes", [])],
+        }
         for n, row in enumerate(result.rows[:PREVIEW_ROWS], 1)
     ]
     totals = dict(result.totals)

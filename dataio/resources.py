@@ -22,7 +22,32 @@ class TenantResource(resources.ModelResource):
     on_progress: Any = None  # called with the rows done, every few hundred rows
     _rows_done = 0
 
+    def import_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
+        # What the row finds, to say in the preview what an update changes.
+        self._before = (
+            None if instance._state.adding else {f: f.get_value(instance) for f in self._compared()}
+        )
+        super().import_instance(instance, row, **kwargs)
+
+    def _compared(self) -> list[Any]:
+        return [f for f in self.get_import_fields() if not f.readonly and f.attribute]
+
+    def save_instance(self, instance: Any, is_create: bool, row: Any, **kwargs: Any) -> None:
+        before = getattr(self, "_before", None)
+        self._changes = (
+            []
+            if is_create or before is None
+            else [
+                f"{f.column_name}: {before[f] or '—'} → {f.get_value(instance) or '—'}"
+                for f in self._compared()
+                if f in before and f.get_value(instance) != before[f]
+            ]
+        )
+        super().save_instance(instance, is_create, row, **kwargs)
+
     def after_import_row(self, row: Any, row_result: Any, **kwargs: Any) -> None:
+        row_result.changes = getattr(self, "_changes", [])[:6]
+        self._changes = []
         self._rows_done += 1
         if self.on_progress is not None and self._rows_done % 200 == 0:
             self.on_progress(self._rows_done)

@@ -241,6 +241,24 @@ def test_an_exports_queries_do_not_grow_with_its_rows(client_for, money, owner, 
     assert queries() == first
 
 
+def test_each_list_offers_the_export_menu_with_its_current_filters(client_for, money, owner):
+    client = client_for(owner)
+    ledger = f"/manage/partners/{money.alice.pk}/ledger/"
+    pages = {
+        "/manage/partners/?status=active": "/manage/partners/export/?status=active&amp;format=",
+        "/manage/leads/?status=new&page=1": "/manage/leads/export/?status=new&amp;format=",
+        "/manage/conversions/?status=attributed": "/manage/conversions/export/?status=attributed",
+        "/manage/rewards/?status=pending": "/manage/rewards/export/?status=pending&amp;format=",
+        ledger: f"{ledger}export/?format=",
+        "/manage/payouts/?tab=paid": "/manage/payouts/export/?tab=paid&amp;format=",
+        "/manage/audit/?action=reward": "/manage/audit/export/?action=reward&amp;format=",
+    }
+    for page, link in pages.items():
+        html = client.get(page).content.decode()
+        assert link in html, page
+        assert "format=xlsx" in html and "format=json" in html
+
+
 def test_an_unknown_format_falls_back_to_csv(client_for, money, owner):
     response = client_for(owner).get("/manage/leads/export/?format=exe")
     assert response["Content-Type"].startswith("text/csv")

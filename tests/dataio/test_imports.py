@@ -115,6 +115,7 @@ def test_the_dry_run_saves_nothing_and_previews_each_row(client_for, acme, admin
     assert batch.status == ImportBatch.Status.CHECKED
     assert (batch.result["new"], batch.result["update"]) == (1, 1)
     assert [r["action"] for r in batch.result["preview"]] == ["update", "new"]
+    assert batch.result["preview"][0]["changes"] == ["name: Old name → New name"]
     with tenant_scope(acme):
         assert PartnerProfile.objects.get(user__email="old@example.test").display_name == "Old name"
         assert not PartnerProfile.objects.filter(user__email="new@example.test").exists()
