@@ -17,6 +17,7 @@ import importlib
 import io
 import zipfile
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import tablib
@@ -46,6 +47,8 @@ PERMS = {
     ImportBatch.Kind.CONVERSIONS: Perm.CONVERSIONS_IMPORT,
 }
 PREVIEW_ROWS = 50
+XLSX_MAX_UNPACKED = 200 * 1024 * 1024
+KEEP_BATCHES = timedelta(days=30)
 FORMULA = "=+-@\t\r"
 MAX_ERRORS = 200
 
@@ -111,12 +114,20 @@ def _xlsx_dataset(content: bytes) -> tablib.Dataset:
     from openpyxl import load_workbook
 
     try:
+        # A small file may unpack to gigabytes (a zip bomb): judge what it would unpack to.
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(content)).infolist())
+        if unpacked > XLSX_MAX_UNPACKED:
+            raise FileProblem(str(TOO_LARGE) % {"limit": settings.PRM_IMPORT_MAX_BYTES // 2**20})
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise FileProblem(str(NOT_XLSX)) from None
+    rows: list[list[Any]] = []
     try:
         sheet = workbook.worksheets[0]
-        rows = [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+        for row in sheet.iter_rows(values_only=True):
+            rows.append(["" if v is None else v for v in row])
+            if len(rows) > settings.PRM_IMPORT_MAX_ROWS + 1:
+                break  # _dataset says it has too many
     finally:
         workbook.close()
     return _dataset(rows)
@@ -384,3 +395,11 @@ def summary_text(batch: ImportBatch) -> str:
         + ", "
         + ngettext("%(n)d updated", "%(n)d updated", update) % {"n": update}
     )
+
+
+def prune_old_imports() -> int:
+    """Periodic: forget uploaded files (and their previews) after a month."""
+    # Cross-tenant on purpose: a platform job with no tenant scope, deleting by date.
+    old = ImportBatch.all_tenants_unscoped.filter(created_at__lt=timezone.now() - KEEP_BATCHES)
+    deleted, _ = old.delete()
+    return deleted

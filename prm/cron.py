@@ -57,3 +57,9 @@ cron.register(
     args=("dataio.exports.prune_expired_exports",),
     cron="23 3 * * *",
 )
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("dataio.imports.prune_old_imports",),
+    cron="29 3 * * *",
+)

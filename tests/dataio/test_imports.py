@@ -250,6 +250,33 @@ def test_a_50_mb_file_is_refused_before_it_is_read(client_for, acme, admin, prog
     assert not ImportBatch.all_tenants_unscoped.exists()
 
 
+def test_an_xlsx_that_would_unpack_to_gigabytes_is_refused(client_for, acme, admin, program):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("xl/worksheets/sheet1.xml", b"0" * (300 * 1024 * 1024))
+    assert len(buffer.getvalue()) < 1024 * 1024
+    response = upload(client_for(admin), "partners", "bomb.xlsx", buffer.getvalue())
+    assert "larger than 10 MB" in response.content.decode()
+    assert not ImportBatch.all_tenants_unscoped.exists()
+
+
+def test_old_uploads_are_forgotten(client_for, acme, admin, program):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dataio.imports import prune_old_imports
+
+    batch = checked(client_for(admin), "partners", "p.csv", b"email\na@example.test\n")
+    ImportBatch.all_tenants_unscoped.filter(pk=batch.pk).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert prune_old_imports() == 1
+
+
 def test_a_large_file_is_checked_and_imported_by_jobs_with_progress(
     client_for, acme, admin, program, settings, django_capture_on_commit_callbacks, run_jobs
 ):
