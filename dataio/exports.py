@@ -15,7 +15,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from dataio.models import ExportChunk, ExportFile
-from dataio.registry import ExportSource, Table, source_for
+from dataio.registry import ExportSource, Table, member_may, source_for
 from dataio.writers import chunks
 from prm.audit import audit_record
 from prm.jobs import job_enqueue
@@ -124,7 +124,8 @@ def export_build(*, export_id: str) -> None:
         ExportFile.objects.filter(pk=export.pk).update(done=done)
 
     try:
-        table = source.table(QueryDict(export.params), export.url_kwargs)
+        may = member_may(export.requested_by_id)
+        table = source.table(QueryDict(export.params), export.url_kwargs, may)
         fileobj, _size = write_file(source, table, export.format, progress)
         with fileobj:
             size = store_chunks(export, fileobj)

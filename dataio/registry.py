@@ -6,7 +6,9 @@ a report registers the same way, with rows from its own function::
 
     register(ExportSource(
         key="report_partners", title=_("Report: partners"), perm=Perm.REPORTS_VIEW,
-        table=lambda params, kwargs: rows_table(header, report_rows(params)),
+        table=lambda params, kwargs, may: rows_table(
+            columns, report_rows(..., money=may(Perm.MONEY_VIEW), page_size=None).rows
+        ),
     ))
 
 and routes ``reports/<name>/export/`` to ``dataio.views.exports.export`` with
@@ -27,6 +29,8 @@ from dataio.resources import TenantResource
 from dataio.writers import CHUNK_ROWS
 from prm.permissions import Perm
 
+May = Callable[[Perm], bool]
+
 
 @dataclass(frozen=True)
 class Table:
@@ -40,7 +44,9 @@ class ExportSource:
     key: str
     title: Any  # a lazy translation
     perm: Perm
-    table: Callable[[QueryDict, dict[str, str]], Table]
+    # (the list's query string, its URL's ids, whether the person exporting holds a
+    # permission: a report leaves out money columns for roles that do not see money)
+    table: Callable[[QueryDict, dict[str, str], May], Table]
     list_url: str = ""  # the console URL name of the list (for the way back)
 
     def filename(self, fmt: str) -> str:
@@ -53,6 +59,16 @@ _SOURCES: dict[str, ExportSource] = {}
 def register(source: ExportSource) -> ExportSource:
     _SOURCES[source.key] = source
     return source
+
+
+def member_may(user_id: Any) -> May:
+    """What a job or a schedule may export: the permissions of the member it acts for
+    (now, not when it was set up), in the active tenant."""
+    from prm.models import Membership
+    from prm.permissions import role_has
+
+    membership = Membership.objects.filter(user_id=user_id).first() if user_id else None
+    return lambda perm: membership is not None and role_has(membership.role, perm)
 
 
 def source_for(key: str) -> ExportSource | None:

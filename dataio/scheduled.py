@@ -23,12 +23,10 @@ from django.utils.translation import gettext_lazy
 
 from dataio.exports import export_audit, store_chunks, write_file
 from dataio.models import ExportFile, ScheduledExport, ScheduledRun
-from dataio.registry import source_for
+from dataio.registry import member_may, source_for
 from dataio.writers import CONTENT_TYPES
 from prm import http
 from prm.jobs import job_enqueue
-from prm.models import Membership
-from prm.permissions import Perm, role_has
 from prm.public_urls import tenant_url
 
 log = logging.getLogger(__name__)
@@ -74,11 +72,6 @@ def scheduled_tick(now: datetime | None = None) -> int:
     return started
 
 
-def _creator_may(schedule: ScheduledExport, perm: Perm) -> bool:
-    membership = Membership.objects.filter(user_id=schedule.created_by_id).first()
-    return membership is not None and role_has(membership.role, perm)
-
-
 def scheduled_deliver(*, run_id: int) -> None:
     """Job: build the period's file and deliver it (idempotent per run)."""
     claimed = ScheduledRun.objects.filter(
@@ -92,7 +85,7 @@ def scheduled_deliver(*, run_id: int) -> None:
     problem = None
     if source is None:
         problem = str(UNKNOWN_LIST)
-    elif not _creator_may(schedule, source.perm):
+    elif not member_may(schedule.created_by_id)(source.perm):
         problem = str(CREATOR_GONE)
     if problem is not None or source is None:
         ScheduledRun.objects.filter(pk=run.pk).update(
@@ -113,7 +106,8 @@ def scheduled_deliver(*, run_id: int) -> None:
 
 def _deliver(run: ScheduledRun, schedule: ScheduledExport, source) -> int:  # type: ignore[no-untyped-def]
     tenant = run.tenant
-    table = source.table(QueryDict(schedule.params), schedule.url_kwargs)
+    may = member_may(schedule.created_by_id)
+    table = source.table(QueryDict(schedule.params), schedule.url_kwargs, may)
     counter = {"rows": 0}
 
     def progress(done: int) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from dataio.registry import ExportSource, Table, queryset_table, register
+from dataio.registry import ExportSource, May, Table, queryset_table, register
 from prm.permissions import Perm
 
 
-def partners_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def partners_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from partners.resources import PartnerResource
     from partners.selectors import partner_filters, partners_filtered
 
@@ -20,28 +20,28 @@ def partners_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
     return queryset_table(PartnerResource(), rows)
 
 
-def leads_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def leads_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from programs.resources import LeadResource
     from programs.views.leads import filtered_leads
 
     return queryset_table(LeadResource(), filtered_leads(params)[1])
 
 
-def conversions_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def conversions_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from programs.resources import ConversionResource
     from programs.views.conversions import filtered_conversions
 
     return queryset_table(ConversionResource(), filtered_conversions(params)[1])
 
 
-def rewards_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def rewards_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from rewards.resources import RewardResource
     from rewards.views.console import filtered_rewards
 
     return queryset_table(RewardResource(), filtered_rewards(params)[1])
 
 
-def ledger_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def ledger_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from partners.models import PartnerProfile
     from prm.access import get_in_tenant_or_404
     from rewards.resources import LedgerEntryResource
@@ -53,7 +53,7 @@ def ledger_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
     )
 
 
-def payouts_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def payouts_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from rewards.resources import PayoutResource
     from rewards.selectors import payouts_in_tab
     from rewards.views.payouts import payout_tab
@@ -61,7 +61,7 @@ def payouts_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
     return queryset_table(PayoutResource(), payouts_in_tab(payout_tab(params)))
 
 
-def audit_table(params: QueryDict, kwargs: dict[str, str]) -> Table:
+def audit_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     from prm.resources import AuditEntryResource
     from prm.views.audit import filtered_entries
 

@@ -52,7 +52,7 @@ def export(request: HttpRequest, source: str, **url_kwargs: Any) -> HttpResponse
     if fmt not in FORMATS:
         fmt = "csv"
     kwargs = {key: str(value) for key, value in url_kwargs.items()}
-    table = export_source.table(request.GET, kwargs)
+    table = export_source.table(request.GET, kwargs, lambda perm: can(request, perm))
     total = table.count()
     tenant = request.tenant  # type: ignore[attr-defined]
     params = _query(request)
