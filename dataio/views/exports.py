@@ -57,6 +57,18 @@ def export(request: HttpRequest, source: str, **url_kwargs: Any) -> HttpResponse
     tenant = request.tenant  # type: ignore[attr-defined]
     params = _query(request)
     if total > settings.PRM_EXPORT_STREAM_ROWS:
+        # A GET may be repeated (a reload, a double click, a page that links here): the
+        # same export already being written is not started twice.
+        running = ExportFile.objects.filter(
+            requested_by=request.user,
+            source=export_source.key,
+            params=params[:2000],
+            url_kwargs=kwargs,
+            format=fmt,
+            status__in=[ExportFile.Status.QUEUED, ExportFile.Status.RUNNING],
+        ).first()
+        if running is not None:
+            return redirect("console:export_detail", export_id=running.pk)
         job = export_start(
             tenant=tenant,
             actor=request.user,  # type: ignore[arg-type]

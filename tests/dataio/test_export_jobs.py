@@ -106,6 +106,10 @@ def test_the_progress_page_refreshes_while_the_job_runs(
     html = client.get(page).content.decode()
     assert 'http-equiv="refresh"' in html and 'id="export-progress"' in html
     assert client.get(f"{page}download/").status_code == 302  # not ready: back to the page
+    # asking again while it is being written goes to the same export
+    again = client.get("/manage/leads/export/?format=csv")["Location"]
+    assert again == page
+    assert ExportFile.all_tenants_unscoped.count() == 1
 
 
 def test_a_money_file_needs_money_rights_and_stays_in_its_tenant(

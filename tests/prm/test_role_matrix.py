@@ -187,6 +187,7 @@ SIDEBAR = {
     "CRM integrations": "integrations",
     "API keys": "api_keys",
     "Audit log": "audit",
+    "Scheduled exports": "scheduled_exports",
 }
 
 
