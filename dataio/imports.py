@@ -304,12 +304,14 @@ def _run(batch: ImportBatch, *, dry_run: bool) -> dict[str, Any]:
         cache.set(key, done, 3600)
 
     resource.on_progress = progress
+    resource.lookup_cache = {}
     result = resource.import_data(
         dataset,
         dry_run=dry_run,
         use_transactions=True,
         rollback_on_validation_errors=True,
         raise_errors=False,
+        lookup_cache=resource.lookup_cache,
     )
     cache.delete(key)
     return _summary(result, dry_run)

@@ -20,6 +20,7 @@ class TenantResource(resources.ModelResource):
     import_only_columns: ClassVar[tuple[str, ...]] = ()
 
     on_progress: Any = None  # called with the rows done, every few hundred rows
+    lookup_cache: dict[Any, Any] | None = None  # one run's row lookups (see widgets)
     _rows_done = 0
 
     def import_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:

@@ -100,6 +100,18 @@ class TenantRowWidget(widgets.ForeignKeyWidget):
         text = "" if value is None else str(value).strip()
         if not text:
             return None
+        # One import's lookups are remembered for its other rows (``lookup_cache`` is
+        # made per run, so nothing is shared between imports or tenants).
+        cache = kwargs.get("lookup_cache")
+        key = (self.model.__name__, self.field, text.lower())
+        if cache is not None and key in cache:
+            return cache[key]
+        found = self._lookup(text)
+        if cache is not None:
+            cache[key] = found
+        return found
+
+    def _lookup(self, text: str) -> Any:
         queryset = self.model.objects.all()  # type: ignore[attr-defined]  # scoped
         found = list(queryset.filter(**{f"{self.field}__iexact": text})[:2])
         if not found:

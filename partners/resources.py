@@ -113,7 +113,7 @@ class PartnerResource(TenantResource):
             instance.status = keep_status
         program = None
         try:
-            program = PROGRAM_WIDGET.clean(row.get("program"))
+            program = PROGRAM_WIDGET.clean(row.get("program"), lookup_cache=self.lookup_cache)
         except ValueError as exc:
             errors["program"] = ValidationError(str(exc))
         instance._import_program = program  # type: ignore[attr-defined]

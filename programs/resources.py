@@ -74,7 +74,7 @@ def _time(attribute: str, column: str | None = None, *, readonly: bool = True) -
 
 def _program_of(resource: TenantResource, row: dict[str, Any]) -> Program | None:
     try:
-        return resource.fields["program"].clean(row)
+        return resource.fields["program"].clean(row, lookup_cache=resource.lookup_cache)
     except (ValueError, KeyError):
         return None
 
