@@ -56,6 +56,8 @@ def _batch(request: HttpRequest, kind: str, import_id: str) -> ImportBatch:
 @import_perm_required
 def import_start(request: HttpRequest, kind: str) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
+    if kind != ImportBatch.Kind.PARTNERS:
+        del form.fields["invite"]  # only partners are invited
     if request.method == "POST" and form.is_valid():
         try:
             batch = import_upload(
@@ -63,7 +65,7 @@ def import_start(request: HttpRequest, kind: str) -> HttpResponse:
                 actor=request.user,  # type: ignore[arg-type]
                 kind=kind,
                 upload=form.cleaned_data["file"],
-                invite=form.cleaned_data["invite"],
+                invite=form.cleaned_data.get("invite", False),
             )
         except FileProblem as exc:
             form.add_error("file", exc.message)
