@@ -241,11 +241,11 @@ def import_upload(
     return batch
 
 
-def _start(batch: ImportBatch, job: str, inline: Any) -> None:
+def _start(batch: ImportBatch, job: str, inline: Any, **kwargs: Any) -> None:
     if batch.rows <= settings.PRM_IMPORT_INLINE_ROWS:
-        inline(batch)
+        inline(batch, **kwargs)
     else:
-        job_enqueue(job, tenant=batch.tenant, batch_id=str(batch.pk))
+        job_enqueue(job, tenant=batch.tenant, batch_id=str(batch.pk), **kwargs)
 
 
 def progress_key(batch_id: Any) -> str:
@@ -294,9 +294,9 @@ def _summary(result: Any, dry_run: bool) -> dict[str, Any]:
     }
 
 
-def _run(batch: ImportBatch, *, dry_run: bool) -> dict[str, Any]:
+def _run(batch: ImportBatch, *, dry_run: bool, actor: User | None = None) -> dict[str, Any]:
     dataset = read_dataset(bytes(batch.content), batch.format, batch.kind)
-    resource = resource_class(batch.kind)(actor=batch.created_by, invite=batch.invite)  # type: ignore[call-arg]
+    resource = resource_class(batch.kind)(actor=actor or batch.created_by, invite=batch.invite)  # type: ignore[call-arg]
     key = progress_key(batch.pk)
     cache.set(key, 0, 3600)
 
@@ -346,19 +346,21 @@ def import_confirm(*, batch: ImportBatch, actor: User) -> ImportBatch:
     if not started:
         raise FileProblem(str(NOT_CHECKED))
     batch.refresh_from_db()
-    _start(batch, "dataio.imports.import_apply", apply_batch)
+    # The person who confirms is the one who imports (history and audit name them).
+    _start(batch, "dataio.imports.import_apply", apply_batch, actor_id=actor.pk)
     return batch
 
 
-def apply_batch(batch: ImportBatch) -> ImportBatch:
+def apply_batch(batch: ImportBatch, *, actor_id: Any = None) -> ImportBatch:
     """The import itself, all or nothing; the audit row commits with it."""
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else batch.created_by
     with transaction.atomic():
-        summary = _run(batch, dry_run=False)
+        summary = _run(batch, dry_run=False, actor=actor)
         ok = not summary["error_count"]
         if ok:
             audit_record(
                 tenant=batch.tenant,
-                actor=batch.created_by,
+                actor=actor,
                 action=f"import.{batch.kind}",
                 obj=batch,
                 object_type="import",
@@ -382,11 +384,11 @@ def apply_batch(batch: ImportBatch) -> ImportBatch:
     return batch
 
 
-def import_apply(*, batch_id: str) -> None:
+def import_apply(*, batch_id: str, actor_id: Any = None) -> None:
     """Job: the import of a large file."""
     batch = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.IMPORTING).first()
     if batch is not None:
-        apply_batch(batch)
+        apply_batch(batch, actor_id=actor_id)
 
 
 def summary_text(batch: ImportBatch) -> str:

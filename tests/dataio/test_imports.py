@@ -327,3 +327,12 @@ def test_an_import_never_reaches_another_tenant(client_for, acme, globex, admin,
     own_host = client_for(outsider, "globex.localhost")
     assert own_host.get(f"/manage/partners/import/{ok.pk}/").status_code == 404
     assert own_host.post(f"/manage/partners/import/{ok.pk}/confirm/").status_code == 404
+
+
+def test_whoever_confirms_is_the_one_who_imports(client_for, acme, admin, owner, program):
+    batch = checked(client_for(admin), "partners", "p.csv", b"email\nnew@example.test\n")
+    assert confirm(client_for(owner), batch).status == ImportBatch.Status.DONE
+    with tenant_scope(acme):
+        entry = AuditEntry.objects.get(action="import.partners")
+    assert entry.actor == owner
+    assert entry.after["new"] == 1 and entry.after["file"] == "p.csv"
