@@ -33,6 +33,14 @@ class TenantResource(resources.ModelResource):
     def _compared(self) -> list[Any]:
         return [f for f in self.get_import_fields() if not f.readonly and f.attribute]
 
+    def skip_row(
+        self, instance: Any, original: Any, row: Any, import_validation_errors: Any = None
+    ) -> bool:
+        # A new row is never "unchanged", even when the file gives only its key.
+        if instance._state.adding:
+            return False
+        return super().skip_row(instance, original, row, import_validation_errors)
+
     def save_instance(self, instance: Any, is_create: bool, row: Any, **kwargs: Any) -> None:
         before = getattr(self, "_before", None)
         self._changes = (

@@ -335,4 +335,5 @@ def test_whoever_confirms_is_the_one_who_imports(client_for, acme, admin, owner,
     with tenant_scope(acme):
         entry = AuditEntry.objects.get(action="import.partners")
     assert entry.actor == owner
-    assert entry.after["new"] == 1 and entry.after["file"] == "p.csv"
+    assert entry.after["file"] == "p.csv", entry.after
+    assert entry.after["new"] == 1, entry.after
