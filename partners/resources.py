@@ -12,6 +12,7 @@ from import_export.fields import Field
 from dataio.resources import TenantResource
 from dataio.widgets import ChoiceWidget, IsoDateTimeWidget, PlainWidget, TenantRowWidget
 from partners.models import PartnerProfile
+from partners.services import partner_set_status
 from prm.jobs import job_enqueue
 from prm.models import User
 from prm.tenancy import require_tenant
@@ -105,6 +106,7 @@ class PartnerResource(TenantResource):
             except ValidationError as exc:
                 errors["email"] = exc
         keep_status = instance.status
+        instance._import_status_before = keep_status  # type: ignore[attr-defined]
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as exc:
@@ -147,7 +149,17 @@ class PartnerResource(TenantResource):
             instance.user = user
             if not instance.display_name:
                 instance.display_name = user.get_full_name()
-        instance.save()
+            instance.save()
+        else:
+            # A status change goes through the service: it is audited and the tracking
+            # path's cached partner status is dropped.
+            status = instance.status
+            instance.status = instance._import_status_before  # type: ignore[attr-defined]
+            instance.save(update_fields=["display_name", "company"])
+            if status != instance.status and self.actor is not None:
+                instance.status = partner_set_status(
+                    tenant=require_tenant(), actor=self.actor, partner=instance, status=status
+                ).status
         program = getattr(instance, "_import_program", None)
         if program is not None:
             enrollment_create(

@@ -337,3 +337,16 @@ def test_whoever_confirms_is_the_one_who_imports(client_for, acme, admin, owner,
     assert entry.actor == owner
     assert entry.after["file"] == "p.csv", entry.after
     assert entry.after["new"] == 1, entry.after
+
+
+def test_a_status_change_goes_through_the_partner_service(client_for, acme, admin, program):
+    with tenant_scope(acme):
+        make_partner(acme, program, "BLOCKME", display_name="To block")
+    content = b"email,status,company\nblockme@example.test,blocked,New Co\n"
+    batch = confirm(client_for(admin), checked(client_for(admin), "partners", "p.csv", content))
+    assert batch.status == ImportBatch.Status.DONE
+    with tenant_scope(acme):
+        partner = PartnerProfile.objects.get(user__email="blockme@example.test")
+        assert (partner.status, partner.company) == ("blocked", "New Co")
+        entry = AuditEntry.objects.get(action="partner.status")
+    assert entry.after == {"status": "blocked"} and entry.actor == admin
