@@ -1,11 +1,14 @@
-"""Reads of the partner page: bounded counts over indexed queries."""
+"""Reads of the partner list (the list and its export share them) and of the partner
+page (bounded counts over indexed queries)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from partners.models import PartnerProfile, SignupQuestion
@@ -54,3 +57,45 @@ def application_answers(partner: PartnerProfile) -> list[tuple[SignupQuestion, s
         for q in SignupQuestion.objects.all()
         if str(q.pk) in details or q.is_active
     ]
+
+
+def _valid_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
+
+
+def partner_filters(params: QueryDict) -> dict[str, object]:
+    """The partner list's filters from its query string (the list and its export)."""
+    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
+    q = params.get("q", "").replace("\x00", "").strip()
+    status = params.get("status", "")
+    return {
+        "q": q,
+        "status": status if status in PartnerProfile.Status.values else "",
+        "tag": _valid_uuid(params.get("tag", "")),
+        "group": _valid_uuid(params.get("group", "")),
+        "risky": params.get("risky") == "1",
+    }
+
+
+def partners_filtered(
+    *, q: str = "", status: str = "", tag: str = "", group: str = "", risky: bool = False
+) -> QuerySet[PartnerProfile]:
+    partners = PartnerProfile.objects.select_related("user", "group").order_by("-created_at", "-pk")
+    if q:
+        partners = partners.filter(
+            Q(user__email__icontains=q) | Q(display_name__icontains=q) | Q(company__icontains=q)
+        )
+    if status:
+        partners = partners.filter(status=status)
+    if tag:
+        partners = partners.filter(taggings__tag_id=tag)
+    if group:
+        partners = partners.filter(group_id=group)
+    if risky:  # the tenant's review threshold (README "Antifraud")
+        from antifraud.selectors import review_threshold
+
+        partners = partners.filter(risk_score__gte=review_threshold())
+    return partners

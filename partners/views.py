@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from antifraud.selectors import review_threshold
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.forms import PartnerEraseForm
 from partners.forms_people import BulkForm
@@ -29,6 +26,7 @@ from partners.privacy import (
 )
 from partners.search import partner_search as search_partners
 from partners.search import partners_for_choice, partners_in_program
+from partners.selectors import partner_filters, partners_filtered
 from partners.services import RECRUITER_SESSION_KEY, partner_join, partner_set_status
 from prm.access import can, get_in_tenant_or_404, membership_in_tenant, staff_required
 from prm.pagination import page_of
@@ -110,26 +108,9 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Perm.PARTNERS_VIEW)
 def partner_list(request: HttpRequest) -> HttpResponse:
-    partners = PartnerProfile.objects.select_related("user", "group").order_by("-created_at", "-pk")
-    # PostgreSQL refuses NUL in text (a DataError, i.e. a 500); no stored value has one.
-    q = request.GET.get("q", "").replace("\x00", "").strip()
-    status = request.GET.get("status", "")
-    risky = request.GET.get("risky") == "1"
+    filters = partner_filters(request.GET)
+    partners = partners_filtered(**filters)  # type: ignore[arg-type]
     sort = request.GET.get("sort", "")
-    if q:
-        partners = partners.filter(
-            Q(user__email__icontains=q) | Q(display_name__icontains=q) | Q(company__icontains=q)
-        )
-    if status in PartnerProfile.Status.values:
-        partners = partners.filter(status=status)
-    tag = _valid_uuid(request.GET.get("tag", ""))
-    group = _valid_uuid(request.GET.get("group", ""))
-    if tag:
-        partners = partners.filter(taggings__tag_id=tag)
-    if group:
-        partners = partners.filter(group_id=group)
-    if risky:  # the tenant's review threshold (README "Antifraud")
-        partners = partners.filter(risk_score__gte=review_threshold())
     if sort in RISK_SORTS:
         # An expression: numbered pages (the keyset cursor holds plain columns only).
         partners = partners.order_by(RISK_SORTS[sort], "-created_at", "-pk")
@@ -144,15 +125,11 @@ def partner_list(request: HttpRequest) -> HttpResponse:
         "console/partners.html",
         {
             "page": page,
-            "q": q,
-            "status": status,
-            "risky": risky,
+            **filters,
             "sort": sort,
             "query": params.urlencode(),
             "risk_sort_query": sort_params.urlencode(),
             "statuses": PartnerProfile.Status.choices,
-            "tag": tag,
-            "group": group,
             "tags": list(PartnerTag.objects.order_by("name")[:200]),
             "groups": list(PartnerGroup.objects.order_by("name")[:200]),
             "bulk_form": BulkForm(may_move=can(request, Perm.GROUPS_MANAGE))
@@ -176,13 +153,6 @@ def partner_search(request: HttpRequest) -> JsonResponse:
         active_only = request.GET.get("enrolled") == "active"
         partners = partners_in_program(program, active_only=active_only)
     return JsonResponse({"results": search_partners(partners, request.GET.get("q", ""))})
-
-
-def _valid_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value)) if value else ""
-    except ValueError:
-        return ""
 
 
 @staff_required(Perm.PARTNERS_MANAGE)

@@ -62,3 +62,22 @@ cron.register(
     args=("partners.segments.segments_run_all",),
     cron="20 * * * *",
 )
+# Scheduled exports: each period's delivery is started once (see prm.dataio.scheduled).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("prm.dataio.scheduled.scheduled_tick",),
+    interval=900,
+)
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("prm.dataio.exports.prune_expired_exports",),
+    cron="23 3 * * *",
+)
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("prm.dataio.imports.prune_old_imports",),
+    cron="29 3 * * *",
+)

@@ -39,6 +39,9 @@ class Perm(StrEnum):
     BLOCKLIST_MANAGE = "blocklist.manage"
     GROUPS_MANAGE = "groups.manage"
     SEGMENTS_MANAGE = "segments.manage"
+    CONVERSIONS_IMPORT = "conversions.import"
+    SCHEDULED_EXPORTS_VIEW = "scheduled_exports.view"
+    SCHEDULED_EXPORTS_MANAGE = "scheduled_exports.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -93,6 +96,13 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     # groups can only be written by those who may move them (the form hides the choice).
     Perm.GROUPS_MANAGE: ADMINS,
     Perm.SEGMENTS_MANAGE: ADMINS | {Role.MANAGER},
+    # A file of conversions records sales and accrues rewards, as the API does: the
+    # API's keys are owners' and admins', so is this.
+    Perm.CONVERSIONS_IMPORT: ADMINS,
+    # Scheduled exports send workspace data out by e-mail or to a URL every period:
+    # owners and admins set them up; the analyst, who reads everything, sees them.
+    Perm.SCHEDULED_EXPORTS_VIEW: ADMINS | {Role.ANALYST},
+    Perm.SCHEDULED_EXPORTS_MANAGE: ADMINS,
 }
 
 

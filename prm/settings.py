@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "antifraud",
     "integrations",
     "prm.notifications",
+    "prm.dataio",
+    "import_export",
 ]
 
 MIDDLEWARE = [
@@ -341,3 +343,14 @@ if os.environ.get("PRM_S3_BUCKET"):
             "file_overwrite": False,
         },
     }
+# Export and import (README "Export and import"). An export of more rows than this is
+# written by a job into a stored file (kept this many days) instead of being streamed.
+PRM_EXPORT_STREAM_ROWS = int(os.environ.get("PRM_EXPORT_STREAM_ROWS", "10000"))
+PRM_EXPORT_KEEP_DAYS = int(os.environ.get("PRM_EXPORT_KEEP_DAYS", "7"))
+# Scheduled exports attach files up to this size; larger ones are sent as a link.
+PRM_EXPORT_ATTACH_BYTES = int(os.environ.get("PRM_EXPORT_ATTACH_BYTES", str(10 * 1024 * 1024)))
+PRM_IMPORT_MAX_BYTES = int(os.environ.get("PRM_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+PRM_IMPORT_MAX_ROWS = int(os.environ.get("PRM_IMPORT_MAX_ROWS", "100000"))
+# Files of up to this many rows are checked and imported in the request; larger ones
+# by a job, with a progress bar.
+PRM_IMPORT_INLINE_ROWS = int(os.environ.get("PRM_IMPORT_INLINE_ROWS", "1000"))

@@ -9,6 +9,7 @@ from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import urls_pages as partner_pages
 from partners import views as partner_views
+from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
 from programs import urls_pages as pages
@@ -65,6 +66,7 @@ console_patterns = (
         *crm_pages.console_patterns,
         *antifraud_pages.console_patterns,
         *notification_pages.console_patterns,
+        *dataio_pages.console_patterns,
     ],
     "console",
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from prm.access import staff_required
@@ -14,9 +15,9 @@ from prm.permissions import Perm
 PAGE_SIZE = 50
 
 
-@staff_required(Perm.AUDIT_VIEW)
-def audit_list(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
+def filtered_entries(params: QueryDict) -> tuple[AuditFilterForm, QuerySet[AuditEntry]]:
+    """The audit list's rows for its query string (the list and its export)."""
+    form = AuditFilterForm(params or None)
     entries = AuditEntry.objects.select_related("actor").order_by("-created_at", "-pk")
     if form.is_valid():
         data = form.cleaned_data
@@ -30,6 +31,12 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             entries = entries.filter(created_at__date__gte=data["since"])
         if data["until"]:
             entries = entries.filter(created_at__date__lte=data["until"])
+    return form, entries
+
+
+@staff_required(Perm.AUDIT_VIEW)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    form, entries = filtered_entries(request.GET)
     page = page_of(entries, request, PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)

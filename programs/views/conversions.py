@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from prm.access import get_in_tenant_or_404, staff_required
 from prm.pagination import page_of
 from prm.permissions import Perm
+from prm.tenancy import require_tenant
 from programs import selectors
 from programs.analytics.drill import DrillForm
 from programs.forms import ConversionFilterForm
@@ -16,13 +18,19 @@ from programs.models import Conversion
 PAGE_SIZE = 50
 
 
+def filtered_conversions(params: QueryDict) -> tuple[ConversionFilterForm, QuerySet[Conversion]]:
+    """The conversion list's rows for its query string (the list and its export)."""
+    filters = ConversionFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    rows = selectors.conversions_filtered(**filters.cleaned_data)
+    drill = DrillForm(params, tenant=require_tenant())
+    return filters, drill.apply_conversions(rows)  # a report's figure, down to its rows
+
+
 @staff_required(Perm.CONVERSIONS_VIEW)
 def conversion_list(request: HttpRequest) -> HttpResponse:
-    filters = ConversionFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    conversions = selectors.conversions_filtered(**filters.cleaned_data)
+    filters, conversions = filtered_conversions(request.GET)
     drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
-    conversions = drill.apply_conversions(conversions)  # a report's figure, down to its rows
     page = page_of(conversions, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)

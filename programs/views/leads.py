@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
+from prm.tenancy import require_tenant
 from programs import selectors
 from programs.analytics.drill import DrillForm
 from programs.forms import (
@@ -42,13 +44,19 @@ def add_service_error(form: LeadForm, exc: ValidationError) -> None:
     form.add_error(ERROR_FIELDS.get(exc.code or ""), exc)  # type: ignore[arg-type]
 
 
+def filtered_leads(params: QueryDict) -> tuple[LeadFilterForm, QuerySet[Lead]]:
+    """The lead list's rows for its query string (the list and its export)."""
+    filters = LeadFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    rows = selectors.leads_filtered(**filters.cleaned_data)
+    drill = DrillForm(params, tenant=require_tenant())
+    return filters, drill.apply_leads(rows)  # a report's figure, down to its rows
+
+
 @staff_required(Perm.LEADS_VIEW)
 def lead_list(request: HttpRequest) -> HttpResponse:
-    filters = LeadFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    leads = selectors.leads_filtered(**filters.cleaned_data)
+    filters, leads = filtered_leads(request.GET)
     drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
-    leads = drill.apply_leads(leads)  # a report's figure, down to its rows
     # A short search word may match nearly every lead: count up to a cap, not them all.
     cap = SEARCH_COUNT_CAP if filters.cleaned_data.get("q") else None
     page = page_of(leads, request, PAGE_SIZE, count_cap=cap)

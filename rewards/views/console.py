@@ -7,7 +7,8 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,23 +21,30 @@ from prm.pagination import page_of
 from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
+from prm.tenancy import require_tenant
 from programs.analytics.drill import DrillForm
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
-from rewards.models import CorrectionRequest, LedgerCheck
+from rewards.models import CorrectionRequest, LedgerCheck, Reward
 from rewards.services import approvals, corrections, ledger
 from rewards.services.verify import ledger_check_start
 
 PAGE_SIZE = 50
 
 
+def filtered_rewards(params: QueryDict) -> tuple[RewardFilterForm, QuerySet[Reward]]:
+    """The reward list's rows for its query string (the list and its export)."""
+    filters = RewardFilterForm(params)
+    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
+    rows = selectors.rewards_filtered(**filters.cleaned_data)
+    drill = DrillForm(params, tenant=require_tenant())
+    return filters, drill.apply_rewards(rows)  # a report's figure, down to its rows
+
+
 @staff_required(Perm.MONEY_VIEW)
 def reward_list(request: HttpRequest) -> HttpResponse:
-    filters = RewardFilterForm(request.GET)
-    filters.is_valid()  # invalid filters are dropped (and shown), the rest still apply
-    rewards = selectors.rewards_filtered(**filters.cleaned_data)
+    filters, rewards = filtered_rewards(request.GET)
     drill = DrillForm(request.GET, tenant=request.tenant)  # type: ignore[attr-defined]
-    rewards = drill.apply_rewards(rewards)  # a report's figure, down to its rows
     page = page_of(rewards, request, PAGE_SIZE)
     params = request.GET.copy()
     params.pop("page", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -40,10 +40,14 @@ def payout_list(request: HttpRequest) -> HttpResponse:
     return _queue_page(request, None)
 
 
+def payout_tab(params: QueryDict) -> str:
+    """The payout queue's tab for its query string (the queue and its export)."""
+    tab = params.get("tab", "requested")
+    return tab if tab in selectors.PAYOUT_TABS else "requested"
+
+
 def _queue_page(request: HttpRequest, settings_form: ManualApprovalForm | None) -> HttpResponse:
-    tab = request.GET.get("tab", "requested")
-    if tab not in selectors.PAYOUT_TABS:
-        tab = "requested"
+    tab = payout_tab(request.GET)
     counts = selectors.payout_tab_counts()
     page = page_of(selectors.payouts_in_tab(tab), request, PAGE_SIZE)
     can_pay = can(request, Perm.MONEY_MANAGE)

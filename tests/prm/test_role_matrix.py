@@ -34,6 +34,7 @@ from prm.urls_tenant import console_patterns
 from programs.analytics.refresh import rollups_rebuild
 from programs.models import Conversion, Enrollment
 from rewards.models import CorrectionRequest, PartnerGroup
+from tests.dataio.world import build as build_files
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
@@ -201,6 +202,30 @@ URLS: dict[str, tuple[str, Does]] = {
     # Notifications: one's own settings (every role), the outbox (owners and admins)
     "my_notifications": ("My notifications", R),
     "notification_outbox": ("E-mail outbox", R),
+    # Export (each list's export reads its list) and import
+    "partners_export": ("Partners", R),
+    "leads_export": ("Leads", R),
+    "conversions_export": ("Conversions", R),
+    "rewards_export": ("Rewards and ledgers", R),
+    "ledger_export": ("Rewards and ledgers", R),
+    "payouts_export": ("Payouts and batches", R),
+    "audit_export": ("Audit log", R),
+    # A big export's page and file: the world's is a partner export (each file also
+    # demands its own list's permission: tests/dataio/test_export_jobs.py).
+    "export_detail": ("Partners", R),
+    "export_download": ("Partners", R),
+    "scheduled_exports": ("Scheduled exports", R),
+    "scheduled_export_create": ("Scheduled exports", W),
+    "scheduled_export_remove": ("Scheduled exports", W),
+    "partners_import": ("Partners", W),
+    "partners_import_detail": ("Partners", W),
+    "partners_import_confirm": ("Partners", W),
+    "leads_import": ("Leads", W),
+    "leads_import_detail": ("Leads", W),
+    "leads_import_confirm": ("Leads", W),
+    "conversions_import": ("Conversion import", W),
+    "conversions_import_detail": ("Conversion import", W),
+    "conversions_import_confirm": ("Conversion import", W),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -223,6 +248,7 @@ SIDEBAR = {
     "Audit log": "audit",
     "Antifraud review": "antifraud",
     "My notifications": "my_notifications",
+    "Scheduled exports": "scheduled_exports",
 }
 
 
@@ -342,6 +368,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
         # The reports and the Overview read rollups: fill them, so their figures (and the
         # links behind them) are on the pages each role opens.
         rollups_rebuild(acme)
+        files = build_files(acme, staff["owner"])
         kwargs = {
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
@@ -369,6 +396,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             "conflict_id": crm["conflict"],
             "row_id": crm["dead"],
             "fmt": "csv",
+            **files,
             "action": "pause",
         }
         yield World(acme, staff, {k: str(v) for k, v in kwargs.items()})
