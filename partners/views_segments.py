@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -18,6 +17,7 @@ from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.jobs import job_enqueue
 from prm.permissions import Perm
 from prm.post_only import post_only
+from prm.redirects import next_or
 
 
 @staff_required(Perm.PARTNERS_VIEW)
@@ -87,11 +87,7 @@ def segment_run(request: HttpRequest, segment_id: str) -> HttpResponse:
 @post_only
 def partners_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST, may_move=can(request, Perm.GROUPS_MANAGE))
-    back = request.POST.get("next", "")
-    if not back.startswith("/manage/partners/") or not url_has_allowed_host_and_scheme(
-        back, allowed_hosts=None
-    ):
-        back = "/manage/partners/"
+    back = next_or(request, "/manage/partners/", within="/manage/partners/")
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:

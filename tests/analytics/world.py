@@ -108,14 +108,16 @@ def build(tenant: Tenant, actor: User) -> World:
         )
         # Antifraud (another package) flags alice's first lead for review; it tells the
         # rollups as every writer does.
-        RiskAssessment.objects.create(
+        RiskAssessment.objects.update_or_create(
             tenant=tenant,
             subject="lead",
             lead=lead_a,
-            partner=alice,
-            score=70,
-            level="review",
-            scored_at=timezone.now(),
+            defaults={
+                "partner": alice,
+                "score": 70,
+                "level": "review",
+                "scored_at": timezone.now(),
+            },
         )
         touch_lead(tenant, lead_a)
         sale(usd, alice, "1000.00", email="c1@example.test")
