@@ -33,6 +33,7 @@ from prm.urls_tenant import console_patterns, partner_patterns
 from programs.models import Conversion, Enrollment
 from rewards.models import PartnerGroup, PayoutMethod, Reward
 from rewards.services.approvals import reward_approve
+from tests.dataio.world import build as build_files
 from tests.e2e.conftest import TIMEOUT_MS, BrowserLog
 from tests.e2e.helpers import Site, shot
 from tests.factories import (
@@ -105,6 +106,17 @@ NOT_PAGES: dict[str, str] = {
     "console:payout_method_toggle": "POST only",
     "console:payout_batch_create": "POST only",
     "console:payout_batch_export": "a file download",
+    **{
+        f"console:{name}_export": "a file download (CSV, XLSX or JSON)"
+        for name in ("partners", "leads", "conversions", "rewards", "ledger", "payouts", "audit")
+    },
+    "console:export_download": "a file download",
+    "console:scheduled_export_create": "POST only (its form is on the scheduled exports page)",
+    "console:scheduled_export_remove": "POST only",
+    **{
+        f"console:{kind}_import_confirm": "POST only"
+        for kind in ("partners", "leads", "conversions")
+    },
     "console:payout_batch_send": "POST only",
     "console:payout_batch_paid": "POST only",
     "console:payout_approve": "POST only",
@@ -206,7 +218,9 @@ def world(site: Site) -> World:
             tenant=acme, email="new-partner@example.test", program=money.program
         )
     assert enrollment is not None and conversion is not None
+    files = build_files(acme, owner)
     kwargs = {
+        **files,
         "group_id": group.pk,
         "tag_id": tag.pk,
         "segment_id": segment.pk,
