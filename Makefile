@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/prm
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
-# Two pytest-xdist workers (the machines have two cores); PYTEST_WORKERS= for one process.
-PYTEST_WORKERS ?= -n 2
+# Three pytest-xdist workers on the two cores: a third of the time the tests wait on
+# PostgreSQL, Redis, Chromium or a subprocess; PYTEST_WORKERS= for one process.
+PYTEST_WORKERS ?= -n 3
 
 .PHONY: run test install lint format messages bench soak clean
 
