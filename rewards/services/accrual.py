@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from partners.models import PartnerProfile
 from prm.models import Tenant
 from programs.models import Conversion, Enrollment, Lead, Program
 from rewards.models import LedgerEntry, ProgramBudget, Reward, RewardRule
+from rewards.services.budget import budget_ensure
 from rewards.services.ledger import ZERO, money, post
 from rewards.services.rules import Calculation, Volume, calculate, rule_for, snapshot
 
@@ -54,18 +55,7 @@ def lock_budget(program: Program) -> None:
         return
     if ProgramBudget.objects.select_for_update().filter(program=program).exists():
         return
-    # The first accrual under a budget counts what was spent before it (once).
-    spent = (
-        Reward.objects.filter(program=program)
-        .exclude(status=Reward.Status.REJECTED)
-        .aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
-    try:
-        with transaction.atomic():
-            ProgramBudget.objects.create(tenant=program.tenant, program=program, spent=spent)
-    except IntegrityError:
-        pass  # another accrual made it first
+    budget_ensure(program)  # the first accrual under a budget counts what was spent before
     ProgramBudget.objects.select_for_update().filter(program=program).exists()
 
 
