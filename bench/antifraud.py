@@ -145,13 +145,14 @@ def setup() -> str:
             f"""
             INSERT INTO programs_lead (id, tenant_id, program_id, partner_id, status, source,
                 name, email, phone, company, external_id, visitor_id, attribution,
-                created_at, updated_at, ip, net, device, user_agent, email_key)
+                created_at, updated_at, ip, net, device, user_agent, email_key,
+                utm_source, utm_medium, utm_campaign, sub_id, referrer_domain)
             SELECT gen_random_uuid(), %(t)s, %(p)s,
                 (%(partners)s::uuid[])[1 + g %% %(n)s], 'new', 'snippet', '',
                 'c' || g || '@example.com', '', '', '', 'v' || (g %% 100000), '{{}}',
                 now() - g * interval '26 seconds', now(),
                 {ip}, {ip} || '/24', left(md5({ip} || (g %% 7)), 32), 'Bench UA',
-                'c' || g || '@example.com'
+                'c' || g || '@example.com', '', '', '', '', ''
             FROM generate_series(1, {LEADS}) g
             """,
             params,
@@ -160,13 +161,14 @@ def setup() -> str:
             f"""
             INSERT INTO programs_click (ingest_id, tenant_id, program_id, enrollment_id,
                 partner_id, status, reject_reason, code, visitor_id, sub_id, landing_url,
-                referrer, source, browser, os, device, ip, paid_click, created_at)
+                referrer, source, browser, os, device, ip, paid_click, created_at,
+                utm_source, utm_medium, utm_campaign)
             SELECT 'b' || g, %(t)s, %(p)s, (%(enrollments)s::uuid[])[1 + g %% %(n)s],
                 (%(partners)s::uuid[])[1 + g %% %(n)s], 'accepted', '',
                 'P' || lpad((g %% %(n)s)::text, 5, '0'), 'v' || (g %% 100000), '',
                 'https://shop.example/', 'https://blog.example/', 'snippet', 'Firefox',
                 'Linux', 'Other', '198.' || (g %% 200) || '.' || (g / 200 %% 256) || '.0',
-                '', now() - g * interval '2.6 seconds'
+                '', now() - g * interval '2.6 seconds', '', '', ''
             FROM generate_series(1, {CLICKS}) g
             """,
             params,
