@@ -3,10 +3,12 @@ list view calls, so an export is exactly the list's filtered rows (all pages).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from prm.dataio.registry import ExportSource, May, Table, queryset_table, register
+from prm.dataio.registry import ExportSource, May, Table, queryset_table, register, rows_table
 from prm.permissions import Perm
 
 
@@ -68,6 +70,42 @@ def audit_table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
     return queryset_table(AuditEntryResource(), filtered_entries(params)[1])
 
 
+def report_table(kind: str) -> Callable[[QueryDict, dict[str, str], May], Table]:
+    """The rows of one report for the list's filters, all pages (reports are a few
+    thousand rows at most: one per partner, program, channel value or day)."""
+
+    def table(params: QueryDict, kwargs: dict[str, str], may: May) -> Table:
+        from django.utils import timezone
+
+        from prm.tenancy import current_tenant
+        from programs.analytics.periods import with_default
+        from programs.analytics.refresh import local_day
+        from programs.analytics.reports import ReportFilterForm, export_rows, report_rows
+
+        tenant = current_tenant()
+        assert tenant is not None  # exports run in the tenant's scope
+        form = ReportFilterForm(with_default(params))
+        page = report_rows(
+            tenant,
+            kind,
+            form,
+            local_day(tenant, timezone.now()),
+            money=may(Perm.MONEY_VIEW),
+            page_size=None,
+        )
+        return rows_table(*export_rows(page))
+
+    return table
+
+
+REPORTS = [
+    ("partners", _("Report: by partner")),
+    ("programs", _("Report: by program")),
+    ("channels", _("Report: by channel")),
+    ("quality", _("Report: lead quality")),
+    ("periods", _("Report: by period")),
+]
+
 LISTS = [
     ExportSource("partners", _("Partners"), Perm.PARTNERS_VIEW, partners_table, "partners"),
     ExportSource("leads", _("Leads"), Perm.LEADS_VIEW, leads_table, "leads"),
@@ -78,6 +116,10 @@ LISTS = [
     ExportSource("ledger", _("Partner ledger"), Perm.MONEY_VIEW, ledger_table, "partner_ledger"),
     ExportSource("payouts", _("Payouts"), Perm.MONEY_VIEW, payouts_table, "payouts"),
     ExportSource("audit", _("Audit log"), Perm.AUDIT_VIEW, audit_table, "audit"),
+]
+LISTS += [
+    ExportSource(f"report_{kind}", title, Perm.REPORTS_VIEW, report_table(kind), f"report_{kind}")
+    for kind, title in REPORTS
 ]
 for source in LISTS:
     register(source)

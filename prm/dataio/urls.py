@@ -9,6 +9,8 @@ from django.urls import URLPattern, path
 
 from prm.dataio.views import exports, imports, scheduled
 
+REPORT_KINDS = ("partners", "programs", "channels", "quality", "periods")
+
 
 def _export(route: str, source: str) -> URLPattern:
     return path(route, exports.export, {"source": source}, name=f"{source}_export")
@@ -40,6 +42,7 @@ console_patterns: list[URLPattern] = [
     _export("partners/<uuid:partner_id>/ledger/export/", "ledger"),
     _export("payouts/export/", "payouts"),
     _export("audit/export/", "audit"),
+    *[_export(f"reports/{kind}/export/", f"report_{kind}") for kind in REPORT_KINDS],
     path("exports/<uuid:export_id>/", exports.export_detail, name="export_detail"),
     path("exports/<uuid:export_id>/download/", exports.export_download, name="export_download"),
     path("exports/scheduled/", scheduled.schedule_list, name="scheduled_exports"),

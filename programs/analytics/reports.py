@@ -16,6 +16,7 @@ from programs.analytics.periods import Period, PeriodForm
 from programs.analytics.rollup_read import (
     CHANNEL_GROUPS,
     PERIOD_GROUPS,
+    ZERO,
     Filters,
     Rates,
     grouped,
@@ -358,3 +359,23 @@ def cells(page: ReportPage, row: dict[str, Any], links: dict[str, str]) -> list[
             cell["url"] = None  # nothing behind a zero
         out.append(cell)
     return out
+
+
+def export_rows(page: ReportPage) -> tuple[list[str], list[list[Any]]]:
+    """A report's rows for a file: the group (and the partner's or program's id), every
+    column the person may see, then the money columns per currency, unconverted (the
+    converted totals use the period's rates; a finance person reconciles per currency)."""
+    keyed = page.group in ("partner", "program")
+    currencies = sorted(page.money_totals)
+    money = [c for c in page.columns if c in MONEY_FIELD]
+    header = [page.group] + (["id"] if keyed else []) + page.columns
+    header += [f"{MONEY_FIELD[c]}_{cur}" for c in money for cur in currencies]
+    rows = []
+    for row in page.rows:
+        line = [row["label"]] + ([row["k"]] if keyed else []) + [row[c] for c in page.columns]
+        per_currency = row.get("money", {})
+        line += [
+            per_currency.get(cur, {}).get(MONEY_FIELD[c], ZERO) for c in money for cur in currencies
+        ]
+        rows.append(line)
+    return header, rows

@@ -82,6 +82,8 @@ def _report(request: HttpRequest, kind: str) -> HttpResponse:
         "chart_kind": "line" if kind == "periods" else "bar",
         "show_money": money,
         "missing_rates": missing,
+        "export_name": f"console:report_{kind}_export",
+        "schedule_source": f"report_{kind}",
     }
     return render(request, "console/reports/report.html", context)
 

@@ -236,3 +236,25 @@ def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
             assert row[key] == expected[key], (partner, key)
     quality = client_for(owner).get(url.replace("partners", "quality"))
     assert row_of(quality, str(world.alice.pk))["leads_flagged"] == 1
+
+
+def test_every_report_exports_its_rows_and_the_roles_columns(client_for, owner, manager, world):
+    import csv
+    import io
+
+    for url in REPORTS:
+        path, _, query = url.partition("?")
+        page = client_for(owner).get(url).context["page"]
+        response = client_for(owner).get(f"{path}export/?format=csv&{query}")
+        assert response.status_code == 200, url
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(text)))
+        header, rows = lines[0], lines[1:]
+        assert header[0] == page.group and set(page.columns) <= set(header), url
+        assert [r[0] for r in rows] == [row["label"] for row in page.rows], url
+        if "clicks" in page.columns:
+            clicks = header.index("clicks")
+            assert [int(r[clicks]) for r in rows] == [row["clicks"] for row in page.rows], url
+        hidden = client_for(manager).get(f"{path}export/?format=csv&{query}")
+        first = b"".join(hidden.streaming_content).decode("utf-8-sig").splitlines()[0]
+        assert "accrued_total" not in first and "accrued_" not in first, url

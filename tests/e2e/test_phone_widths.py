@@ -111,6 +111,10 @@ NOT_PAGES: dict[str, str] = {
         f"console:{name}_export": "a file download (CSV, XLSX or JSON)"
         for name in ("partners", "leads", "conversions", "rewards", "ledger", "payouts", "audit")
     },
+    **{
+        f"console:report_{kind}_export": "a file download (CSV, XLSX or JSON)"
+        for kind in ("partners", "programs", "channels", "quality", "periods")
+    },
     "console:export_download": "a file download",
     "console:scheduled_export_create": "POST only (its form is on the scheduled exports page)",
     "console:scheduled_export_remove": "POST only",

@@ -210,6 +210,11 @@ URLS: dict[str, tuple[str, Does]] = {
     "ledger_export": ("Rewards and ledgers", R),
     "payouts_export": ("Payouts and batches", R),
     "audit_export": ("Audit log", R),
+    "report_partners_export": ("Reports", R),
+    "report_programs_export": ("Reports", R),
+    "report_channels_export": ("Reports", R),
+    "report_quality_export": ("Reports", R),
+    "report_periods_export": ("Reports", R),
     # A big export's page and file: the world's is a partner export (each file also
     # demands its own list's permission: tests/dataio/test_export_jobs.py).
     "export_detail": ("Partners", R),
