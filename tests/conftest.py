@@ -12,7 +12,36 @@ from django.test import Client
 
 from prm.models import Role, Tenant, User
 from prm.tenancy import tenant_scope
+from tests import fast_flush
 from tests.factories import MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+
+fast_flush.install()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: object,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Under pytest-xdist, each worker copies one migrated template (tests/db_template.py)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    from tests import db_template
+
+    run = db_template.run_id()
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        if run:
+            template = db_template.setup(run)
+        else:
+            config = setup_databases(verbosity=0, interactive=False)
+    yield
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        if run:
+            db_template.teardown(template)
+        else:
+            teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
