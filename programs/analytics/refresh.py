@@ -52,6 +52,7 @@ def clicks_rolled_up(ingest_ids: list[str]) -> None:
         cursor.execute(sql.CLICKS_LOCK_SHARED, {"ids": ingest_ids})
         cursor.execute(sql.CLICKS_UPSERT, {"ids": ingest_ids})
         cursor.execute(sql.PROGRAM_CLICKS_UPSERT, {"ids": ingest_ids})
+        cursor.execute(sql.CHANNEL_CLICKS_UPSERT, {"ids": ingest_ids})
         cursor.execute(sql.PERIOD_CLICKS_UPSERT, {"ids": ingest_ids})
 
 
@@ -178,10 +179,14 @@ def _partner_periods(cursor: Any, tenant: Tenant, buckets: list[Bucket]) -> None
 
 
 def _program_days(cursor: Any, params: dict[str, Any], days: str) -> None:
-    """Recompute ProgramDay's non-click columns of some days from ActivityDay."""
+    """Recompute ProgramDay's and ChannelDay's non-click columns of some days from
+    ActivityDay."""
     cursor.execute(sql.PROGRAM_ACTIVITY_LOCK.format(days=days), params)
     cursor.execute(sql.PROGRAM_ACTIVITY_CLEAR.format(days=days), params)
     cursor.execute(sql.PROGRAM_ACTIVITY_UPSERT.format(days=days), params)
+    cursor.execute(sql.CHANNEL_ACTIVITY_LOCK.format(days=days), params)
+    cursor.execute(sql.CHANNEL_ACTIVITY_CLEAR.format(days=days), params)
+    cursor.execute(sql.CHANNEL_ACTIVITY_UPSERT.format(days=days), params)
 
 
 def _lock_activity(tenant: Tenant) -> None:
@@ -202,6 +207,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
     from programs.models.rollup import (
         ActivityDay,
         AnalyticsChange,
+        ChannelDay,
         ClickDay,
         PartnerPeriod,
         ProgramDay,
@@ -224,15 +230,17 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         clicks = ClickDay.all_tenants_unscoped.filter(tenant=tenant)
         activity = ActivityDay.all_tenants_unscoped.filter(tenant=tenant)
         programs = ProgramDay.all_tenants_unscoped.filter(tenant=tenant)
+        channels = ChannelDay.all_tenants_unscoped.filter(tenant=tenant)
         if since:
             clicks, activity = clicks.filter(day__gte=since), activity.filter(day__gte=since)
             programs = programs.filter(day__gte=since)
+            channels = channels.filter(day__gte=since)
         # Whole weeks and months: from the Monday of the first month rebuilt.
         period_since = span_start("week", span_start("month", since)) if since else None
         periods = PartnerPeriod.all_tenants_unscoped.filter(tenant=tenant)
         if period_since:
             periods = periods.filter(start__gte=period_since)
-        for rows in (clicks, activity, programs, periods):
+        for rows in (clicks, activity, programs, channels, periods):
             rows._raw_delete(rows.db)
         cursor.execute(sql.CLICKS_REBUILD, params)
         click_rows = cursor.rowcount
@@ -240,6 +248,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         activity_rows = cursor.rowcount
         day_params = {"tenant": str(tenant.pk), "since": since or date(1970, 1, 1)}
         cursor.execute(sql.PROGRAM_CLICKS_REBUILD, day_params)
+        cursor.execute(sql.CHANNEL_CLICKS_REBUILD, day_params)
         _program_days(cursor, day_params, sql.DAYS_SINCE)
         span_params = {"tenant": str(tenant.pk), "since": period_since or date(1970, 1, 1)}
         cursor.execute(sql.PERIOD_CLICKS_REBUILD, span_params)

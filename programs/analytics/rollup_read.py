@@ -118,6 +118,16 @@ def program_level(group: str, filters: Filters) -> bool:
     )
 
 
+def summed_table(group: str, filters: Filters) -> str:
+    """The rollup summed over partners that answers this grouping alone ('' if none:
+    a partner filter or search, or a grouping by partner, needs the per-partner rows)."""
+    if program_level(group, filters):
+        return "programs_programday"
+    if group in CHANNEL_GROUPS and not (filters.partner_id or filters.partner_ids or filters.q):
+        return "programs_channelday"
+    return ""
+
+
 def _where_program() -> str:
     return " AND ".join(
         [
@@ -164,7 +174,7 @@ def _sql(
     sort: str,
     desc: bool,
     paged: bool,
-    programs: bool = False,
+    summed: str = "",
     spans: bool = False,
 ) -> str:
     key, text = KEYS[group]
@@ -185,12 +195,12 @@ def _sql(
         for name in ("revenue", "accrued", "approved", "paid")
     )
     outer_counts = ", ".join(f"sum(m.{c}) AS {c}" for c in COUNT_MEASURES)
-    if programs:
+    if summed:  # ProgramDay or ChannelDay: clicks and activity in one table
         return f"""
 WITH m AS (
     SELECT {key} AS k, currency, sum(clicks) AS clicks, sum(visitors) AS visitors, {counts},
            {per_currency}
-    FROM programs_programday WHERE {_where_program()} GROUP BY 1, 2
+    FROM {summed} WHERE {_where_program()} GROUP BY 1, 2
 )
 SELECT {text.format(k="m.k")} AS k, sum(m.clicks) AS clicks, sum(m.visitors) AS visitors,
        {outer_counts}, {converted},
@@ -264,7 +274,7 @@ SPAN_GROUPS = {"all", "partner", "program"}
 
 
 def span_level(group: str, filters: Filters) -> bool:
-    return group in SPAN_GROUPS and not filters.kind and not program_level(group, filters)
+    return group in SPAN_GROUPS and not filters.kind and not summed_table(group, filters)
 
 
 def spans_of(start: date, end: date) -> tuple[list[date], list[date], list[date]]:
@@ -328,7 +338,7 @@ def grouped(
             sort=sort,
             desc=desc,
             paged=limit is not None,
-            programs=program_level(group, filters),
+            summed=summed_table(group, filters),
             spans=spans,
         )
         cursor.execute(sql, params)
@@ -383,8 +393,8 @@ def money_of(
         only = f"AND {key} = ANY(%(keys)s)"
     sums = ", ".join(f"sum({m})" for m in MONEY_MEASURES)
     table, where = "programs_activityday", _where()
-    if program_level(group, filters):
-        table, where = "programs_programday", _where_program()
+    if summed_table(group, filters):
+        table, where = summed_table(group, filters), _where_program()
     sql = f"""
 SELECT {key} AS k, currency, {sums}
 FROM {table}

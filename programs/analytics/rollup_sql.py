@@ -251,6 +251,65 @@ DAYS_IN = "day = ANY(%(pdays)s::date[])"
 DAYS_SINCE = "day >= %(since)s"
 
 
+# ChannelDay: ProgramDay's twin with every channel field (the reports by channel).
+_CHANNEL_COLS = f"tenant_id, day, program_id, {_CHANNEL}, currency, clicks, visitors, " + ", ".join(
+    _MEASURES
+)
+_CHANNEL_KEY = f"(tenant_id, day, program_id, {_CHANNEL}, currency)"
+# The flush's clicks by day, program and channel; a visitor counts as in ClickDay (at
+# their first click of the day with this partner), so the sum over channels is ClickDay's.
+CHANNEL_CLICKS_UPSERT = f"""
+INSERT INTO programs_channelday ({_CHANNEL_COLS})
+SELECT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.program_id,
+       'link', c.utm_source, c.utm_medium, c.utm_campaign, c.sub_id,
+       {REFERRER_DOMAIN.format(col="c.referrer")}, '',
+       count(*),
+       count(DISTINCT c.partner_id::text || ':' || c.visitor_id) FILTER (WHERE NOT EXISTS (
+           SELECT 1 FROM programs_click e
+           WHERE e.tenant_id = c.tenant_id AND e.program_id = c.program_id
+             AND e.visitor_id = c.visitor_id AND e.partner_id = c.partner_id
+             AND e.status = 'accepted'
+             AND e.created_at >= ((c.created_at AT TIME ZONE t.timezone)::date::timestamp
+                                  AT TIME ZONE t.timezone)
+             AND (e.created_at < c.created_at OR (e.created_at = c.created_at AND e.id < c.id))
+       )),
+       {_ZERO_ACTIVITY}
+FROM programs_click c JOIN prm_tenant t ON t.id = c.tenant_id
+WHERE c.ingest_id = ANY(%(ids)s) AND c.status = 'accepted' AND c.partner_id IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ON CONFLICT {_CHANNEL_KEY}
+DO UPDATE SET clicks = programs_channelday.clicks + EXCLUDED.clicks,
+              visitors = programs_channelday.visitors + EXCLUDED.visitors
+"""  # noqa: S608 (constants only)
+
+CHANNEL_CLICKS_REBUILD = f"""
+INSERT INTO programs_channelday ({_CHANNEL_COLS})
+SELECT tenant_id, day, program_id, {_CHANNEL}, '', sum(clicks), sum(visitors), {_ZERO_ACTIVITY}
+FROM programs_clickday WHERE tenant_id = %(tenant)s AND day >= %(since)s
+GROUP BY tenant_id, day, program_id, {_CHANNEL}
+"""  # noqa: S608 (constants only)
+
+CHANNEL_ACTIVITY_LOCK = f"""
+SELECT 1 FROM programs_channelday WHERE tenant_id = %(tenant)s AND {{days}}
+ORDER BY day, program_id, {_CHANNEL}, currency FOR UPDATE
+"""  # noqa: S608 (constants only)
+CHANNEL_ACTIVITY_CLEAR = f"""
+UPDATE programs_channelday SET {", ".join(f"{m} = 0" for m in _MEASURES)}
+WHERE tenant_id = %(tenant)s AND {{days}}
+"""  # noqa: S608 (constants only)
+CHANNEL_ACTIVITY_UPSERT = f"""
+INSERT INTO programs_channelday ({_CHANNEL_COLS})
+SELECT tenant_id, day, program_id, {_CHANNEL}, currency, 0, 0,
+       {", ".join(f"sum({m})" for m in _MEASURES)}
+FROM programs_activityday WHERE tenant_id = %(tenant)s AND {{days}}
+GROUP BY tenant_id, day, program_id, {_CHANNEL}, currency
+ORDER BY day, program_id, {_CHANNEL}, currency
+ON CONFLICT {_CHANNEL_KEY}
+DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
+"""  # noqa: S608 (constants only)
+
+
 # PartnerPeriod: whole weeks and months per partner (no channels). {sums}: its columns.
 NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
 SPANS = "(VALUES ('week'), ('month')) AS s(span)"

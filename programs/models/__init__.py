@@ -6,6 +6,7 @@ from programs.models.program import Program
 from programs.models.rollup import (
     ActivityDay,
     AnalyticsChange,
+    ChannelDay,
     ClickDay,
     PartnerPeriod,
     ProgramDay,
@@ -14,6 +15,7 @@ from programs.models.rollup import (
 __all__ = [
     "ActivityDay",
     "AnalyticsChange",
+    "ChannelDay",
     "ClickDay",
     "Click",
     "Conversion",

@@ -184,7 +184,7 @@ def test_a_snippet_lead_without_a_click_takes_the_channel_of_its_page(client, ac
 
 
 def test_the_program_totals_follow_the_flush_and_equal_a_rebuild(client, acme, program, alice):
-    from programs.models import ProgramDay
+    from programs.models import ChannelDay, ProgramDay
 
     post(client, program, "visitor-0001", "utm_source=ads")
     clicks_flush()
@@ -196,5 +196,11 @@ def test_the_program_totals_follow_the_flush_and_equal_a_rebuild(client, acme, p
         row = ProgramDay.objects.get()
         assert (row.clicks, row.visitors, row.kind, row.currency) == (3, 2, "link", "")
         kept = list(ProgramDay.objects.values_list("day", "clicks", "visitors"))
+        channels = sorted(ChannelDay.objects.values_list("utm_source", "clicks", "visitors"))
+        # A visitor counts once a day per partner: in the channel of their first click.
+        assert channels == [("", 1, 1), ("ads", 1, 1), ("blog", 1, 0)]
         rollups_rebuild(acme)
         assert list(ProgramDay.objects.values_list("day", "clicks", "visitors")) == kept
+        assert (
+            sorted(ChannelDay.objects.values_list("utm_source", "clicks", "visitors")) == channels
+        )

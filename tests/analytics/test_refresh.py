@@ -11,7 +11,14 @@ from rq import SimpleWorker
 from prm.models import Job
 from prm.tenancy import tenant_scope
 from programs.analytics.refresh import activity_recompute, rollup_drain, rollups_rebuild
-from programs.models import ActivityDay, AnalyticsChange, ClickDay, PartnerPeriod, ProgramDay
+from programs.models import (
+    ActivityDay,
+    AnalyticsChange,
+    ChannelDay,
+    ClickDay,
+    PartnerPeriod,
+    ProgramDay,
+)
 from tests.analytics.world import build
 from tests.rewards.helpers import make_partner, make_program, rule, sale
 
@@ -30,7 +37,7 @@ def world(acme, owner, settings):  # type: ignore[no-untyped-def]
 def test_recomputing_buckets_in_any_order_and_twice_gives_the_same_rows(world):
     with tenant_scope(world.tenant):
         kept, programs = snapshot(ActivityDay), snapshot(ProgramDay)
-        periods = snapshot(PartnerPeriod)
+        periods, channels = snapshot(PartnerPeriod), snapshot(ChannelDay)
         buckets = set(ActivityDay.objects.values_list("day", "partner_id"))
         for bucket in sorted(buckets, key=str, reverse=True):
             activity_recompute(world.tenant, {bucket})
@@ -38,12 +45,13 @@ def test_recomputing_buckets_in_any_order_and_twice_gives_the_same_rows(world):
         assert snapshot(ActivityDay) == kept
         assert snapshot(ProgramDay) == programs
         assert snapshot(PartnerPeriod) == periods
+        assert snapshot(ChannelDay) == channels
 
 
 def test_the_rebuild_command_gives_the_rows_kept_incrementally(world, capsys):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
-        programs = snapshot(ProgramDay)
+        programs, channels = snapshot(ProgramDay), snapshot(ChannelDay)
         ActivityDay.objects.all().delete()
         ClickDay.objects.all().delete()
     call_command("analytics_rebuild", "--tenant", "acme")
@@ -52,6 +60,7 @@ def test_the_rebuild_command_gives_the_rows_kept_incrementally(world, capsys):
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
         assert snapshot(ProgramDay) == programs
+        assert snapshot(ChannelDay) == channels
     call_command("analytics_rebuild", "--all-tenants", "--since", "2020-01-01")
     with tenant_scope(world.tenant):
         assert snapshot(ActivityDay) == activity

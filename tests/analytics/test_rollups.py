@@ -14,6 +14,7 @@ from programs.analytics.refresh import rollups_rebuild
 from programs.analytics.rollup_read import Filters, Rates, money_of, totals
 from programs.models import (
     ActivityDay,
+    ChannelDay,
     Click,
     ClickDay,
     Conversion,
@@ -84,14 +85,15 @@ def test_it_counts_what_the_raw_rows_hold(world):
 def test_a_rebuild_gives_the_rows_kept_incrementally(world):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
-        programs = snapshot(ProgramDay)
+        programs, channels = snapshot(ProgramDay), snapshot(ChannelDay)
         periods = snapshot(PartnerPeriod)
-        assert clicks and activity and programs and periods
+        assert clicks and activity and programs and periods and channels
         rollups_rebuild(world.tenant)
         assert snapshot(PartnerPeriod) == periods
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
         assert snapshot(ProgramDay) == programs
+        assert snapshot(ChannelDay) == channels
 
 
 def test_channels_are_stored_on_clicks_and_copied_to_the_leads_they_bring(world):
