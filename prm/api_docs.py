@@ -1,4 +1,4 @@
-"""The API's human docs at /api/docs/: Redoc over /api/v1/schema/, served from our own
+"""The API's human docs at /api/docs/ (and its JSON 404 for unknown /api/ URLs): Redoc over /api/v1/schema/, served from our own
 static files (drf-spectacular-sidecar), no CDN, no inline script."""
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 # Redoc renders with styled-components (it injects <style> elements) and runs its
@@ -24,3 +27,15 @@ def api_docs(request: HttpRequest) -> HttpResponse:
             "redoc_standalone": static("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"),
         },
     )
+
+
+class ApiNotFound(APIView):
+    """Any other URL under /api/: a JSON 404 in the API's error shape, whatever the
+    method (not Django's HTML page), so clients parse every answer the same way."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound("no such API URL")

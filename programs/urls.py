@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from partners import api as partner_api
-from prm.api_docs import api_docs
+from prm.api_docs import ApiNotFound, api_docs
 from programs import api
 from programs.views import tracking
 from rewards import api as rewards_api
@@ -46,6 +46,8 @@ api_patterns = [
         name="api_schema",
     ),
     path("api/docs/", api_docs, name="api_docs"),
+    # Last: whatever else is under /api/ answers a JSON 404 (e.g. a malformed id).
+    re_path(r"^api/", ApiNotFound.as_view(), name="api_not_found"),
 ]
 
 

@@ -584,6 +584,11 @@ for route, (path, valid) in PATCHES.items():
             content_type="application/json",
             body=BAD_BODIES[label],
         )
+NOT_FOUND = "tenant:^api/"
+for label, value in PATH_VALUES.items():
+    add(NOT_FOUND, f"path {label}", "GET", f"/api/v1/leads/{value}x/more", headers=AUTH)
+add(NOT_FOUND, "unknown version", "GET", "/api/v2/leads", headers=AUTH)
+methods(NOT_FOUND, "/api/", ("GET", "POST", "PATCH", "DELETE"))
 DOCS = "tenant:api/docs/"
 add(DOCS, "valid", "GET", "/api/docs/")
 query_params(DOCS, "/api/docs/", ("lang", "version"))
