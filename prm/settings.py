@@ -182,6 +182,17 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "programs.models.Lead.Status",
+        "ConversionStatusEnum": "programs.models.Conversion.Status",
+        "ConversionKindEnum": "programs.models.Conversion.Kind",
+        "ProgramStatusEnum": "programs.models.Program.Status",
+        "ProgramKindEnum": "programs.models.Program.Kind",
+        "PartnerStatusEnum": "partners.models.PartnerProfile.Status",
+        "RewardStatusEnum": "rewards.models.Reward.Status",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+        "PayoutStatusEnum": "rewards.models.PayoutRequest.Status",
+    },
 }
 
 AUTH_USER_MODEL = "prm.User"
