@@ -1,5 +1,6 @@
-"""The API's human docs at /api/docs/ (and its JSON 404 for unknown /api/ URLs): Redoc over /api/v1/schema/, served from our own
-static files (drf-spectacular-sidecar), no CDN, no inline script."""
+"""The API's human docs at /api/docs/: Redoc over /api/v1/schema/, served from our own
+static files (drf-spectacular-sidecar), no CDN, no inline script. And the JSON 404 of
+unknown /api/ URLs."""
 
 from __future__ import annotations
 
