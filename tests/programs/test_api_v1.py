@@ -38,7 +38,8 @@ def make_key(tenant, scopes=None, *, legacy=False):
 
 def call(client, method, path, body=None, *, key, host=ACME, **headers):
     extra = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    extra.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+    for name, value in headers.items():
+        extra[name if name.isupper() else f"HTTP_{name.upper().replace('-', '_')}"] = value
     return getattr(client, method)(
         path,
         json.dumps(body) if body is not None else None,
@@ -389,3 +390,22 @@ def test_the_schema_declares_bearer_auth_and_the_docs_page_is_served_under_the_c
     assert "redoc.standalone.js" in html and "cdn." not in html and "<script>" not in html
     csp = docs["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "'unsafe-inline'" in csp.split("style-src", 1)[1]
+
+
+def test_the_key_page_shows_scopes_and_last_use_and_old_answers_are_pruned(
+    client, client_for, world, owner
+):
+    limited = make_key(world["program"].tenant, ["leads:read"])
+    call(client, "get", "/api/v1/leads", key=limited, REMOTE_ADDR="203.0.113.7")
+    html = client_for(owner).get("/manage/api-keys/").content.decode()
+    assert "<code>leads:read</code>" in html and "203.0.113.7" in html
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from prm.api_support import prune_idempotency_keys
+
+    body = {"order_id": "P-1", "amount": "1.00", "currency": "USD"}
+    call(client, "post", "/api/v1/conversions", body, key=world["key"], **{"Idempotency-Key": "p"})
+    IdempotentRequest.all_tenants_unscoped.update(created_at=timezone.now() - timedelta(days=2))
+    assert prune_idempotency_keys() == 1
