@@ -205,6 +205,7 @@ class PartnerView(generics.GenericAPIView):
             partner=partner,
             status=data["status"],
             reason=data["reason"],
+            request=request._request,  # the audit entry's client address
         )
         return Response(PartnerDetailOut(_detail(partner.pk)).data)
 
