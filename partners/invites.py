@@ -249,3 +249,52 @@ def partner_invitation_accept(
         request=request,
     )
     return partner
+
+
+@transaction.atomic
+def partner_register(
+    *,
+    tenant: Tenant,
+    email: str,
+    display_name: str,
+    program: Program,
+    invite: bool = False,
+) -> tuple[PartnerProfile, bool]:
+    """A partner signed up on the client's own site (the API): the account (without a
+    password) and the profile as the cabinet's own sign-up would make them (approval when
+    the workspace asks for it, scored), enrolled into ``program`` under its join policy.
+    Idempotent by e-mail: an existing partner is enrolled and returned (created False).
+    ``invite`` e-mails a new partner a link to set a password and reach the cabinet."""
+    from partners.services import partner_join
+    from programs.services.enrollments import enrollment_create
+
+    email = email.strip().lower()
+    partner = (
+        PartnerProfile.objects.select_related("user").filter(user__email__iexact=email).first()
+    )
+    created = partner is None
+    if partner is None:
+        users = get_user_model().objects
+        user = users.filter(email__iexact=email).first()
+        if user is None:
+            user = users.create_user(email=email, password=None)
+        partner = partner_join(tenant=tenant, user=user, display_name=display_name.strip())
+    enrollment_create(tenant=tenant, program=program, partner=partner)
+    if created:
+        audit_record(
+            tenant=tenant,
+            actor=None,
+            action="partner.register_api",
+            obj=partner,
+            after={"email": email, "name": partner.display_name, "program": str(program)},
+        )
+    if created and invite and not partner.user.has_usable_password():
+        _withdraw_expired(email=email)
+        PartnerInvitation.objects.filter(
+            email__iexact=email, status=PartnerInvitation.Status.PENDING
+        ).update(status=PartnerInvitation.Status.REVOKED)
+        invitation = PartnerInvitation.objects.create(
+            tenant=tenant, email=email, program=program, partner=partner
+        )
+        _enqueue_email(tenant, invitation)
+    return partner, created

@@ -12,6 +12,13 @@ cron.register(run_periodic, queue_name="default", args=("prm.jobs.sweep_stale_jo
 cron.register(
     run_periodic, queue_name="default", args=("prm.jobs.prune_finished_jobs",), cron="17 3 * * *"
 )
+# API Idempotency-Key answers are kept a day.
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("prm.api_support.prune_idempotency_keys",),
+    cron="27 * * * *",
+)
 # Buffered clicks: every few seconds, straight to the tracking queue. No Job row per
 # run here: at this frequency the rows would drown the useful ones.
 cron.register(clicks_flush, queue_name="tracking", interval=5)

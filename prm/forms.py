@@ -114,9 +114,36 @@ class AuditFilterForm(forms.Form):
     )
 
 
+def _scope_choices() -> list[tuple[str, Any]]:
+    from prm.models.apikey import SCOPE_GROUPS
+
+    levels = {"read": _("read"), "write": _("write")}
+    return [
+        (f"{group}:{level}", format_lazy("{} — {}", label, levels[level]))
+        for group, label in SCOPE_GROUPS.items()
+        for level in levels
+    ]
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=80,
         help_text=_("Where the key is used, e.g. “Shop backend”."),
     )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=_scope_choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "What the key may do. Read allows GET requests of a group, write allows "
+            "creating and changing; give a key only what its integration needs."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            from prm.models.apikey import ALL_SCOPES
+
+            self.initial.setdefault("scopes", list(ALL_SCOPES))

@@ -46,3 +46,27 @@ def retry_after(request: HttpRequest, *, action: str, key: str | None = None) ->
         if len(recent) >= rate.amount:
             wait = max(wait, recent[rate.amount - 1] + rate.duration - now)
     return max(1, math.ceil(wait))
+
+
+def key_limit_hit(key_id: object) -> int:
+    """Count one API request of the key ``key_id``; the seconds to wait (``Retry-After``)
+    when it is over ``ACCOUNT_RATE_LIMITS["api_key"]`` (e.g. ``"600/m/key"``), else 0.
+
+    A fixed window per rate in the shared cache (one ``incr`` per request, unlike
+    allauth's list of timestamps, which would grow to the rate's size for every call).
+    """
+    now = time.time()
+    wait = 0
+    for rate in _limiter.get_rates(app=APP, action="api_key"):
+        duration = max(1, int(rate.duration))
+        window = int(now // duration)
+        cache_key = f"prm:rl:api_key:{key_id}:{duration}:{window}"
+        cache.add(cache_key, 0, timeout=duration + 1)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=duration + 1)
+            count = 1
+        if count > rate.amount:
+            wait = max(wait, math.ceil((window + 1) * duration - now))
+    return max(1, wait) if wait else 0

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "csp",
     "prm",
@@ -161,7 +162,8 @@ RQ = {"COMMIT_MODE": "auto"}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["prm.api.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["prm.api.HasApiKey"],
+    # Every API view names its scope group (api_scope); keys need read or write in it.
+    "DEFAULT_PERMISSION_CLASSES": ["prm.api.ScopePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Depth-limited and cleaned (NUL, lone surrogates): see prm.inputs.
     "DEFAULT_PARSER_CLASSES": ["prm.api_parsers.SafeJSONParser"],
@@ -171,9 +173,26 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
-    "DESCRIPTION": "Server-to-server API: leads, conversions and refunds.",
+    "DESCRIPTION": (
+        "Server-to-server API: partners, promo codes, leads, conversions and refunds, "
+        "rewards, payouts and balances. Authenticate with `Authorization: Bearer sk_…` "
+        "(a secret key from the console, with read/write scopes per resource group). "
+        'Errors are `{"error": {"code", "message", "fields"}}`; lists are cursor-paginated '
+        "(`next`/`previous` links)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "programs.models.Lead.Status",
+        "ConversionStatusEnum": "programs.models.Conversion.Status",
+        "ConversionKindEnum": "programs.models.Conversion.Kind",
+        "ProgramStatusEnum": "programs.models.Program.Status",
+        "ProgramKindEnum": "programs.models.Program.Kind",
+        "PartnerStatusEnum": "partners.models.PartnerProfile.Status",
+        "RewardStatusEnum": "rewards.models.Reward.Status",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+        "PayoutStatusEnum": "rewards.models.PayoutRequest.Status",
+    },
 }
 
 AUTH_USER_MODEL = "prm.User"
@@ -217,6 +236,8 @@ ACCOUNT_RATE_LIMITS = {
     "workspace_signup_email": "3/h/key",
     # API requests with an unknown or revoked key, per IP (valid keys are never slowed).
     "api_key_failed": "20/m/ip",
+    # Every API request of a valid key, per key (then 429 with Retry-After).
+    "api_key": os.environ.get("PRM_API_KEY_RATE", "600/m/key"),
 }
 # A workspace confirmation link (e-mailed by the platform's landing form) works this long.
 PRM_WORKSPACE_LINK_HOURS = int(os.environ.get("PRM_WORKSPACE_LINK_HOURS", "24"))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from partners import api as partner_api
+from prm.api_docs import ApiNotFound, api_docs
 from programs import api
 from programs.views import tracking
+from rewards import api as rewards_api
 
 tracking_patterns = [
     path("t/<str:key>.js", tracking.snippet, name="snippet"),
@@ -17,11 +20,24 @@ tracking_patterns = [
 ]
 
 api_patterns = [
-    path("api/v1/leads", api.leads_create, name="api_leads"),
-    path("api/v1/leads/<uuid:lead_id>", api.lead_detail, name="api_lead"),
-    path("api/v1/conversions", api.conversions_create, name="api_conversions"),
-    path("api/v1/conversions/<str:order_id>", api.conversion_detail, name="api_conversion"),
-    path("api/v1/conversions/<str:order_id>/refunds", api.refunds_create, name="api_refunds"),
+    path("api/v1/leads", api.LeadsView.as_view(), name="api_leads"),
+    path("api/v1/leads/<uuid:lead_id>", api.LeadView.as_view(), name="api_lead"),
+    path("api/v1/conversions", api.ConversionsView.as_view(), name="api_conversions"),
+    path(
+        "api/v1/conversions/<str:order_id>",
+        api.ConversionView.as_view(),
+        name="api_conversion",
+    ),
+    path(
+        "api/v1/conversions/<str:order_id>/refunds",
+        api.RefundsView.as_view(),
+        name="api_refunds",
+    ),
+    path("api/v1/programs", api.ProgramsView.as_view(), name="api_programs"),
+    path("api/v1/promo-codes", api.PromoCodesView.as_view(), name="api_promo_codes"),
+    path("api/v1/promo-codes/<str:code>", api.PromoCodeView.as_view(), name="api_promo_code"),
+    *partner_api.api_patterns,
+    *rewards_api.api_patterns,
     path(
         "api/v1/schema/",
         SpectacularAPIView.as_view(
@@ -29,6 +45,9 @@ api_patterns = [
         ),
         name="api_schema",
     ),
+    path("api/docs/", api_docs, name="api_docs"),
+    # Last: whatever else is under /api/ answers a JSON 404 (e.g. a malformed id).
+    re_path(r"^api/", ApiNotFound.as_view(), name="api_not_found"),
 ]
 
 

@@ -1,4 +1,4 @@
-from prm.models.apikey import ApiKey
+from prm.models.apikey import ApiKey, IdempotentRequest
 from prm.models.audit import AuditEntry
 from prm.models.branding import Branding, Font
 from prm.models.job import Job
@@ -11,6 +11,7 @@ __all__ = [
     "AuditEntry",
     "Branding",
     "Font",
+    "IdempotentRequest",
     "Invitation",
     "Job",
     "Membership",

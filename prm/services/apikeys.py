@@ -8,23 +8,36 @@ from django.utils import timezone
 
 from prm.audit import audit_record
 from prm.models import ApiKey, Tenant, User
+from prm.models.apikey import ALL_SCOPES
 
 
 @transaction.atomic
 def api_key_create(
-    *, tenant: Tenant, actor: User, name: str, request: HttpRequest | None = None
+    *,
+    tenant: Tenant,
+    actor: User,
+    name: str,
+    scopes: list[str] | None = None,
+    request: HttpRequest | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its secret; only the hash is stored, so the secret is returned once."""
+    """A new key and its secret; only the hash is stored, so the secret is returned once.
+    ``scopes`` (None: all) are fixed at creation: a key with other scopes is a new key."""
+    chosen = ALL_SCOPES if scopes is None else [s for s in ALL_SCOPES if s in set(scopes)]
     secret, prefix, digest = ApiKey.generate()
     key = ApiKey.objects.create(
-        tenant=tenant, name=name.strip(), prefix=prefix, key_hash=digest, created_by=actor
+        tenant=tenant,
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=digest,
+        created_by=actor,
+        scopes=list(chosen),
     )
     audit_record(
         tenant=tenant,
         actor=actor,
         action="api_key.create",
         obj=key,
-        after={"name": key.name, "prefix": prefix},
+        after={"name": key.name, "prefix": prefix, "scopes": key.scopes},
         request=request,
     )
     return key, secret

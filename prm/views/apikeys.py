@@ -45,6 +45,7 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
         tenant=request.tenant,  # type: ignore[attr-defined]
         actor=request.user,  # type: ignore[arg-type]
         name=form.cleaned_data["name"],
+        scopes=form.cleaned_data["scopes"],
         request=request,
     )
     # Rendered, not redirected: the secret exists only in this response (its hash is

@@ -95,8 +95,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         },
     )
     if status != 201:
+        error = _error(body)
         return _page(
-            request, "shop/home.html", {"error": body.get("error"), "fields": body.get("fields")}
+            request,
+            "shop/home.html",
+            {"error": error.get("message"), "fields": error.get("fields")},
         )
     request.session["shop_customer"] = {
         "email": email,
@@ -132,4 +135,15 @@ def buy(request: HttpRequest) -> HttpResponse:
             "promo_code": request.POST.get("promo_code", "").strip(),
         },
     )
-    return _page(request, "shop/thanks.html", {"ok": status in (200, 201), "result": body})
+    ok = status in (200, 201)
+    context = {"ok": ok, "result": body, "error": "" if ok else _error(body).get("message")}
+    return _page(request, "shop/thanks.html", context)
+
+
+def _error(body: dict) -> dict:
+    """The API's error as {message, fields}: the current shape, or the flat one that keys
+    made before it keep (README "API errors")."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return error
+    return {"message": error, "fields": body.get("fields")}

@@ -79,8 +79,9 @@ def test_a_conversion_shows_its_risk(acme, world, api):
 def test_a_bad_ip_is_a_400_in_the_standard_shape(world, api):
     response = api("post", "/api/v1/leads", {"email": "a@example.com", "ip": "999.1.1.1"})
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid input"
-    assert "ip" in response.json()["fields"]
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert "ip" in error["fields"]
 
 
 def test_payer_fingerprints_are_validated_and_stored_hashed(acme, world, api):

@@ -492,6 +492,108 @@ header_cases(SCHEMA, "GET", "/api/v1/schema/")
 for label, headers in HOSTILE_AUTH.items():
     add(SCHEMA, f"auth {label}", "GET", "/api/v1/schema/", headers=headers)
 
+# The wider API: partners, promo codes, lists with filters, PATCH, rewards, payouts.
+API_PARTNER = {"email": "new-partner@example.com", "name": "Newt", "invite": False}
+API_PROMO = {"partner": "{PARTNER}", "code": "NEWT10"}
+API_WRITES = [
+    ("tenant:api/v1/partners", "/api/v1/partners", API_PARTNER),
+    ("tenant:api/v1/promo-codes", "/api/v1/promo-codes", API_PROMO),
+]
+for route, path, valid in API_WRITES:
+    json_fields(route, path, valid, "application/json", headers=AUTH)
+    for label in ("none", "nul", "basic"):
+        add(
+            route,
+            f"auth {label}",
+            "POST",
+            path,
+            headers=HOSTILE_AUTH[label],
+            content_type="application/json",
+            body={"json": valid},
+        )
+    add(
+        route,
+        "idempotency key long",
+        "POST",
+        path,
+        headers={**AUTH, "Idempotency-Key": "{LONG}"},
+        content_type="application/json",
+        body={"json": valid},
+    )
+    methods(route, path, ("PUT", "DELETE"))
+API_LISTS = {
+    "tenant:api/v1/partners": "/api/v1/partners",
+    "tenant:api/v1/leads": "/api/v1/leads",
+    "tenant:api/v1/conversions": "/api/v1/conversions",
+    "tenant:api/v1/rewards": "/api/v1/rewards",
+    "tenant:api/v1/payouts": "/api/v1/payouts",
+    "tenant:api/v1/programs": "/api/v1/programs",
+}
+LIST_VALUES = {k: QUERY_VALUES[k] for k in ("nul", "surrogate_bytes", "long", "unicode")}
+for route, path in API_LISTS.items():
+    add(route, "list valid", "GET", path, headers=AUTH)
+    for name in ("status", "program", "partner", "created_after", "cursor", "limit"):
+        for label, value in LIST_VALUES.items():
+            add(route, f"list {name} = {label}", "GET", path, query=f"{name}={value}", headers=AUTH)
+    add(route, "list limit huge", "GET", path, query="limit=99999999999999999999", headers=AUTH)
+    add(route, "list auth none", "GET", path)
+API_DETAILS = {
+    "tenant:api/v1/partners/<uuid:partner_id>": "/api/v1/partners/{}",
+    "tenant:api/v1/rewards/<uuid:reward_id>": "/api/v1/rewards/{}",
+    "tenant:api/v1/payouts/<uuid:payout_id>": "/api/v1/payouts/{}",
+    "tenant:api/v1/promo-codes/<str:code>": "/api/v1/promo-codes/{}",
+}
+for route, template in API_DETAILS.items():
+    for label, value in PATH_VALUES.items():
+        add(route, f"path {label}", "GET", template.format(value), headers=AUTH)
+    add(route, "auth none", "GET", template.format(LEAD_ID))
+    add(route, "valid", "GET", template.format(LEAD_ID), headers=AUTH)
+add(
+    "tenant:api/v1/promo-codes/<str:code>",
+    "known code",
+    "GET",
+    "/api/v1/promo-codes/ALICE10",
+    headers=AUTH,
+)
+PATCHES = {
+    "tenant:api/v1/partners/<uuid:partner_id>": (
+        "/api/v1/partners/{PARTNER}",
+        {"status": "blocked", "reason": "spam"},
+    ),
+    "tenant:api/v1/leads/<uuid:lead_id>": (f"/api/v1/leads/{LEAD_ID}", {"status": "qualified"}),
+}
+for route, (path, valid) in PATCHES.items():
+    for field in valid:
+        for label, value in {**TEXTS, **WRONG_TYPES}.items():
+            add(
+                route,
+                f"patch {field} = {label}",
+                "PATCH",
+                path,
+                headers=AUTH,
+                content_type="application/json",
+                body={"json": {**valid, field: value}},
+            )
+    for label in ("not_json", "top_level_array", "deep_1100", "huge_64k"):
+        add(
+            route,
+            f"patch body {label}",
+            "PATCH",
+            path,
+            headers=AUTH,
+            content_type="application/json",
+            body=BAD_BODIES[label],
+        )
+NOT_FOUND = "tenant:^api/"
+for label, value in PATH_VALUES.items():
+    add(NOT_FOUND, f"path {label}", "GET", f"/api/v1/leads/{value}x/more", headers=AUTH)
+add(NOT_FOUND, "unknown version", "GET", "/api/v2/leads", headers=AUTH)
+methods(NOT_FOUND, "/api/", ("GET", "POST", "PATCH", "DELETE"))
+DOCS = "tenant:api/docs/"
+add(DOCS, "valid", "GET", "/api/docs/")
+query_params(DOCS, "/api/docs/", ("lang", "version"))
+methods(DOCS, "/api/docs/", ("POST", "DELETE"))
+
 # ----------------------------------------------------------------------------- forms and pages
 
 WORKSPACE = {

@@ -25,7 +25,7 @@ from partners.models import PartnerInvitation
 from prm.models import ApiKey, Role
 from prm.notifications.tokens import unsubscribe_token
 from prm.tenancy import tenant_scope
-from programs.models import Click
+from programs.models import Click, PromoCode
 from programs.services.clicks import DEAD_LETTERS, STREAM, clicks_flush
 from tests.factories import InvitationFactory, PartnerFactory, UserFactory
 from tests.programs.factories import ConversionFactory, EnrollmentFactory, ProgramFactory
@@ -52,6 +52,9 @@ def world(acme: Any) -> dict[str, str]:
     partner = PartnerFactory(tenant=acme, user=UserFactory(email="alice@example.test"))
     EnrollmentFactory(program=program, partner=partner, code="ALICE")
     order = ConversionFactory(program=program, external_id="ORDER-1")
+    PromoCode.all_tenants_unscoped.create(
+        tenant=acme, program=program, partner=partner, code="ALICE10"
+    )
     secret, prefix, digest = ApiKey.generate()
     ApiKey.all_tenants_unscoped.create(tenant=acme, name="t", prefix=prefix, key_hash=digest)
     invitation = InvitationFactory(tenant=acme, email="new@acme.test", role=Role.MANAGER)
@@ -88,6 +91,7 @@ def world(acme: Any) -> dict[str, str]:
         "CODE": "ALICE",
         "API_KEY": secret,
         "ORDER": order.external_id,
+        "PARTNER": str(partner.pk),
         "INVITE": invitation.token,
         "UNSUB": unsub,
         "UNSUB_CUT": unsub[:-5],

@@ -150,11 +150,19 @@ def test_failed_api_keys_are_limited_per_address_with_retry_after(acme, secret, 
     for _ in range(3):
         response = api(method, "sk_wrong")
         assert response.status_code == 401
-        assert response.json() == {"error": "unknown or revoked API key"}
+        assert response.json() == {
+            "error": {
+                "code": "authentication_failed",
+                "message": "unknown or revoked API key",
+                "fields": {},
+            }
+        }
     limited = api(method, "sk_wrong")
     assert limited.status_code == 429
     assert limited["Content-Type"] == "application/json"
-    assert limited.json()["error"].startswith("too many requests with an unknown or revoked")
+    error = limited.json()["error"]
+    assert error["code"] == "throttled"
+    assert error["message"].startswith("too many requests with an unknown or revoked")
     assert 1 <= int(limited["Retry-After"]) <= 60
     # Another client address still gets its honest 401.
     assert api(method, "sk_wrong", ip="10.3.3.3").status_code == 401
@@ -169,7 +177,7 @@ def test_a_valid_key_is_never_slowed_by_failures(acme, secret):
     # workspace has no program yet).
     response = api("get", secret)
     assert response.status_code == 400
-    assert "program" in response.json()["fields"]
+    assert "program" in response.json()["error"]["fields"]
     # ... and its successes do not reset the count for the failing ones.
     assert api("get", "sk_wrong").status_code == 429
 

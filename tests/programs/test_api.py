@@ -74,7 +74,7 @@ def test_refunds_through_the_api(api, program):
     assert partial.json()["refunded_amount"] == "25.50"
     too_much = api("post", "/api/v1/conversions/A-1/refunds", {"refund_id": "r2", "amount": "80"})
     assert too_much.status_code == 400
-    assert "larger" in too_much.json()["error"]
+    assert "larger" in too_much.json()["error"]["message"]
     full = api("post", "/api/v1/conversions/A-1/refunds", {"refund_id": "r3"})
     assert full.json()["status"] == Conversion.Status.REFUNDED
     assert api("get", "/api/v1/conversions/A-1").json()["refunded_amount"] == "100.00"

@@ -478,8 +478,11 @@ def test_an_unattributed_conversion_says_nobody_was_credited(client_for, acme, o
 
 def test_an_admin_creates_a_key_and_sees_the_secret_once(client_for, acme, admin):
     client = client_for(admin)
-    response = client.post("/manage/api-keys/new/", {"name": "Shop backend"})
-    assert response.status_code == 200
+    response = client.post(
+        "/manage/api-keys/new/",
+        {"name": "Shop backend", "scopes": ["leads:write", "conversions:write"]},
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
     assert response["Cache-Control"] == "no-store"
     html = response.content.decode()
     secret = html.split('<code id="secret">', 1)[1].split("<", 1)[0]
@@ -488,6 +491,7 @@ def test_an_admin_creates_a_key_and_sees_the_secret_once(client_for, acme, admin
         key = ApiKey.objects.get()
     assert key.key_hash == hash_secret(secret)
     assert key.created_by.email == "admin@acme.test"
+    assert key.scopes == ["leads:write", "conversions:write"] and not key.legacy_errors
     assert secret not in client.get("/manage/api-keys/").content.decode()
     assert f"<code>{key.prefix}…</code>" in client.get("/manage/api-keys/").content.decode()
     entry = AuditEntry.all_tenants_unscoped.get(tenant=acme)

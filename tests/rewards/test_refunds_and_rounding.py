@@ -196,11 +196,11 @@ def test_the_api_refuses_a_currency_with_no_rate_with_a_stable_code(api):
     )
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "no_exchange_rate" and "BRL" in body["error"]
+    assert body["error"]["code"] == "no_exchange_rate" and "BRL" in body["error"]["message"]
     assert Conversion.objects.count() == 0
 
 
 def test_the_api_refuses_a_sale_of_zero(api):
     response = api({"order_id": "o2", "amount": "0", "currency": "USD", "referral_code": "ALICE"})
-    assert response.status_code == 400 and "amount" in response.json()["fields"]
+    assert response.status_code == 400 and "amount" in response.json()["error"]["fields"]
     assert Conversion.objects.count() == 0
