@@ -146,6 +146,9 @@ def partner_add(
         invited_by=actor,
     )
     _enqueue_email(tenant, invitation)
+    from prm.webhooks.events import emit as webhook_emit
+
+    webhook_emit(tenant, "partner.created", [partner])
     return partner
 
 

@@ -17,6 +17,7 @@ from prm.models import Tenant, User
 from prm.notifications import events
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from prm.webhooks.events import emit as webhook_emit
 from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward
@@ -61,6 +62,7 @@ def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "
         )
         reward.reason = reason[:300]
         events.rewards_approved(tenant=reward.tenant, rewards=[reward])
+        webhook_emit(reward.tenant, "reward.approved", [reward])
         if actor is not None:
             audit_record(
                 tenant=reward.tenant,
@@ -117,6 +119,7 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
     reward.status, reward.reason = Reward.Status.REJECTED, reason[:300]
     # Every rejection passes here (by hand, antifraud, a full refund before approval).
     events.reward_rejected(reward=reward, reason=reason)
+    webhook_emit(reward.tenant, "reward.rejected", [reward])
     return reward
 
 
@@ -261,7 +264,9 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool
             )
             LedgerEntry.objects.bulk_create(entries)
             approved = set(ok)
-            events.rewards_approved(tenant=tenant, rewards=[r for r in rewards if r.pk in approved])
+            decided = [r for r in rewards if r.pk in approved]
+            events.rewards_approved(tenant=tenant, rewards=decided)
+            webhook_emit(tenant, "reward.approved", decided)
             touch_now(tenant, {e.partner_id for e in entries})
     return done + len(ok)
 
