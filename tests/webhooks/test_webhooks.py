@@ -21,7 +21,6 @@ from prm.webhooks.events import DELIVER_JOB, emit, subscribed
 from prm.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from prm.webhooks.services import endpoint_create
 from programs.services.leads import lead_set_status
-from tests.factories import PartnerFactory
 from tests.prm.conftest import BurstWorker
 from tests.programs.factories import LeadFactory, ProgramFactory
 from tests.webhooks.receiver import Receiver, verify
