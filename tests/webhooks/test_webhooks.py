@@ -329,3 +329,33 @@ def test_api_registers_lists_changes_and_deletes_endpoints(acme, globex, acme_en
     )
     assert call("delete", other, acme_key).status_code == 204
     assert call("get", other, acme_key).status_code == 404
+
+
+def test_money_events_are_one_insert_and_one_job_per_batch(
+    acme, owner, django_capture_on_commit_callbacks
+):
+    from rewards.services.accrual_batch import accrue_conversions
+    from rewards.services.approvals import approve_batch
+    from tests.rewards.helpers import make_partner, make_program, rule, sale
+
+    events = ["conversion.created", "reward.created", "reward.approved"]
+    endpoint_for(acme, owner, "https://hooks.example.com/money", events)
+    with tenant_scope(acme):
+        program = make_program(acme)
+        rule(program)
+        alice = make_partner(acme, program, "ALICE")
+        with django_capture_on_commit_callbacks(execute=True):  # each its own commit
+            sales = [sale(program, alice, "50.00", accrue=False) for _ in range(3)]
+        assert WebhookEvent.objects.filter(type="conversion.created").count() == 3
+        jobs = Job.objects.filter(func=DELIVER_JOB).count()
+        with django_capture_on_commit_callbacks(execute=True):
+            rewards = accrue_conversions([c.pk for c in sales])
+        assert Job.objects.filter(func=DELIVER_JOB).count() == jobs + 1
+        created = WebhookEvent.objects.filter(type="reward.created")
+        assert sorted(e.data["id"] for e in created) == sorted(str(r.pk) for r in rewards)
+        assert {e.data["amount"] for e in created} == {"10.00"}
+        with django_capture_on_commit_callbacks(execute=True):
+            approve_batch(tenant=acme, reward_ids=[r.pk for r in rewards])
+        assert Job.objects.filter(func=DELIVER_JOB).count() == jobs + 2
+        approved = WebhookEvent.objects.filter(type="reward.approved")
+        assert {e.data["status"] for e in approved} == {"approved"} and approved.count() == 3
