@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from prm.webhooks.events import EVENTS
 from prm.webhooks.models import WebhookEndpoint
 
 
-class EndpointOut(serializers.ModelSerializer):
+class WebhookEndpointOut(serializers.ModelSerializer):
     secret_prefix = serializers.CharField(read_only=True)
 
     class Meta:
@@ -37,14 +37,14 @@ class EndpointOut(serializers.ModelSerializer):
         ]
 
 
-class EndpointCreatedOut(EndpointOut):
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
     secret = serializers.CharField(help_text="The signing secret: shown in this answer only.")
 
-    class Meta(EndpointOut.Meta):
-        fields = [*EndpointOut.Meta.fields, "secret"]
+    class Meta(WebhookEndpointOut.Meta):
+        fields = [*WebhookEndpointOut.Meta.fields, "secret"]
 
 
-class EndpointIn(serializers.Serializer):
+class WebhookEndpointIn(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     description = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
@@ -61,7 +61,7 @@ class EndpointIn(serializers.Serializer):
         return value
 
 
-class EndpointCursor(CursorPagination):
+class WebhookEndpointCursor(CursorPagination):
     page_size = 50
     max_page_size = 200
     page_size_query_param = "limit"
@@ -69,7 +69,7 @@ class EndpointCursor(CursorPagination):
 
 
 def _valid(data: Any, *, partial: bool = False) -> dict[str, Any]:
-    serializer = EndpointIn(data=data, partial=partial)
+    serializer = WebhookEndpointIn(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -78,16 +78,17 @@ def _owner(request: Request) -> Any:
     return getattr(request.auth, "created_by", None)
 
 
-class WebhookEndpointList(APIView):
+class WebhookEndpointList(generics.ListAPIView):
+    """The workspace's endpoints, newest first (cursor pagination); POST registers one."""
+
     api_scope = "webhooks"
+    serializer_class = WebhookEndpointOut
+    pagination_class = WebhookEndpointCursor
 
-    @extend_schema(responses={200: EndpointOut(many=True)})
-    def get(self, request: Request) -> Response:
-        pager = EndpointCursor()
-        rows = pager.paginate_queryset(WebhookEndpoint.objects.all(), request, view=self)
-        return pager.get_paginated_response(EndpointOut(rows, many=True).data)
+    def get_queryset(self) -> Any:
+        return WebhookEndpoint.objects.all()
 
-    @extend_schema(request=EndpointIn, responses={201: EndpointCreatedOut})
+    @extend_schema(request=WebhookEndpointIn, responses={201: WebhookEndpointCreatedOut})
     def post(self, request: Request) -> Response:
         data = _valid(request.data)
         endpoint, secret = services.endpoint_create(
@@ -104,7 +105,7 @@ class WebhookEndpointList(APIView):
                 endpoint=endpoint,
                 changes={"enabled": False},
             )
-        body = {**EndpointOut(endpoint).data, "secret": secret}
+        body = {**WebhookEndpointOut(endpoint).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
@@ -114,11 +115,11 @@ class WebhookEndpointDetail(APIView):
     def _endpoint(self, endpoint_id: str) -> WebhookEndpoint:
         return get_in_tenant_or_404(WebhookEndpoint, pk=endpoint_id)
 
-    @extend_schema(responses={200: EndpointOut})
+    @extend_schema(responses={200: WebhookEndpointOut})
     def get(self, request: Request, endpoint_id: str) -> Response:
-        return Response(EndpointOut(self._endpoint(endpoint_id)).data)
+        return Response(WebhookEndpointOut(self._endpoint(endpoint_id)).data)
 
-    @extend_schema(request=EndpointIn(partial=True), responses={200: EndpointOut})
+    @extend_schema(request=WebhookEndpointIn(partial=True), responses={200: WebhookEndpointOut})
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = self._endpoint(endpoint_id)
         changes = _valid(request.data, partial=True)
@@ -128,7 +129,7 @@ class WebhookEndpointDetail(APIView):
             endpoint=endpoint,
             changes=changes,
         )
-        return Response(EndpointOut(endpoint).data)
+        return Response(WebhookEndpointOut(endpoint).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, endpoint_id: str) -> Response:
@@ -143,12 +144,12 @@ class WebhookEndpointDetail(APIView):
 class WebhookSecretRotate(APIView):
     api_scope = "webhooks"
 
-    @extend_schema(request=None, responses={200: EndpointCreatedOut})
+    @extend_schema(request=None, responses={200: WebhookEndpointCreatedOut})
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint, secret = services.secret_rotate(
             tenant=request.tenant,  # type: ignore[attr-defined]
             actor=_owner(request),
             endpoint=get_in_tenant_or_404(WebhookEndpoint, pk=endpoint_id),
         )
-        body = {**EndpointOut(endpoint).data, "secret": secret}
+        body = {**WebhookEndpointOut(endpoint).data, "secret": secret}
         return Response(body, headers={"Cache-Control": "no-store"})
