@@ -359,3 +359,32 @@ def test_money_events_are_one_insert_and_one_job_per_batch(
         assert Job.objects.filter(func=DELIVER_JOB).count() == jobs + 2
         approved = WebhookEvent.objects.filter(type="reward.approved")
         assert {e.data["status"] for e in approved} == {"approved"} and approved.count() == 3
+
+
+def test_console_pages_cost_the_same_queries_for_a_long_log(acme, owner, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    endpoint, _ = endpoint_for(acme, owner, "https://hooks.example.com/log", ["lead.created"])
+    client = client_for(owner)
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    def deliveries(n: int) -> None:
+        with tenant_scope(acme):
+            for _ in range(n):
+                event = WebhookEvent.objects.create(
+                    tenant=acme, type="lead.created", data={"id": "x"}, batch=endpoint.pk
+                )
+                WebhookDelivery.objects.create(tenant=acme, endpoint=endpoint, event=event)
+
+    pages = ["/manage/webhooks/", f"/manage/webhooks/{endpoint.pk}/"]
+    deliveries(2)
+    [queries(p) for p in pages]  # warm: the first requests fill caches
+    few = [queries(p) for p in pages]
+    deliveries(30)
+    assert [queries(p) for p in pages] == few
+    assert max(few) <= 12
