@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from prm.webhooks.events import EVENTS
@@ -21,7 +22,7 @@ class EndpointForm(forms.Form):
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     events = forms.MultipleChoiceField(
         label=_("Events to send"),
-        choices=[(key, f"{key} — {label}") for key, label in EVENTS.items()],
+        choices=[(key, format_lazy("{} — {}", key, label)) for key, label in EVENTS.items()],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one event.")},
     )
