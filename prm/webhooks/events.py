@@ -97,25 +97,28 @@ class _TransactionBatch:
         self.done = True
 
 
-def _batch_for(tenant: Any) -> uuid.UUID:
+def _open_batch(tenant: Any) -> uuid.UUID | None:
+    """The batch this transaction already started for ``tenant``, if any."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    # Django keeps (savepoint ids, callback, robust) per pending on-commit callback.
+    for entry in reversed(connection.run_on_commit):
+        marker = entry[1]
+        mine = isinstance(marker, _TransactionBatch) and marker.tenant_id == tenant.pk
+        if mine and not marker.done:
+            return marker.batch
+    return None
+
+
+def _start_batch(tenant: Any, batch: uuid.UUID) -> None:
+    """The batch's one job (dispatched after commit), and the marker later events of
+    this transaction find."""
     from prm.jobs import job_enqueue
 
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # Django keeps (savepoint ids, callback, robust) per pending on-commit callback.
-        for entry in reversed(connection.run_on_commit):
-            marker = entry[1]
-            if (
-                isinstance(marker, _TransactionBatch)
-                and marker.tenant_id == tenant.pk
-                and not marker.done
-            ):
-                return marker.batch
-    batch = uuid.uuid4()
     job_enqueue(DELIVER_JOB, queue="webhooks", tenant=tenant, batch=str(batch))
-    if connection.in_atomic_block:
+    if transaction.get_connection().in_atomic_block:
         transaction.on_commit(_TransactionBatch(tenant.pk, batch))
-    return batch
 
 
 def emit(tenant: Any, event_type: str, objects: Iterable[Any], **extra: Any) -> int:
@@ -131,10 +134,15 @@ def emit(tenant: Any, event_type: str, objects: Iterable[Any], **extra: Any) -> 
     from prm.webhooks.models import WebhookEvent
 
     build = payloads.BUILDERS[event_type]
-    batch = _batch_for(tenant)
+    open_batch = _open_batch(tenant)
+    batch = open_batch or uuid.uuid4()
     rows = [
         WebhookEvent(tenant_id=tenant.pk, type=event_type, data=build(obj, **extra), batch=batch)
         for obj in objects
     ]
+    # The events first: outside a transaction (or with jobs run inline) the job may
+    # start as soon as it is enqueued.
     WebhookEvent.all_tenants_unscoped.bulk_create(rows, batch_size=1000)
+    if open_batch is None:
+        _start_batch(tenant, batch)
     return len(rows)
