@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from prm import http
 from prm.jobs import job_enqueue
@@ -58,6 +59,10 @@ RUN_SECONDS = 120.0
 LOST_AFTER = timedelta(minutes=5)
 KEEP = timedelta(days=30)
 Status = WebhookDelivery.Status
+# Stored as written, translated where shown ({% translate %} of the stored text).
+REFUSED = gettext_noop("Refused: the address is private or reserved.")
+TIMED_OUT = gettext_noop("No answer in time.")
+REDIRECT = gettext_noop("Redirects are not followed: give the final URL.")
 ACTIVE = [Status.PENDING, Status.SENDING]
 
 
@@ -254,9 +259,9 @@ def attempt(delivery: WebhookDelivery, client: httpx.Client, secrets: list[str])
         response = client.post(endpoint.url, content=body, headers=headers)
         code, text = response.status_code, response.text[:500]
     except http.BlockedAddress:
-        error, final = "refused: the address is private or reserved", True
+        error, final = REFUSED, True
     except httpx.TimeoutException:
-        error = "timed out"
+        error = TIMED_OUT
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     except Exception as exc:  # a broken URL or TLS setup: retried like the network
@@ -276,7 +281,7 @@ def attempt(delivery: WebhookDelivery, client: httpx.Client, secrets: list[str])
         if code is not None and not (code >= 500 or code in (408, 429)):
             final = True
             if 300 <= code < 400:
-                fields["last_error"] = "redirects are not followed"
+                fields["last_error"] = REDIRECT
         if not final and now - event.created_at >= retry_for():
             final = True
         if final:
