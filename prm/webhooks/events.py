@@ -28,8 +28,10 @@ Hooks (one place per event):
 
 from __future__ import annotations
 
+import contextvars
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache import cache
@@ -121,6 +123,32 @@ def _start_batch(tenant: Any, batch: uuid.UUID) -> None:
         transaction.on_commit(_TransactionBatch(tenant.pk, batch))
 
 
+# tenant id → (tenant, batch) of the open ``batching()`` block, or None.
+_block: contextvars.ContextVar[dict[Any, tuple[Any, uuid.UUID]] | None] = contextvars.ContextVar(
+    "prm_webhook_batch", default=None
+)
+
+
+@contextmanager
+def batching() -> Iterator[None]:
+    """One job for every event emitted in the block, however many transactions it
+    spans (a batch of payouts marked paid one by one, the hourly approval run): the
+    job is enqueued when the block ends. Events of a transaction that rolled back are
+    gone; a block cut short leaves committed events to the sweeper (prm.webhooks.
+    delivery.sweep re-starts batches nobody fanned out)."""
+    if _block.get() is not None:
+        yield  # nested: the outer block enqueues
+        return
+    batches: dict[Any, tuple[Any, uuid.UUID]] = {}
+    token = _block.set(batches)
+    try:
+        yield
+    finally:
+        _block.reset(token)
+        for tenant, batch in batches.values():
+            _start_batch(tenant, batch)
+
+
 def emit(tenant: Any, event_type: str, objects: Iterable[Any], **extra: Any) -> int:
     """Announce ``event_type`` for each of ``objects`` (model instances of the current
     change). ``extra`` goes to the payload builder (e.g. a lead's previous status).
@@ -134,7 +162,11 @@ def emit(tenant: Any, event_type: str, objects: Iterable[Any], **extra: Any) -> 
     from prm.webhooks.models import WebhookEvent
 
     build = payloads.BUILDERS[event_type]
-    open_batch = _open_batch(tenant)
+    block = _block.get()
+    if block is not None:
+        open_batch: uuid.UUID | None = block.setdefault(tenant.pk, (tenant, uuid.uuid4()))[1]
+    else:
+        open_batch = _open_batch(tenant)
     batch = open_batch or uuid.uuid4()
     rows = [
         WebhookEvent(tenant_id=tenant.pk, type=event_type, data=build(obj, **extra), batch=batch)

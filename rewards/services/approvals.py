@@ -17,6 +17,7 @@ from prm.models import Tenant, User
 from prm.notifications import events
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from prm.webhooks.events import batching as webhook_batching
 from prm.webhooks.events import emit as webhook_emit
 from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
@@ -166,7 +167,7 @@ def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
         pks = by_tenant[tenant.pk]
         # One e-mail per partner for the whole run, however many batches it takes.
-        with tenant_scope(tenant), batching():
+        with tenant_scope(tenant), batching(), webhook_batching():
             for start in range(0, len(pks), batch):
                 approved += approve_batch(tenant=tenant, reward_ids=pks[start : start + batch])
     return approved

@@ -18,6 +18,7 @@ from prm.notifications import events
 from prm.notifications.kinds import Kind
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from prm.webhooks.events import batching as webhook_batching
 from prm.webhooks.events import emit as webhook_emit
 from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.services.ledger import ZERO, balance, lock_partner, money, post
@@ -239,7 +240,7 @@ def scheduled_payouts(*, today: date | None = None, batch: int = 1000) -> int:
         if not is_schedule_day(method.schedule, today):
             continue
         # One e-mail per finance member for the day's run, not one per batch.
-        with tenant_scope(method.tenant), batching():
+        with tenant_scope(method.tenant), batching(), webhook_batching():
             details = list(
                 PayoutDetails.objects.filter(
                     method=method, partner__status=PartnerProfile.Status.ACTIVE

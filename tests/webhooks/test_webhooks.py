@@ -388,3 +388,20 @@ def test_console_pages_cost_the_same_queries_for_a_long_log(acme, owner, client_
     deliveries(30)
     assert [queries(p) for p in pages] == few
     assert max(few) <= 12
+
+
+def test_a_batching_block_is_one_job_across_its_transactions(
+    acme, owner, django_capture_on_commit_callbacks
+):
+    from prm.webhooks.events import batching
+
+    endpoint_for(acme, owner, "https://hooks.example.com/bulk", ["lead.status_changed"])
+    leads = [LeadFactory(program=ProgramFactory(tenant=acme)) for _ in range(3)]
+    with tenant_scope(acme):
+        with django_capture_on_commit_callbacks(execute=True), batching():
+            for lead in leads:  # one transaction each
+                with django_capture_on_commit_callbacks(execute=True):
+                    lead_set_status(tenant=acme, lead=lead, status="qualified", actor=None)
+            assert not Job.objects.filter(func=DELIVER_JOB).exists()  # at the block's end
+        job = Job.objects.get(func=DELIVER_JOB)
+        assert WebhookEvent.objects.filter(batch=job.kwargs["batch"]).count() == 3
