@@ -9,12 +9,16 @@ is written at all, not even a Job row. Otherwise it writes one event row per obj
 the job with it). The job fans the transaction's events out to the endpoints and
 delivers them (prm.webhooks.delivery).
 
+``batching()`` makes work that spans several transactions (a payout batch paid one
+payout at a time, the hourly approval run, console bulk actions) one job.
+
 Hooks (one place per event):
 
 - partners.services.partner_join, partners.invites.partner_add, the partner import
   (partners.resources) → ``partner.created``
 - partners.services.partner_set_status → ``partner.approved`` (to active),
-  ``partner.blocked``
+  ``partner.blocked``; partners.invites (an invitation accepted by a pending partner)
+  → ``partner.approved``
 - programs.services.leads.lead_create → ``lead.created``; lead_set_status and a sale
   that converts its lead (programs.services.conversions) → ``lead.status_changed``
 - programs.services.conversions._create → ``conversion.created``; refund_record →
