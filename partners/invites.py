@@ -146,6 +146,9 @@ def partner_add(
         invited_by=actor,
     )
     _enqueue_email(tenant, invitation)
+    from prm.webhooks.events import emit as webhook_emit
+
+    webhook_emit(tenant, "partner.created", [partner])
     return partner
 
 
@@ -234,6 +237,9 @@ def partner_invitation_accept(
         # Staff invited them: the invitation is the approval.
         PartnerProfile.objects.filter(pk=partner.pk).update(status=PartnerProfile.Status.ACTIVE)
         partner.status = PartnerProfile.Status.ACTIVE
+        from prm.webhooks.events import emit as webhook_emit
+
+        webhook_emit(tenant, "partner.approved", [partner], previous_status="pending")
     group = invitation.group or (invitation.program.default_group if invitation.program else None)
     if group is not None and partner.group_id is None:
         PartnerProfile.objects.filter(pk=partner.pk).update(group=group)

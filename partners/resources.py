@@ -150,6 +150,9 @@ class PartnerResource(TenantResource):
             if not instance.display_name:
                 instance.display_name = user.get_full_name()
             instance.save()
+            from prm.webhooks.events import emit as webhook_emit
+
+            webhook_emit(require_tenant(), "partner.created", [instance])
         else:
             # A status change goes through the service: it is audited and the tracking
             # path's cached partner status is dropped.

@@ -10,6 +10,7 @@ from partners.models import PartnerProfile
 from partners.privacy import ERASED_IS_FINAL
 from prm.audit import audit_record
 from prm.models import Tenant, User
+from prm.webhooks.events import emit as webhook_emit
 
 RECRUITER_SESSION_KEY = "prm_recruiter"
 
@@ -46,6 +47,7 @@ def partner_join(
             from prm.notifications import events
 
             events.application_received(partner=profile)
+        webhook_emit(tenant, "partner.created", [profile])
     return profile
 
 
@@ -108,6 +110,10 @@ def partner_set_status(
     from prm.notifications import events
 
     events.partner_status_changed(partner=partner, before=before, after=status, reason=reason)
+    if status == PartnerProfile.Status.ACTIVE:
+        webhook_emit(tenant, "partner.approved", [partner], previous_status=before, reason=reason)
+    elif status in (PartnerProfile.Status.BLOCKED, PartnerProfile.Status.REJECTED):
+        webhook_emit(tenant, "partner.blocked", [partner], previous_status=before, reason=reason)
     audit_record(
         tenant=tenant,
         actor=actor,

@@ -88,3 +88,10 @@ cron.register(
     args=("prm.dataio.imports.prune_old_imports",),
     cron="29 3 * * *",
 )
+# Webhooks: due retries and batches whose job was lost; old events forgotten at night.
+cron.register(
+    run_periodic, queue_name="default", args=("prm.webhooks.delivery.sweep",), interval=60
+)
+cron.register(
+    run_periodic, queue_name="default", args=("prm.webhooks.delivery.prune",), cron="47 3 * * *"
+)

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "integrations",
     "prm.notifications",
     "prm.dataio",
+    "prm.webhooks",
     "import_export",
 ]
 

@@ -12,6 +12,7 @@ from partners import views as partner_views
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
+from prm.webhooks import urls as webhook_urls
 from programs import urls_pages as pages
 from programs.urls import api_patterns, tracking_patterns
 from rewards import urls_pages as money_pages
@@ -67,6 +68,7 @@ console_patterns = (
         *antifraud_pages.console_patterns,
         *notification_pages.console_patterns,
         *dataio_pages.console_patterns,
+        *webhook_urls.console_patterns,
     ],
     "console",
 )
@@ -101,6 +103,7 @@ urlpatterns = [
     path("brand/favicon", branding.branding_favicon, name="branding_favicon"),
     path("hooks/crm/<str:secret>/", crm_event, name="crm_event"),
     *api_patterns,
+    *webhook_urls.api_patterns,
     path("manage/", include(console_patterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

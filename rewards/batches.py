@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from prm.audit import audit_record
 from prm.crypto import DecryptionError, decrypt
 from prm.models import Tenant, User
+from prm.webhooks.events import batching as webhook_batching
 from rewards.models import PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.providers import FAILED, PAID, PayoutItem, ProviderError, provider_for
 from rewards.services.payouts import payout_mark_paid, payout_reject
@@ -193,12 +194,13 @@ def batch_mark_paid(*, batch: PayoutBatch, actor: User) -> int:
 
 def _mark_paid(payouts: list[PayoutRequest], actor: User) -> int:
     count = 0
-    for payout in payouts:
-        try:
-            payout_mark_paid(payout=payout, actor=actor)
-        except ValidationError:
-            continue  # decided meanwhile
-        count += 1
+    with webhook_batching():  # one webhook job for the batch
+        for payout in payouts:
+            try:
+                payout_mark_paid(payout=payout, actor=actor)
+            except ValidationError:
+                continue  # decided meanwhile
+            count += 1
     return count
 
 
@@ -228,19 +230,22 @@ def _settle(
     actor: User,
     outcome: SendOutcome,
 ) -> None:
-    for payout in payouts:
-        status = statuses.get(str(payout.pk))
-        try:
-            if status == PAID:
-                payout_mark_paid(payout=payout, actor=actor, provider_ref=reference)
-                outcome.paid += 1
-            elif status == FAILED:
-                payout_reject(payout=payout, actor=actor, reason=str(PROVIDER_FAILED), failed=True)
-                outcome.failed += 1
-            else:
-                outcome.pending += 1
-        except ValidationError:
-            continue  # settled meanwhile (another check of the same batch)
+    with webhook_batching():  # one webhook job for the batch
+        for payout in payouts:
+            status = statuses.get(str(payout.pk))
+            try:
+                if status == PAID:
+                    payout_mark_paid(payout=payout, actor=actor, provider_ref=reference)
+                    outcome.paid += 1
+                elif status == FAILED:
+                    payout_reject(
+                        payout=payout, actor=actor, reason=str(PROVIDER_FAILED), failed=True
+                    )
+                    outcome.failed += 1
+                else:
+                    outcome.pending += 1
+            except ValidationError:
+                continue  # settled meanwhile (another check of the same batch)
 
 
 def _close_if_done(batch: PayoutBatch) -> None:

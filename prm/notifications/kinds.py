@@ -35,6 +35,7 @@ class Kind(models.TextChoices):
     STAFF_PAYOUT_REQUESTED = "staff_payout_requested", _("New payout requests")
     STAFF_CRM_ALERT = "staff_crm_alert", _("CRM connection alerts")
     STAFF_RISK_FLAGGED = "staff_risk_flagged", _("Items flagged by antifraud")
+    STAFF_WEBHOOK_DISABLED = "staff_webhook_disabled", _("Webhook endpoints turned off")
 
 
 PARTNER, STAFF = "partner", "staff"
@@ -69,6 +70,9 @@ SPECS: dict[str, Spec] = {
     Kind.STAFF_CRM_ALERT: Spec(STAFF, perm=Perm.INTEGRATIONS_MANAGE),
     # Those who may release or reject what antifraud holds.
     Kind.STAFF_RISK_FLAGGED: Spec(STAFF, digest=True, perm=Perm.ANTIFRAUD_DECIDE),
+    # Webhook endpoints are the owners' and admins' (secrets, URLs); the endpoint's
+    # owner is told, or every admin when the owner is gone.
+    Kind.STAFF_WEBHOOK_DISABLED: Spec(STAFF, perm=Perm.INTEGRATIONS_MANAGE),
 }
 
 PARTNER_KINDS = [k for k in Kind if SPECS[k].audience == PARTNER]

@@ -329,6 +329,21 @@ def _staff_risk(tenant: Tenant, rows: list[Notification], kind: str) -> Message:
     )
 
 
+def _staff_webhook(tenant: Tenant, rows: list[Notification], kind: str) -> Message:
+    p = rows[0].payload
+    return Message(
+        subject=_("%(name)s: a webhook endpoint was turned off") % {"name": tenant.name},
+        intro=_(
+            "Every delivery to %(url)s has failed since %(since)s, so the endpoint was "
+            "turned off. Fix the receiver, send a test event, then turn the endpoint on "
+            "again: the deliveries still waiting resume."
+        )
+        % {"url": p.get("url", ""), "since": p.get("since", "")},
+        action_label=_("Open the endpoint"),
+        action_url=_url(tenant, "console:webhook_detail", p.get("endpoint", "")),
+    )
+
+
 BUILDERS: dict[str, Callable[[Tenant, list[Notification], str], Message]] = {
     Kind.APPLICATION_APPROVED: _application,
     Kind.APPLICATION_REJECTED: _application,
@@ -345,6 +360,7 @@ BUILDERS: dict[str, Callable[[Tenant, list[Notification], str], Message]] = {
     Kind.STAFF_PAYOUT_REQUESTED: _staff_payouts,
     Kind.STAFF_CRM_ALERT: _staff_crm,
     Kind.STAFF_RISK_FLAGGED: _staff_risk,
+    Kind.STAFF_WEBHOOK_DISABLED: _staff_webhook,
 }
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from antifraud.jobs import enqueue_scoring
 from prm.jobs import job_enqueue
 from prm.models import Tenant
+from prm.webhooks.events import emit as webhook_emit
 from programs.analytics.refresh import touch_conversion
 from programs.models import Conversion, Lead, LeadEvent, Program, Refund
 from programs.services.attribution import attribute
@@ -134,7 +135,10 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
             new_value="converted",
             text=f"order {conversion.external_id}",
         )
+        lead.status = Lead.Status.CONVERTED
+        webhook_emit(tenant, "lead.status_changed", [lead], previous_status=old)
     touch_conversion(tenant, conversion, lead)
+    webhook_emit(tenant, "conversion.created", [conversion])
     return conversion
 
 
@@ -177,4 +181,5 @@ def refund_record(
         partners=[conversion.partner_id] if conversion.partner_id else [],
     )
     touch_conversion(tenant, conversion, conversion.lead)
+    webhook_emit(tenant, "conversion.refunded", [conversion], refund=refund)
     return refund, True

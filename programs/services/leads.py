@@ -16,6 +16,7 @@ from partners.models import PartnerProfile
 from prm.audit import audit_record
 from prm.jobs import job_enqueue
 from prm.models import Membership, Role, Tenant, User
+from prm.webhooks.events import emit as webhook_emit
 from programs.analytics.channel import referrer_domain
 from programs.analytics.refresh import touch_lead
 from programs.models import Click, Enrollment, Lead, LeadEvent, Program
@@ -221,6 +222,7 @@ def lead_create(
             new_value=str(lead.assigned_to.user),
         )
     touch_lead(tenant, lead)
+    webhook_emit(tenant, "lead.created", [lead])
     return lead
 
 
@@ -255,6 +257,7 @@ def lead_set_status(*, tenant: Tenant, lead: Lead, status: str, actor: User | No
         new_value=status,
     )
     touch_lead(tenant, lead)  # its outcome counts on the day it came in
+    webhook_emit(tenant, "lead.status_changed", [lead], previous_status=old)
     return lead
 
 

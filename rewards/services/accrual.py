@@ -126,6 +126,9 @@ def _create(
     from prm.notifications import events
 
     events.rewards_created(tenant=tenant, rewards=[reward])
+    from prm.webhooks.events import emit as webhook_emit
+
+    webhook_emit(tenant, "reward.created", [reward])
     return reward
 
 

@@ -295,6 +295,10 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
 
             # Only rewards inserted now: a batch run again announces nothing.
             events.rewards_created(tenant=require_tenant(), rewards=batch.rewards)
+            from prm.webhooks.events import emit as webhook_emit
+
+            # One cache read when nobody listens; else one insert and one job a batch.
+            webhook_emit(require_tenant(), "reward.created", batch.rewards)
             touch_now(require_tenant(), {row["partner_id"] for row in batch.entries})
         for reason, reward_ids in rejected.items():
             from antifraud.services.holds import reject_rewards

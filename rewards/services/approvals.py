@@ -17,6 +17,8 @@ from prm.models import Tenant, User
 from prm.notifications import events
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from prm.webhooks.events import batching as webhook_batching
+from prm.webhooks.events import emit as webhook_emit
 from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward
@@ -61,6 +63,7 @@ def reward_approve(*, reward: Reward, actor: User | None = None, reason: str = "
         )
         reward.reason = reason[:300]
         events.rewards_approved(tenant=reward.tenant, rewards=[reward])
+        webhook_emit(reward.tenant, "reward.approved", [reward])
         if actor is not None:
             audit_record(
                 tenant=reward.tenant,
@@ -117,6 +120,7 @@ def _reject_locked(reward: Reward, actor: User | None, reason: str) -> Reward:
     reward.status, reward.reason = Reward.Status.REJECTED, reason[:300]
     # Every rejection passes here (by hand, antifraud, a full refund before approval).
     events.reward_rejected(reward=reward, reason=reason)
+    webhook_emit(reward.tenant, "reward.rejected", [reward])
     return reward
 
 
@@ -163,7 +167,7 @@ def approve_due(*, limit: int = 5000, batch: int = 1000) -> int:
     for tenant in Tenant.objects.filter(pk__in=list(by_tenant)):
         pks = by_tenant[tenant.pk]
         # One e-mail per partner for the whole run, however many batches it takes.
-        with tenant_scope(tenant), batching():
+        with tenant_scope(tenant), batching(), webhook_batching():
             for start in range(0, len(pks), batch):
                 approved += approve_batch(tenant=tenant, reward_ids=pks[start : start + batch])
     return approved
@@ -261,7 +265,9 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool
             )
             LedgerEntry.objects.bulk_create(entries)
             approved = set(ok)
-            events.rewards_approved(tenant=tenant, rewards=[r for r in rewards if r.pk in approved])
+            decided = [r for r in rewards if r.pk in approved]
+            events.rewards_approved(tenant=tenant, rewards=decided)
+            webhook_emit(tenant, "reward.approved", decided)
             touch_now(tenant, {e.partner_id for e in entries})
     return done + len(ok)
 

@@ -18,6 +18,8 @@ from prm.notifications import events
 from prm.notifications.kinds import Kind
 from prm.notifications.services import batching
 from prm.tenancy import tenant_scope
+from prm.webhooks.events import batching as webhook_batching
+from prm.webhooks.events import emit as webhook_emit
 from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.services.ledger import ZERO, balance, lock_partner, money, post
 
@@ -86,6 +88,7 @@ def payout_request(
             payout=payout,
         )
         events.payouts_requested(tenant=tenant, payouts=[payout])
+        webhook_emit(tenant, "payout.requested", [payout])
     return payout
 
 
@@ -209,6 +212,8 @@ def payout_mark_paid(
                 after={"status": "paid"},
             )
         events.payout_decided(payout=payout, kind=Kind.PAYOUT_PAID)
+        payout.paid_at = payout.paid_at or timezone.now()
+        webhook_emit(payout.tenant, "payout.paid", [payout])
     payout.refresh_from_db()
     return payout
 
@@ -235,7 +240,7 @@ def scheduled_payouts(*, today: date | None = None, batch: int = 1000) -> int:
         if not is_schedule_day(method.schedule, today):
             continue
         # One e-mail per finance member for the day's run, not one per batch.
-        with tenant_scope(method.tenant), batching():
+        with tenant_scope(method.tenant), batching(), webhook_batching():
             details = list(
                 PayoutDetails.objects.filter(
                     method=method, partner__status=PartnerProfile.Status.ACTIVE
@@ -312,6 +317,7 @@ def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today
         PayoutRequest.objects.bulk_create(payouts)
         LedgerEntry.objects.bulk_create(entries)
         events.payouts_requested(tenant=tenant, payouts=payouts)
+        webhook_emit(tenant, "payout.requested", payouts)
     return len(payouts)
 
 

@@ -22,6 +22,7 @@ from prm.permissions import Perm
 from prm.post_only import post_only
 from prm.redirects import next_or
 from prm.tenancy import require_tenant
+from prm.webhooks.events import batching as webhook_batching
 from programs.analytics.drill import DrillForm
 from rewards import selectors
 from rewards.forms import LedgerAdjustForm, RewardBulkForm, RewardFilterForm
@@ -84,7 +85,8 @@ def rewards_bulk(request: HttpRequest) -> HttpResponse:
         if answer == "skip":
             chosen = [r for r in chosen if r not in flagged]
     done = skipped = 0
-    with batching():  # the partners get one e-mail each for the lot
+    # The partners get one e-mail each for the lot; webhooks one job for the lot.
+    with batching(), webhook_batching():
         for reward in chosen:
             try:
                 if action == "approve":

@@ -47,6 +47,7 @@ from tests.factories import (
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
 from tests.rewards.helpers import D, make_program, rule
+from tests.webhooks.world import build as build_webhooks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -140,6 +141,10 @@ NOT_PAGES: dict[str, str] = {
     "console:antifraud_decide": "POST only",
     "console:payout_settings": "POST only",
     "console:program_money": "POST only",
+    "console:webhook_delete": "POST only",
+    "console:webhook_rotate": "POST only (answers the endpoint's page with the new secret)",
+    "console:webhook_test": "POST only",
+    "console:webhook_resend": "POST only",
 }
 
 
@@ -226,6 +231,7 @@ def world(site: Site) -> World:
     files = build_files(acme, owner)
     kwargs = {
         **files,
+        **build_webhooks(acme, owner),
         "group_id": group.pk,
         "tag_id": tag.pk,
         "segment_id": segment.pk,

@@ -593,6 +593,77 @@ DOCS = "tenant:api/docs/"
 add(DOCS, "valid", "GET", "/api/docs/")
 query_params(DOCS, "/api/docs/", ("lang", "version"))
 methods(DOCS, "/api/docs/", ("POST", "DELETE"))
+API_WEBHOOK = {
+    "url": "http://127.0.0.1:9/hooks",
+    "events": ["lead.created", "reward.approved"],
+    "description": "CRM",
+    "enabled": True,
+}
+WEBHOOKS = "tenant:api/v1/webhooks"
+json_fields(WEBHOOKS, "/api/v1/webhooks", API_WEBHOOK, "application/json", headers=AUTH)
+for label, headers in HOSTILE_AUTH.items():
+    add(WEBHOOKS, f"auth {label}", "GET", "/api/v1/webhooks", headers=headers)
+    add(
+        WEBHOOKS,
+        f"auth {label} POST",
+        "POST",
+        "/api/v1/webhooks",
+        headers=headers,
+        content_type="application/json",
+        body={"json": API_WEBHOOK},
+    )
+add(WEBHOOKS, "list", "GET", "/api/v1/webhooks", headers=AUTH)
+for label, value in QUERY_VALUES.items():
+    add(
+        WEBHOOKS,
+        f"query cursor = {label}",
+        "GET",
+        "/api/v1/webhooks",
+        query=f"cursor={value}",
+        headers=AUTH,
+    )
+    add(
+        WEBHOOKS,
+        f"query limit = {label}",
+        "GET",
+        "/api/v1/webhooks",
+        query=f"limit={value}",
+        headers=AUTH,
+    )
+methods(WEBHOOKS, "/api/v1/webhooks", ("PUT", "PATCH", "DELETE"))
+WEBHOOK = "tenant:api/v1/webhooks/<uuid:endpoint_id>"
+WEBHOOK_ROTATE = "tenant:api/v1/webhooks/<uuid:endpoint_id>/rotate-secret"
+for label, value in PATH_VALUES.items():
+    for method in ("GET", "DELETE"):
+        add(WEBHOOK, f"path {label} {method}", method, f"/api/v1/webhooks/{value}", headers=AUTH)
+    add(
+        WEBHOOK_ROTATE,
+        f"path {label}",
+        "POST",
+        f"/api/v1/webhooks/{value}/rotate-secret",
+        headers=AUTH,
+    )
+for label, body in BAD_BODIES.items():
+    add(
+        WEBHOOK,
+        f"PATCH body {label}",
+        "PATCH",
+        f"/api/v1/webhooks/{LEAD_ID}",
+        headers=AUTH,
+        content_type="application/json",
+        body=body,
+    )
+for label, headers in HOSTILE_AUTH.items():
+    add(WEBHOOK, f"auth {label}", "GET", f"/api/v1/webhooks/{LEAD_ID}", headers=headers)
+    add(
+        WEBHOOK_ROTATE,
+        f"auth {label}",
+        "POST",
+        f"/api/v1/webhooks/{LEAD_ID}/rotate-secret",
+        headers=headers,
+    )
+methods(WEBHOOK, f"/api/v1/webhooks/{LEAD_ID}", ("POST", "PUT"))
+methods(WEBHOOK_ROTATE, f"/api/v1/webhooks/{LEAD_ID}/rotate-secret", ("GET", "PUT", "DELETE"))
 
 # ----------------------------------------------------------------------------- forms and pages
 

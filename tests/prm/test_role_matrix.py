@@ -38,6 +38,7 @@ from tests.dataio.world import build as build_files
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
+from tests.webhooks.world import build as build_webhooks
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROLES = [role.value for role in Role]
@@ -231,6 +232,15 @@ URLS: dict[str, tuple[str, Does]] = {
     "conversions_import": ("Conversion import", W),
     "conversions_import_detail": ("Conversion import", W),
     "conversions_import_confirm": ("Conversion import", W),
+    # Webhooks: endpoints, their secrets, test events, the delivery log
+    "webhooks": ("Webhooks", R),
+    "webhook_create": ("Webhooks", W),
+    "webhook_detail": ("Webhooks", R),
+    "webhook_edit": ("Webhooks", W),
+    "webhook_delete": ("Webhooks", W),
+    "webhook_rotate": ("Webhooks", W),
+    "webhook_test": ("Webhooks", W),
+    "webhook_resend": ("Webhooks", W),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -254,6 +264,7 @@ SIDEBAR = {
     "Antifraud review": "antifraud",
     "My notifications": "my_notifications",
     "Scheduled exports": "scheduled_exports",
+    "Webhooks": "webhooks",
 }
 
 
@@ -374,7 +385,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
         # links behind them) are on the pages each role opens.
         rollups_rebuild(acme)
         files = build_files(acme, staff["owner"])
+        hooks = build_webhooks(acme, staff["owner"])
         kwargs = {
+            **hooks,
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
             "domain_id": domain.pk,
