@@ -223,7 +223,7 @@ def _in_savepoint(run: Any) -> dict[str, Any]:
     return state
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_the_batch_engine_agrees_with_the_per_conversion_engine(in_acme, seed):
     rnd = random.Random(seed)
     ids = _world(in_acme, rnd)
