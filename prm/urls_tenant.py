@@ -102,8 +102,9 @@ urlpatterns = [
     path("brand/logo", branding.branding_logo, name="branding_logo"),
     path("brand/favicon", branding.branding_favicon, name="branding_favicon"),
     path("hooks/crm/<str:secret>/", crm_event, name="crm_event"),
-    *api_patterns,
+    # Before api_patterns: those end with the JSON 404 for any other /api/ URL.
     *webhook_urls.api_patterns,
+    *api_patterns,
     path("manage/", include(console_patterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
