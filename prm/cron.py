@@ -81,3 +81,10 @@ cron.register(
     args=("prm.dataio.imports.prune_old_imports",),
     cron="29 3 * * *",
 )
+# Scheduled news posts whose time has come: published (and e-mailed if asked).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("partners.news.services.publish_due",),
+    interval=60,
+)
