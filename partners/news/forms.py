@@ -80,10 +80,10 @@ class PostForm(forms.ModelForm):
             # Published: its date stays (the form no longer schedules it).
             del self.fields["when"]
             del self.fields["publish_at"]
-        elif post.pk:
+        elif not post._state.adding:
             self.initial.setdefault("when", LATER)
             self.initial.setdefault("publish_at", timezone.localtime(post.publish_at))
-        self.has_image = bool(post.pk) and PostImage.objects.filter(post=post).exists()
+        self.has_image = not post._state.adding and PostImage.objects.filter(post=post).exists()
         if not self.has_image:
             del self.fields["remove_image"]
 

@@ -71,7 +71,8 @@ def _post_form(request: HttpRequest, post: Post) -> HttpResponse:
         else:
             messages.success(request, _("The post “%s” is scheduled.") % saved.title)
         return redirect("console:news")
-    return render(request, "console/news/form.html", {"form": form, "post": post})
+    context = {"form": form, "post": post, "creating": post._state.adding}
+    return render(request, "console/news/form.html", context)
 
 
 @staff_required(Perm.NEWS_MANAGE)
