@@ -19,6 +19,7 @@ from programs.models import Program
 from rewards.models import PartnerGroup
 
 NOW, LATER = "now", "later"
+MAX_BODY = 50_000
 
 
 class PostForm(forms.ModelForm):
@@ -88,7 +89,12 @@ class PostForm(forms.ModelForm):
             del self.fields["remove_image"]
 
     def clean_body(self) -> str:
-        body = clean_html(self.cleaned_data.get("body") or "")
+        raw = self.cleaned_data.get("body") or ""
+        if len(raw) > MAX_BODY:
+            raise forms.ValidationError(
+                _("The text is too long: %(n)d characters at most.") % {"n": MAX_BODY}
+            )
+        body = clean_html(raw)
         if not has_text(body):
             raise forms.ValidationError(_("Write the post's text."))
         return body

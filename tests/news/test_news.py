@@ -5,6 +5,7 @@ group, three partners), no browser: tests/e2e/test_news.py walks the story once.
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -243,12 +244,23 @@ def _huge() -> SimpleUploadedFile:
         ({"image": _svg}, "SVG"),
         ({"image": _huge}, "limit"),
         ({"body": "<script>alert(1)</script>"}, "Write the post"),
+        ({"body": "x" * 50_001}, "too long"),
         ({"audience": "program"}, "Choose the program"),
         ({"audience": "group"}, "Choose the group"),
         ({"when": "later"}, "Give the date"),
         ({"when": "later", "publish_at": "2001-01-01T10:00"}, "in the future"),
     ],
-    ids=["exe", "svg", "huge", "empty-body", "no-program", "no-group", "no-time", "past"],
+    ids=[
+        "exe",
+        "svg",
+        "huge",
+        "empty-body",
+        "long-body",
+        "no-program",
+        "no-group",
+        "no-time",
+        "past",
+    ],
 )
 def test_bad_input_is_a_form_error_and_nothing_is_saved(in_acme, admin, client_for, fields, error):
     data: dict[str, Any] = {
@@ -286,3 +298,24 @@ def test_another_workspace_sees_none_of_it(in_acme, world, globex, outsider, cli
     assert Post.objects.filter(pk=mine.pk).exists()
     with tenant_scope(globex):
         assert titles(stranger) == {"globex only"} and theirs.pk
+
+
+def test_the_feed_pages_through_older_posts(in_acme, world, client_for):
+    now = timezone.now()
+    Post.objects.bulk_create(
+        Post(
+            tenant=in_acme,
+            title=f"Post {n:02d}",
+            body="<p>x</p>",
+            publish_at=now - timedelta(hours=n),
+            published_at=now,
+        )
+        for n in range(12)
+    )
+    client = client_for(world["carol"].user)
+    first = client.get("/news/").content.decode()
+    assert first.count('class="card news-item') == 10 and "Post 00" in first
+    next_link = re.search(r'href="\?([^"]*page=2[^"]*)"', first)
+    assert next_link is not None
+    second = client.get("/news/?" + next_link.group(1).replace("&amp;", "&")).content.decode()
+    assert second.count('class="card news-item') == 2 and "Post 11" in second
