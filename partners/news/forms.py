@@ -55,7 +55,25 @@ class PostForm(forms.ModelForm):
         model = Post
         fields = ["title", "body", "audience", "program", "group", "send_email"]
         widgets = {
-            "body": forms.Textarea(attrs={"rows": 12, "class": "js-news-editor"}),
+            "body": forms.Textarea(
+                attrs={
+                    "rows": 12,
+                    "class": "js-news-editor",
+                    # The toolbar's button names (static/js/news_editor.js), in order.
+                    "data-labels": format_lazy(
+                        "{}|{}|{}|{}|{}|{}|{}|{}",
+                        _("Bold"),
+                        _("Italics"),
+                        _("Heading"),
+                        _("Paragraph"),
+                        _("List"),
+                        _("Numbered list"),
+                        _("Quote"),
+                        _("Link"),
+                    ),
+                    "data-link-prompt": _("The link's address (https://…)"),
+                }
+            ),
             "audience": forms.RadioSelect,
         }
         help_texts = {

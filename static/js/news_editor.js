@@ -10,7 +10,7 @@
     ["•", "<ul>\n<li>", "</li>\n</ul>"],
     ["1.", "<ol>\n<li>", "</li>\n</ol>"],
     ["❝", "<blockquote>", "</blockquote>"],
-    ["🔗", null, "</a>"]
+    ["URL", null, "</a>"]
   ];
 
   function wrap(area, open, close) {
@@ -27,15 +27,21 @@
     var bar = document.createElement("div");
     bar.className = "editor-toolbar";
     bar.setAttribute("role", "toolbar");
-    TOOLS.forEach(function (tool) {
+    var labels = (area.getAttribute("data-labels") || "").split("|");
+    var prompt = area.getAttribute("data-link-prompt") || "https://";
+    TOOLS.forEach(function (tool, n) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "small secondary";
       button.textContent = tool[0];
+      if (labels[n]) {
+        button.title = labels[n];
+        button.setAttribute("aria-label", labels[n]);
+      }
       button.addEventListener("click", function () {
         var open = tool[1];
         if (open === null) {
-          var url = window.prompt("https://", "https://");
+          var url = window.prompt(prompt, "https://");
           if (!url) { return; }
           open = '<a href="' + url.replace(/"/g, "&quot;") + '">';
         }

@@ -48,7 +48,7 @@ def test_staff_publish_news_and_the_partner_reads_it(page: Page, site: Site, ten
     body = form.locator("textarea[name=body]")
     body.fill("Double rewards in July")
     body.evaluate("el => { el.selectionStart = 0; el.selectionEnd = 6; }")
-    form.locator(".editor-toolbar").get_by_role("button", name="B").click()
+    form.locator(".editor-toolbar").get_by_role("button", name="Bold").click()
     expect(body).to_have_value("<strong>Double</strong> rewards in July")
     form.locator("input[name=send_email]").check()
     shot(page, "news-form")
