@@ -95,3 +95,10 @@ cron.register(
 cron.register(
     run_periodic, queue_name="default", args=("prm.webhooks.delivery.prune",), cron="47 3 * * *"
 )
+# Scheduled news posts whose time has come: published (and e-mailed if asked).
+cron.register(
+    run_periodic,
+    queue_name="default",
+    args=("partners.news.services.publish_due",),
+    interval=60,
+)

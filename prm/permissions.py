@@ -42,6 +42,8 @@ class Perm(StrEnum):
     CONVERSIONS_IMPORT = "conversions.import"
     SCHEDULED_EXPORTS_VIEW = "scheduled_exports.view"
     SCHEDULED_EXPORTS_MANAGE = "scheduled_exports.manage"
+    NEWS_VIEW = "news.view"
+    NEWS_MANAGE = "news.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -103,6 +105,10 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     # owners and admins set them up; the analyst, who reads everything, sees them.
     Perm.SCHEDULED_EXPORTS_VIEW: ADMINS | {Role.ANALYST},
     Perm.SCHEDULED_EXPORTS_MANAGE: ADMINS,
+    # News for partners: written by those who run partners (managers, owners, admins);
+    # every role reads the list.
+    Perm.NEWS_VIEW: ALL_STAFF,
+    Perm.NEWS_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

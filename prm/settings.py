@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "prm.notifications",
     "prm.dataio",
     "prm.webhooks",
+    "partners.news",
     "import_export",
 ]
 
@@ -348,6 +349,8 @@ PRM_BRANDING_LOGO_MAX_BYTES = int(os.environ.get("PRM_BRANDING_LOGO_MAX_BYTES", 
 PRM_BRANDING_FAVICON_MAX_BYTES = int(
     os.environ.get("PRM_BRANDING_FAVICON_MAX_BYTES", str(128 * 1024))
 )
+# A news post's image (README "News"), re-encoded and kept in the database with its post.
+PRM_NEWS_IMAGE_MAX_BYTES = int(os.environ.get("PRM_NEWS_IMAGE_MAX_BYTES", str(1024 * 1024)))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
 # Never served as a directory: branding files go out through prm.views.branding only.
 MEDIA_URL = "/media-not-served/"

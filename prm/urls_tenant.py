@@ -9,6 +9,7 @@ from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import urls_pages as partner_pages
 from partners import views as partner_views
+from partners.news import urls_pages as news_pages
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
@@ -69,6 +70,7 @@ console_patterns = (
         *notification_pages.console_patterns,
         *dataio_pages.console_patterns,
         *webhook_urls.console_patterns,
+        *news_pages.console_patterns,
     ],
     "console",
 )
@@ -91,6 +93,7 @@ partner_patterns = (
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
         *notification_pages.cabinet_patterns,
+        *news_pages.cabinet_patterns,
     ],
     "partners",
 )

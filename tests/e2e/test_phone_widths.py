@@ -28,6 +28,7 @@ from partners.models import (
     PartnerTag,
     SignupQuestion,
 )
+from partners.news.models import Post
 from prm.models import ApiKey, Role, Tenant, TenantDomain
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns, partner_patterns
@@ -145,6 +146,9 @@ NOT_PAGES: dict[str, str] = {
     "console:webhook_rotate": "POST only (answers the endpoint's page with the new secret)",
     "console:webhook_test": "POST only",
     "console:webhook_resend": "POST only",
+    "console:news_delete": "POST only",
+    "console:news_image": "an image",
+    "partners:news_image": "an image",
 }
 
 
@@ -227,6 +231,13 @@ def world(site: Site) -> World:
         partner_invitation = PartnerInvitation.objects.create(
             tenant=acme, email="new-partner@example.test", program=money.program
         )
+        post = Post.objects.create(
+            tenant=acme,
+            title=LONG_PROGRAM,
+            body=f"<p>{LONG_NAME} https://example.com/{'a' * 80}</p>",
+            publish_at=timezone.now(),
+            published_at=timezone.now(),
+        )
     assert enrollment is not None and conversion is not None
     files = build_files(acme, owner)
     kwargs = {
@@ -237,6 +248,7 @@ def world(site: Site) -> World:
         "segment_id": segment.pk,
         "question_id": question.pk,
         "partner_invitation_id": partner_invitation.pk,
+        "post_id": post.pk,
         "token": partner_invitation.token,
         "membership_id": target.pk,
         "invitation_id": invitation.pk,

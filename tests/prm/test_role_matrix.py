@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from antifraud.models import BlockEntry, RiskAssessment
 from partners.models import PartnerInvitation, PartnerSegment, PartnerTag, SignupQuestion
+from partners.news.models import Post, PostImage
 from prm.models import ApiKey, AuditEntry, Role, Tenant, TenantDomain, User
 from prm.tenancy import tenant_scope
 from prm.urls_tenant import console_patterns
@@ -40,6 +41,11 @@ from tests.integrations.console_world import build as build_crm
 from tests.rewards.console_world import build as build_money
 from tests.webhooks.world import build as build_webhooks
 
+# A 1×1 PNG (a news post's image).
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
+)
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROLES = [role.value for role in Role]
 
@@ -241,6 +247,12 @@ URLS: dict[str, tuple[str, Does]] = {
     "webhook_rotate": ("Webhooks", W),
     "webhook_test": ("Webhooks", W),
     "webhook_resend": ("Webhooks", W),
+    # News for partners
+    "news": ("News", R),
+    "news_create": ("News", W),
+    "news_edit": ("News", W),
+    "news_delete": ("News", W),
+    "news_image": ("News", R),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -265,6 +277,7 @@ SIDEBAR = {
     "My notifications": "my_notifications",
     "Scheduled exports": "scheduled_exports",
     "Webhooks": "webhooks",
+    "News": "news",
 }
 
 
@@ -380,6 +393,12 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             partner_invitation = PartnerInvitation.objects.create(
                 tenant=acme, email="new-partner@example.test", program=money.program
             )
+            post = Post.objects.create(
+                tenant=acme, title="Matrix news", body="<p>Hi</p>", publish_at=timezone.now()
+            )
+            PostImage.objects.create(
+                tenant=acme, post=post, content=PNG, content_type="image/png", width=1, height=1
+            )
         assert enrollment is not None and conversion is not None
         # The reports and the Overview read rollups: fill them, so their figures (and the
         # links behind them) are on the pages each role opens.
@@ -410,6 +429,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
             "segment_id": segment.pk,
             "question_id": question.pk,
             "partner_invitation_id": partner_invitation.pk,
+            "post_id": post.pk,
             "provider": "amocrm",
             "conflict_id": crm["conflict"],
             "row_id": crm["dead"],

@@ -68,6 +68,9 @@ class Command(BaseCommand):
             from programs import demo as tracking_demo
 
             tracking_demo.load(tenant)
+            from partners.news import demo as news_demo
+
+            news_demo.load(tenant)
         demo_user(OPERATOR, "Platform", "Operator", is_staff=True, is_superuser=True)
 
         platform = public_urls.platform_url()
