@@ -210,6 +210,7 @@ class FakeAmo:
         self._codes: dict[str, float] = {}
         self._revoked = False
         self._window: deque[float] = deque()
+        self.token_refreshes = 0  # refresh grants honoured
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -727,6 +728,7 @@ class FakeAmo:
                     self._refresh.pop(predecessor, None)
                 answer = self._issue_tokens()
                 self._refresh[answer["refresh_token"]] = token
+                self.token_refreshes += 1
                 return 200, answer
         raise refuse("Unsupported grant type")
 
