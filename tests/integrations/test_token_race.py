@@ -14,11 +14,14 @@ enters the connection's own.
 
 from __future__ import annotations
 
+import io
+import json
 import multiprocessing
 from collections import Counter
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 
 from integrations.crm.base import CrmRecord
@@ -110,5 +113,12 @@ def test_two_processes_refresh_once_per_expiry(
         crm.refresh_from_db()
         assert crm.status == CrmConnection.Status.ACTIVE
         assert crm.credentials.get("refreshed_at")
+        # Point 7: crm_health shows the refresh and what the CRM took from us this hour.
+        out_json = io.StringIO()
+        call_command("crm_health", tenant=in_acme.slug, provider=provider, stdout=out_json)
+        health = json.loads(out_json.getvalue())
+        assert health["token_refreshed_at"]
+        assert health["requests_last_hour"] >= 2 * CHUNKS
+        assert health["rate_bound_per_hour"] > health["requests_last_hour"]
     finally:
         fake.stop()

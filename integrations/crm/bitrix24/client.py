@@ -391,4 +391,6 @@ def exchange_code(
         "refresh_token": data.get("refresh_token", ""),
         "member_id": member_id or query.get("member_id", ""),
     }
+    with contextlib.suppress(TypeError, ValueError):
+        credentials["expires_at"] = time.time() + float(data.get("expires_in") or 3600)
     return endpoint.rstrip("/"), credentials
