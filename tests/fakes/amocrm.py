@@ -305,6 +305,12 @@ class FakeAmo:
                 return
             self._faults.append(_Fault(fault, times, path))
 
+    def prefill(self, requests: int) -> None:
+        """Another integration's ``requests`` have just landed in the current window."""
+        with self._lock:
+            now = time.monotonic()
+            self._window.extend([now] * requests)
+
     def expire_tokens(self) -> None:
         with self._lock:
             self._access = dict.fromkeys(self._access, 0.0)
