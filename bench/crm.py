@@ -549,11 +549,12 @@ def report(results: list[dict[str, Any]], box: dict[str, str], loads: tuple) -> 
             f"{again['lost']} | {again['count']:,} / {again['links']:,} |"
         )
         full = r["full"]
-        full_rate = full["queued"] / full["seconds"]
+        sent = full["requests"]["write"] + full["requests"]["lookup"]
+        full_rate = sent / full["seconds"]
         full_rows.append(
             f"| {name} | {PREFILL.get(r['provider'], 0)} | {full['queued']:,} | "
-            f"{split(full['requests'])} | {full['seconds']:,.1f} s | {full_rate:,.0f} | "
-            f"**{100 * full_rate / (allowed * per_write):.0f} %** | {full['new']} | "
+            f"{split(full['requests'])} | {full['seconds']:,.1f} s | {full_rate:,.2f} | "
+            f"{allowed:g} | **{100 * full_rate / allowed:.0f} %** | {full['new']} | "
             f"{full['duplicates']} | {full['lost']} |"
         )
         prof = first["profile"]
@@ -581,7 +582,7 @@ def report(results: list[dict[str, Any]], box: dict[str, str], loads: tuple) -> 
     )
     full_head = header(
         "CRM | already in the bucket | queued | requests: writes / look-ups / refused | "
-        "time | records/s | % of bound | new records | duplicates | lost"
+        "time | requests/s | bound (requests/s) | % of bound | new records | duplicates | lost"
     )
     profile_head = header(
         "CRM | wall | in the connector | of which throttle sleeps | waits after a refusal "
@@ -624,7 +625,9 @@ Bitrix24 bucket pre-filled to 45 of 50, amoCRM's one-second window holding 6 of 
 requests. Bitrix24 does not report its bucket level, so our throttle starts with its
 burst and must slow down on the portal's first 503 (`Throttle.penalize`: every worker of
 the connection drops to the sustained 2/s); the target is at most a couple of refusals and
-≥ 80 % of the sustained bound:
+≥ 80 % of the sustained bound. Nothing changed since the re-sync, so this pass sends the
+match look-ups only (no writes): the measure is requests per second against the CRM's
+request bound, which is what the bucket limits:
 
 {full_head}
 {nl.join(full_rows)}

@@ -152,6 +152,13 @@ class Throttle:
 
     def wait(self) -> float:
         """Take a slot; sleep until it comes. Returns the seconds slept."""
+        delay = self.reserve()
+        if delay > 0:
+            time.sleep(delay)
+        return delay
+
+    def reserve(self) -> float:
+        """Take a slot: the seconds until it comes (the caller sleeps)."""
         if self.window:
             delay = self._run(
                 "window",
@@ -163,8 +170,6 @@ class Throttle:
             delay = self._run("gcra", _GCRA, [self.key], [self.interval, self.tolerance])
         if delay is None:
             delay = self._reserve_local()
-        if delay > 0:
-            time.sleep(delay)
         return delay
 
     def penalize(self, pause: float = 0.0) -> None:
