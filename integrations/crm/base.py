@@ -11,7 +11,9 @@ Connectors never touch the database except through ``Credentials.save``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -66,6 +68,10 @@ class Credentials:
 
     values: dict[str, Any]
     save: Callable[[dict[str, Any]], None] = lambda values: None
+    # What storage holds now (another worker may have rotated the tokens), or None when
+    # the connection is not stored; and a lock shared by every worker of the connection.
+    reload: Callable[[], dict[str, Any] | None] = lambda: None
+    lock: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     def get(self, key: str, default: Any = "") -> Any:
         return self.values.get(key, default)
@@ -73,6 +79,34 @@ class Credentials:
     def update(self, **changes: Any) -> None:
         self.values.update(changes)
         self.save(dict(self.values))
+
+    def rotate(self, used_token: str, exchange: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+        """Refresh once per expiry, whoever asks: under the connection's lock, re-read the
+        stored tokens; when another worker already replaced ``used_token`` take its pair,
+        else ``exchange`` (the token request: values -> changes) and save the new pair
+        (committed) before anything uses it. A refusal counts only when the refresh token
+        we spent is still the stored one: another worker may have rotated it meanwhile.
+        Returns True when this call did the refresh."""
+        with self.lock():
+            fresh = self.reload()
+            if fresh is not None:
+                if fresh.get("access_token") and fresh.get("access_token") != used_token:
+                    self.values.update(fresh)
+                    return False
+                self.values.update(fresh)
+            spent = self.values.get("refresh_token")
+            try:
+                changes = exchange(dict(self.values))
+            except CrmAuthError:
+                again = self.reload()
+                if not again or not again.get("refresh_token") or again["refresh_token"] == spent:
+                    raise
+                self.values.update(again)
+                if again.get("access_token") != used_token:
+                    return False
+                changes = exchange(dict(self.values))
+            self.update(**changes, refreshed_at=time.time())
+            return True
 
 
 @dataclass
@@ -157,6 +191,7 @@ class ApiStats:
     calls: int = 0
     errors: int = 0
     throttled_seconds: float = 0.0
+    rate_refusals: int = 0  # answers refusing for rate (429/503), each waited out
     last_error: str = ""
 
 

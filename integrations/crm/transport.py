@@ -7,7 +7,10 @@ retried here with exponential backoff (1, 2, 4, 8 s ... ``PRM_CRM_BACKOFF_BASE``
 it, tests shrink it); a create is never blindly re-sent, because the CRM may have done
 it before the connection dropped: the engine re-queues it and the connector matches
 before creating again. Rate-limit answers are recognised by the connector
-(``rate_limited``) and waited out here, up to ``PRM_CRM_MAX_RATE_WAIT`` seconds each.
+(``rate_limited``) and waited out here, up to ``PRM_CRM_MAX_RATE_WAIT`` seconds each;
+the wait goes through the shared throttle (``Throttle.penalize``) so that every worker of
+the connection slows down, not only the one that was refused. Every request is counted
+per minute for the status page (``Throttle.count``).
 """
 
 from __future__ import annotations
@@ -89,13 +92,22 @@ class Transport:
                 self.stats.errors += 1
                 self.stats.last_error = f"HTTP {response.status_code} {method} {url}"[:300]
             retry_after = self.rate_limited(response)
+            if self.throttle is not None:
+                self.throttle.count(refused=retry_after is not None)
             if retry_after is not None:
+                self.stats.rate_refusals += 1
                 wait = min(max(retry_after, 0.05), settings.PRM_CRM_MAX_RATE_WAIT)
+                if self.throttle is not None:
+                    # The CRM is full (another integration, or our own burst): every
+                    # worker of this connection slows to the sustained rate, and the
+                    # next slot comes after the CRM's wait.
+                    self.throttle.penalize(wait)
                 if rate_waited + wait > settings.PRM_CRM_MAX_RATE_WAIT:
                     raise CrmRateLimited(f"rate limited ({response.status_code})", retry_after)
                 rate_waited += wait
-                self.stats.throttled_seconds += wait
-                time.sleep(wait)
+                if self.throttle is None:
+                    self.stats.throttled_seconds += wait
+                    time.sleep(wait)
                 continue
             if response.status_code >= 500 and delays:
                 time.sleep(delays.pop(0))

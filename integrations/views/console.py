@@ -20,6 +20,7 @@ from integrations.crm.base import CrmError
 from integrations.crm.monitoring import LABELS, THRESHOLDS, connection_health
 from integrations.crm.registry import PROVIDERS, module
 from integrations.crm.schedule import POLL_JOB
+from integrations.crm.usage import token_and_rate
 from integrations.forms import FieldMapForm, ProgramForm, StageMapForm
 from integrations.models import (
     CrmConflict,
@@ -104,6 +105,7 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
             # Subscribed, but the CRM holds another URL than the one we would register now.
             "hook_stale": crm.events_subscribed and crm.events_url != hook_url,
             "unmapped": crm.fields.filter(crm_field="").count(),
+            "usage": token_and_rate(crm),
         },
     )
 

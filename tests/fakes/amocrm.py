@@ -210,6 +210,7 @@ class FakeAmo:
         self._codes: dict[str, float] = {}
         self._revoked = False
         self._window: deque[float] = deque()
+        self.token_refreshes = 0  # refresh grants honoured
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -303,6 +304,12 @@ class FakeAmo:
                 self._faults = [f for f in self._faults if f.kind != fault]
                 return
             self._faults.append(_Fault(fault, times, path))
+
+    def prefill(self, requests: int) -> None:
+        """Another integration's ``requests`` have just landed in the current window."""
+        with self._lock:
+            now = time.monotonic()
+            self._window.extend([now] * requests)
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -727,6 +734,7 @@ class FakeAmo:
                     self._refresh.pop(predecessor, None)
                 answer = self._issue_tokens()
                 self._refresh[answer["refresh_token"]] = token
+                self.token_refreshes += 1
                 return 200, answer
         raise refuse("Unsupported grant type")
 

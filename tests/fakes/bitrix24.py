@@ -278,6 +278,7 @@ class FakeBitrix:
         self.outgoing_url = ""  # an outgoing webhook made in the UI (all CRM events)
         self.rate_rejections = 0
         self.max_level = 0.0  # highest bucket level seen (for the benchmark)
+        self.token_refreshes = 0  # refresh grants honoured
         self._ids = 0
         self._item_ids = 100000  # multifield value ids
         self._item_ids = 100000  # multifield value ids
@@ -364,6 +365,12 @@ class FakeBitrix:
                 self._faults = [f for f in self._faults if (f.kind, f.path) != (fault, path)]
                 return
             self._faults.append(_Fault(fault, times, path))
+
+    def prefill(self, level: float) -> None:
+        """The bucket as another integration left it: ``level`` requests already in."""
+        with self._lock:
+            self._level = float(level)
+            self._last = time.monotonic()
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -718,6 +725,7 @@ class FakeBitrix:
                 self._codes.discard(query["code"])
             elif grant == "refresh_token" and query.get("refresh_token") in self._refresh:
                 self._refresh.discard(query["refresh_token"])  # rotates: one use only
+                self.token_refreshes += 1
             else:
                 return (
                     400,

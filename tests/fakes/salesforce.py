@@ -266,6 +266,8 @@ class FakeSalesforce:
         self._counter = 0
         self._tokens: dict[str, _Token] = {}
         self._refresh_tokens: set[str] = set()
+        self.rotate_refresh = False  # True: each refresh spends the old refresh token
+        self.token_refreshes = 0  # refresh grants honoured
         self._codes: dict[str, str] = {}  # code -> redirect_uri
         self._cursors: dict[str, list[dict[str, Any]]] = {}
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
@@ -667,6 +669,12 @@ class FakeSalesforce:
                     400,
                     {"error": "invalid_grant", "error_description": "expired access/refresh token"},
                 )
+            self.token_refreshes += 1
+            if self.rotate_refresh:  # a connected app with refresh-token rotation on
+                self._refresh_tokens.discard(refresh)
+                refresh = "5Aep861" + secrets.token_urlsafe(40)
+                self._refresh_tokens.add(refresh)
+                return self._token_answer(refresh, with_refresh=True)
             return self._token_answer(refresh, with_refresh=False)
         raise Answer(
             400,

@@ -123,3 +123,14 @@ def test_crm_connect_subscribes_the_configured_url_and_records_it(
     assert result["event_url"] == expected
     assert _held(amo) == [expected]
     assert crm.events_url == expected
+
+
+def test_the_page_shows_token_expiry_last_refresh_and_the_rate_against_the_bound(
+    acme, owner: User, amo: FakeAmo, crm: CrmConnection
+) -> None:
+    client = Client(HTTP_HOST="acme.localhost")
+    client.force_login(owner)
+    page = _page(client)
+    assert 'id="crm-token-expires"' in page and " UTC" in page  # amo tokens carry expires_at
+    assert 'id="crm-token-refreshed"' in page
+    assert "25200" in page  # 7 requests/s for an hour

@@ -12,6 +12,8 @@ Auth kinds:
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -31,6 +33,10 @@ from integrations.crm.transport import Transport
 
 RATE = 2.0  # the portal's bucket drains 2 requests per second (non-Enterprise plans)
 BURST = 50
+# The per-method time budget (seconds of execution per 10 minutes; Bitrix does not publish
+# the cloud figure, 480 is its documented example) and the share at which we pause.
+OPERATING_BUDGET = 480.0
+OPERATING_SLOW = 0.9
 MAX_BATCH = 50  # commands per batch request
 PAGE = 50  # rows per list page, fixed by Bitrix
 DEFAULT_AUTH_URL = "https://oauth.bitrix.info"
@@ -171,14 +177,15 @@ class BitrixClient:
         refreshed = False
         while True:
             body = dict(params or {})
+            token = str(self.credentials.get("access_token") or "")
             if self.auth_kind == "oauth":
-                body["auth"] = self.credentials.get("access_token")
+                body["auth"] = token
             response = self.transport.request(
                 "POST", f"{self.root}/{method}", json=body, idempotent=idempotent
             )
             # A 401 means the request was not executed: safe to resend even a create.
             if response.status_code == 401 and self.auth_kind == "oauth" and not refreshed:
-                self.refresh()
+                self.refresh(token)
                 refreshed = True
                 continue
             return self._answer(response, method)
@@ -196,6 +203,7 @@ class BitrixClient:
             except ValueError as exc:
                 raise CrmRetryable(f"{method}: answer is not JSON") from exc
             if isinstance(data, dict) and "result" in data:
+                self._heed_time(data.get("time"))
                 return data
             code, text = error_of(response)
         message = f"{method}: {code + ' ' if code else ''}{text}".strip()
@@ -207,27 +215,54 @@ class BitrixClient:
             raise CrmRetryable(message)
         raise CrmValidationError(message)
 
-    def refresh(self) -> None:
-        """Trade the refresh token for a new pair; Bitrix rotates the refresh token, so
-        the new one is saved before anything else can fail."""
-        refresh_token = self.credentials.get("refresh_token")
-        if self.auth_kind != "oauth" or not refresh_token:
+    def _heed_time(self, figures: Any) -> None:
+        """Bitrix reports in every answer how much of the method's time budget is spent
+        (``operating`` seconds of the last 10 minutes) and when it frees up
+        (``operating_reset_at``): close to the budget we pause until then instead of
+        running into 429 OPERATION_TIME_LIMIT."""
+        if not isinstance(figures, dict) or self.transport.throttle is None:
+            return
+        try:
+            operating = float(figures.get("operating") or 0)
+            reset_at = float(figures.get("operating_reset_at") or 0)
+        except (TypeError, ValueError):
+            return
+        if operating >= OPERATING_BUDGET * OPERATING_SLOW and reset_at:
+            pause = min(max(reset_at - time.time(), 0.0), settings.PRM_CRM_MAX_RATE_WAIT)
+            self.transport.throttle.penalize(pause)
+
+    def refresh(self, used_token: str | None = None) -> None:
+        """Trade the refresh token for a new pair. Bitrix spends the old refresh token
+        on use, so this happens once per expiry across workers, under the connection's
+        lock, and the new pair is committed before anything uses it (``rotate``)."""
+        if self.auth_kind != "oauth" or not self.credentials.get("refresh_token"):
             raise CrmAuthError("Bitrix24 refused the credentials and there is no refresh token")
-        data = token_request(
-            self.token_transport,
-            self.auth_url,
-            {
-                "grant_type": "refresh_token",
-                "client_id": self.credentials.get("client_id"),
-                "client_secret": self.credentials.get("client_secret"),
-                "refresh_token": refresh_token,
-            },
-        )
-        self.credentials.update(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token") or refresh_token,
-            member_id=data.get("member_id") or self.credentials.get("member_id"),
-        )
+        if used_token is None:
+            used_token = str(self.credentials.get("access_token") or "")
+
+        def exchange(values: dict[str, Any]) -> dict[str, Any]:
+            refresh_token = values.get("refresh_token")
+            data = token_request(
+                self.token_transport,
+                self.auth_url,
+                {
+                    "grant_type": "refresh_token",
+                    "client_id": values.get("client_id"),
+                    "client_secret": values.get("client_secret"),
+                    "refresh_token": refresh_token,
+                },
+                idempotent=False,  # a resent refresh would spend a spent token
+            )
+            changes = {
+                "access_token": data["access_token"],
+                "refresh_token": data.get("refresh_token") or refresh_token,
+                "member_id": data.get("member_id") or values.get("member_id"),
+            }
+            with contextlib.suppress(TypeError, ValueError):
+                changes["expires_at"] = time.time() + float(data.get("expires_in") or 3600)
+            return changes
+
+        self.credentials.rotate(used_token, exchange)
 
     def batch(
         self, commands: dict[str, tuple[str, dict[str, Any]]], *, idempotent: bool
@@ -280,10 +315,12 @@ class BitrixClient:
             start = int(data["next"])
 
 
-def token_request(transport: Transport, auth_url: str, params: dict[str, Any]) -> dict[str, Any]:
+def token_request(
+    transport: Transport, auth_url: str, params: dict[str, Any], *, idempotent: bool = True
+) -> dict[str, Any]:
     """GET {auth_url}/oauth/token/ (Bitrix wants GET with the secret in the query)."""
     response = transport.request(
-        "GET", f"{auth_url.rstrip('/')}/oauth/token/", params=params, idempotent=True
+        "GET", f"{auth_url.rstrip('/')}/oauth/token/", params=params, idempotent=idempotent
     )
     code, text = error_of(response) if response.status_code >= 400 else ("", "")
     if response.status_code >= 500:
@@ -354,4 +391,6 @@ def exchange_code(
         "refresh_token": data.get("refresh_token", ""),
         "member_id": member_id or query.get("member_id", ""),
     }
+    with contextlib.suppress(TypeError, ValueError):
+        credentials["expires_at"] = time.time() + float(data.get("expires_in") or 3600)
     return endpoint.rstrip("/"), credentials

@@ -147,7 +147,7 @@ class SalesforceClient:
             self._check_allowance()
             token = self.credentials.get("access_token")
             if not token:
-                self.refresh()
+                self.refresh("")
                 refreshed = True
                 token = self.credentials.get("access_token")
             sent = {"Authorization": f"Bearer {token}", **(headers or {})}
@@ -157,7 +157,7 @@ class SalesforceClient:
             self.allowance = api_usage(response) or self.allowance
             # A 401 means nothing was executed: resending even a create is safe.
             if response.status_code == 401 and not refreshed:
-                self.refresh()
+                self.refresh(str(token))
                 refreshed = True
                 continue
             return self._answer(response, method, path_or_url)
@@ -181,27 +181,38 @@ class SalesforceClient:
             raise CrmRetryable(message)
         raise CrmValidationError(message)
 
-    def refresh(self) -> None:
+    def refresh(self, used_token: str | None = None) -> None:
         """A new access token from the refresh token (Salesforce keeps the refresh token
-        unless the connected app rotates it; a rotated one is stored at once)."""
-        refresh_token = self.credentials.get("refresh_token")
-        if not refresh_token:
-            raise CrmAuthError("Salesforce session expired and there is no refresh token")
-        data = token_request(
-            self.token_transport,
-            self.auth_url,
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": self.credentials.get("client_id"),
-                "client_secret": self.credentials.get("client_secret"),
-            },
-        )
-        self.credentials.update(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token") or refresh_token,
-        )
-        instance = str(data.get("instance_url") or "").rstrip("/")
+        unless the connected app rotates it; a rotated one is stored at once). Once per
+        expiry across workers: see ``Credentials.rotate``."""
+        if used_token is None:
+            used_token = str(self.credentials.get("access_token") or "")
+
+        def exchange(values: dict[str, Any]) -> dict[str, Any]:
+            refresh_token = values.get("refresh_token")
+            if not refresh_token:
+                raise CrmAuthError("Salesforce session expired and there is no refresh token")
+            data = token_request(
+                self.token_transport,
+                self.auth_url,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": values.get("client_id"),
+                    "client_secret": values.get("client_secret"),
+                },
+            )
+            changes = {
+                "access_token": data["access_token"],
+                "refresh_token": data.get("refresh_token") or refresh_token,
+            }
+            instance = str(data.get("instance_url") or "").rstrip("/")
+            if instance:
+                changes["instance_url"] = instance
+            return changes
+
+        self.credentials.rotate(used_token, exchange)
+        instance = str(self.credentials.get("instance_url") or "").rstrip("/")
         if instance:
             self.instance_url = instance
 

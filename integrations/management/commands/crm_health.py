@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from integrations.crm.monitoring import THRESHOLDS, connection_health
+from integrations.crm.usage import token_and_rate
 from integrations.management.commands._common import add_target, get_connection, get_tenant
 from prm.tenancy import tenant_scope
 
@@ -31,5 +32,6 @@ class Command(BaseCommand):
                 account=crm.account_name,
                 status_reason=crm.status_reason,
                 thresholds=THRESHOLDS,
+                **token_and_rate(crm),
             )
             self.stdout.write(json.dumps(health, indent=2))
