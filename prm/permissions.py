@@ -42,6 +42,8 @@ class Perm(StrEnum):
     CONVERSIONS_IMPORT = "conversions.import"
     SCHEDULED_EXPORTS_VIEW = "scheduled_exports.view"
     SCHEDULED_EXPORTS_MANAGE = "scheduled_exports.manage"
+    MATERIALS_VIEW = "materials.view"
+    MATERIALS_MANAGE = "materials.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -103,6 +105,10 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     # owners and admins set them up; the analyst, who reads everything, sees them.
     Perm.SCHEDULED_EXPORTS_VIEW: ADMINS | {Role.ANALYST},
     Perm.SCHEDULED_EXPORTS_MANAGE: ADMINS,
+    # Marketing materials are what partners promote with: managers (who run partners)
+    # publish them with owners and admins; every role sees them and their usage.
+    Perm.MATERIALS_VIEW: ALL_STAFF,
+    Perm.MATERIALS_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "antifraud",
     "integrations",
     "prm.notifications",
+    "partners.materials",
     "prm.dataio",
     "import_export",
 ]

@@ -9,6 +9,7 @@ from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import urls_pages as partner_pages
 from partners import views as partner_views
+from partners.materials import urls as material_pages
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
@@ -67,6 +68,7 @@ console_patterns = (
         *antifraud_pages.console_patterns,
         *notification_pages.console_patterns,
         *dataio_pages.console_patterns,
+        *material_pages.console_patterns,
     ],
     "console",
 )
@@ -89,6 +91,7 @@ partner_patterns = (
         *pages.cabinet_patterns,
         *money_pages.cabinet_patterns,
         *notification_pages.cabinet_patterns,
+        *material_pages.cabinet_patterns,
     ],
     "partners",
 )
@@ -105,6 +108,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     *notification_pages.public_patterns,
+    *material_pages.public_patterns,
     path("", include(prm_patterns)),
     path("", include(partner_patterns)),
 ]
