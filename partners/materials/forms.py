@@ -18,6 +18,16 @@ PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class MaterialForm(forms.ModelForm):
+    landing_url = forms.URLField(
+        label=_l("Landing page"),
+        required=False,
+        max_length=2048,
+        assume_scheme="https",
+        help_text=_l(
+            "Where the partner's link leads (one of the program's allowed sites); "
+            "empty: the program's landing page."
+        ),
+    )
     upload = forms.FileField(
         label=_l("File"),
         required=False,
@@ -46,10 +56,6 @@ class MaterialForm(forms.ModelForm):
         help_texts = {
             "body": _l(
                 "Placeholders filled in for each partner: {link}, {promo_code}, {partner_name}."
-            ),
-            "landing_url": _l(
-                "Where the partner's link leads (one of the program's allowed sites); "
-                "empty: the program's landing page."
             ),
         }
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
