@@ -18,6 +18,13 @@ PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class MaterialForm(forms.ModelForm):
+    # Querysets set per request (tenant-scoped) in __init__.
+    program = forms.ModelChoiceField(
+        label=_l("Program"), queryset=Program.all_tenants_unscoped.none(), required=False
+    )
+    group = forms.ModelChoiceField(
+        label=_l("Group"), queryset=PartnerGroup.all_tenants_unscoped.none(), required=False
+    )
     landing_url = forms.URLField(
         label=_l("Landing page"),
         required=False,

@@ -101,13 +101,7 @@ def _form(request: HttpRequest, material: Material) -> HttpResponse:
         )
         messages.success(request, _("Material %s saved.") % saved.title)
         return redirect("console:material_detail", material_id=saved.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "materials/console_form.html",
-        {"form": form, "material": material},
-        status=status,
-    )
+    return render(request, "materials/console_form.html", {"form": form, "material": material})
 
 
 @staff_required(Perm.MATERIALS_VIEW)

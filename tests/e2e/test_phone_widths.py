@@ -45,6 +45,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.integrations.console_world import build as build_crm
+from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
 from tests.rewards.helpers import D, make_program, rule
 
@@ -136,6 +137,10 @@ NOT_PAGES: dict[str, str] = {
     "console:antifraud_decide": "POST only",
     "console:payout_settings": "POST only",
     "console:program_money": "POST only",
+    "console:material_delete": "POST only",
+    "console:material_file": "the material's file (an image or a download)",
+    "partners:material_download": "a file download",
+    "partners:material_copied": "POST only (the copy buttons' beacon)",
 }
 
 
@@ -222,6 +227,7 @@ def world(site: Site) -> World:
     files = build_files(acme, owner)
     kwargs = {
         **files,
+        **build_materials(acme, owner),
         "group_id": group.pk,
         "tag_id": tag.pk,
         "segment_id": segment.pk,

@@ -37,6 +37,7 @@ from rewards.models import CorrectionRequest, PartnerGroup
 from tests.dataio.world import build as build_files
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
+from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -226,6 +227,13 @@ URLS: dict[str, tuple[str, Does]] = {
     "conversions_import": ("Conversion import", W),
     "conversions_import_detail": ("Conversion import", W),
     "conversions_import_confirm": ("Conversion import", W),
+    # Marketing materials (partners/materials)
+    "materials": ("Materials", R),
+    "material_create": ("Materials", W),
+    "material_detail": ("Materials", R),
+    "material_edit": ("Materials", W),
+    "material_delete": ("Materials", W),
+    "material_file": ("Materials", R),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -249,6 +257,7 @@ SIDEBAR = {
     "Antifraud review": "antifraud",
     "My notifications": "my_notifications",
     "Scheduled exports": "scheduled_exports",
+    "Materials": "materials",
 }
 
 
@@ -369,7 +378,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
         # links behind them) are on the pages each role opens.
         rollups_rebuild(acme)
         files = build_files(acme, staff["owner"])
+        materials = build_materials(acme, staff["owner"])
         kwargs = {
+            **materials,
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
             "domain_id": domain.pk,
