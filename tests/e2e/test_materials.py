@@ -81,7 +81,8 @@ def test_staff_publish_a_banner_and_a_partner_copies_it_with_their_link(
     ), copied
     shot(page, "materials-cabinet")
     page.wait_for_function(
-        "() => performance.getEntriesByType('resource').some(e => e.name.includes('/copied/') && e.responseEnd > 0)"
+        "() => performance.getEntriesByType('resource')"
+        ".some(e => e.name.includes('/copied/') && e.responseEnd > 0)"
     )
     with tenant_scope(tenant):
         material.refresh_from_db()
