@@ -211,3 +211,35 @@ def fill(
             f'alt="{html.escape(material.title)}"{size}></a>'
         )
     return Filled(material, link, promo_code, text, banner)
+
+
+def partner_clicks_by_material(
+    tenant: Tenant, partner: PartnerProfile, start: Any, end: Any, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The partner's accepted clicks through materials' links in [start, end] (local
+    days), per material, most first: the cabinet's stats table."""
+    from datetime import timedelta
+
+    from programs.analytics.refresh import day_start
+    from programs.models import Click
+
+    rows = list(
+        Click.objects.filter(
+            partner=partner,
+            status=Click.Status.ACCEPTED,
+            material_id__isnull=False,
+            created_at__gte=day_start(tenant, start),
+            created_at__lt=day_start(tenant, end + timedelta(1)),
+        )
+        .values("material_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "material_id")[:limit]
+    )
+    titles = dict(
+        Material.objects.filter(pk__in=[r["material_id"] for r in rows]).values_list("pk", "title")
+    )
+    return [
+        {"title": titles[r["material_id"]], "clicks": r["n"]}
+        for r in rows
+        if r["material_id"] in titles  # a deleted material's (or a forged marker's) clicks
+    ]

@@ -178,6 +178,9 @@ def test_staff_publish_and_a_partner_uses_them_with_their_own_link(
     detail = staff.get(f"/manage/materials/{banner.pk}/").content.decode()
     assert re.search(r'id="material-clicks">1<', detail) and "Alice A" in detail
     assert "1 click through your link" in partner.get("/materials/").content.decode()
+    stats = partner.get("/stats/").content.decode()
+    section = stats[stats.index('id="stats-materials"') :]
+    assert re.search(r"<td>Wide</td><td class=\"num\">1</td>", section)
     assert staff.get("/manage/materials/?kind=file&q=De").content.decode().count("Kit") == 0
 
 
