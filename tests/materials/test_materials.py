@@ -278,3 +278,28 @@ def test_demo_materials_load(acme, program, owner):
         kinds = sorted(Material.objects.values_list("kind", flat=True))
     assert kinds == ["banner", "file", "link", "text"]
     assert banner_png()[:4] == b"\x89PNG"
+
+
+def test_a_material_click_goes_through_the_redis_buffer_and_the_flush(
+    acme, program, alice, client_for, settings
+):
+    import django_rq
+
+    from programs.services import clicks as clicks_service
+
+    settings.PRM_JOBS_INLINE = False
+    stream = django_rq.get_connection("tracking")
+    stream.delete(clicks_service.STREAM)
+    material = Material.all_tenants_unscoped.create(
+        tenant=acme, kind="link", title="L", landing_url="https://shop.example.com/"
+    )
+    visitor = client_for(None)
+    assert visitor.get(f"/r/ALICE?m={material.pk}").status_code == 302
+    assert visitor.get("/r/ALICE?m=7e57c0de").status_code == 302  # malformed: no marker
+    try:
+        assert clicks_service.clicks_flush() == 2
+    finally:
+        stream.delete(clicks_service.STREAM)
+    with tenant_scope(acme):
+        markers = sorted(str(m) for m in Click.objects.values_list("material_id", flat=True))
+    assert markers == sorted([str(material.pk), "None"])
