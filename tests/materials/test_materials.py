@@ -303,3 +303,35 @@ def test_a_material_click_goes_through_the_redis_buffer_and_the_flush(
     with tenant_scope(acme):
         markers = sorted(str(m) for m in Click.objects.values_list("material_id", flat=True))
     assert markers == sorted([str(material.pk), "None"])
+
+
+def test_the_cabinet_page_costs_the_same_queries_with_more_materials(
+    acme, program, alice, client_for
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n):
+        for i in range(n):
+            Material.all_tenants_unscoped.create(
+                tenant=acme,
+                kind=("text", "link")[i % 2],
+                title=f"M{i}",
+                body="{link}",
+                landing_url="https://shop.example.com/",
+                audience=("everyone", "program")[i % 2],
+                program=program if i % 2 else None,
+            )
+
+    partner = client_for(alice.user)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert partner.get("/materials/").status_code == 200
+        return len(captured)
+
+    add(2)
+    queries()  # the first request warms the session and the host cache
+    few = queries()
+    add(8)
+    assert queries() == few
