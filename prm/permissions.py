@@ -44,6 +44,8 @@ class Perm(StrEnum):
     SCHEDULED_EXPORTS_MANAGE = "scheduled_exports.manage"
     NEWS_VIEW = "news.view"
     NEWS_MANAGE = "news.manage"
+    MATERIALS_VIEW = "materials.view"
+    MATERIALS_MANAGE = "materials.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -109,6 +111,10 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     # every role reads the list.
     Perm.NEWS_VIEW: ALL_STAFF,
     Perm.NEWS_MANAGE: ADMINS | {Role.MANAGER},
+    # Marketing materials are what partners promote with: managers (who run partners)
+    # publish them with owners and admins; every role sees them and their usage.
+    Perm.MATERIALS_VIEW: ALL_STAFF,
+    Perm.MATERIALS_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

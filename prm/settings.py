@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "antifraud",
     "integrations",
     "prm.notifications",
+    "partners.materials",
     "prm.dataio",
     "prm.webhooks",
     "partners.news",

@@ -10,6 +10,7 @@ from integrations.views.hooks import crm_event
 from partners import urls_pages as partner_pages
 from partners import views as partner_views
 from partners.news import urls_pages as news_pages
+from partners.materials import urls as material_pages
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
@@ -71,6 +72,7 @@ console_patterns = (
         *dataio_pages.console_patterns,
         *webhook_urls.console_patterns,
         *news_pages.console_patterns,
+        *material_pages.console_patterns,
     ],
     "console",
 )
@@ -94,6 +96,7 @@ partner_patterns = (
         *money_pages.cabinet_patterns,
         *notification_pages.cabinet_patterns,
         *news_pages.cabinet_patterns,
+        *material_pages.cabinet_patterns,
     ],
     "partners",
 )
@@ -112,6 +115,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     *notification_pages.public_patterns,
+    *material_pages.public_patterns,
     path("", include(prm_patterns)),
     path("", include(partner_patterns)),
 ]

@@ -44,6 +44,9 @@ class Click(TenantOwned):
     ip = models.CharField(_("IP (truncated or hashed)"), max_length=64, blank=True)
     # The ad network's click id found in the landing URL (gclid, yclid, fbclid, msclkid).
     paid_click = models.CharField(max_length=16, blank=True)
+    # The marketing material whose link was followed (``/r/CODE?m=<id>``): a plain
+    # column, no foreign key, so the click path stays one insert (partners.materials).
+    material_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta(TenantOwned.Meta):
@@ -53,6 +56,11 @@ class Click(TenantOwned):
             models.Index(fields=["tenant", "partner", "-created_at"]),
             # The program page counts the clicks of the enrollments it shows.
             models.Index(fields=["tenant", "enrollment"], name="click_tenant_enrollment_idx"),
+            models.Index(
+                fields=["tenant", "material_id"],
+                name="click_tenant_material_idx",
+                condition=models.Q(material_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -68,6 +68,8 @@ class ClickInput:
     utm_source: str = ""
     utm_medium: str = ""
     utm_campaign: str = ""
+    # A marketing material's id (``m`` on ``/r/CODE``), checked as a UUID by the view.
+    material: str = ""
 
 
 def parse_click(body: bytes) -> ClickInput:
@@ -163,6 +165,7 @@ def click_accept(
         "ip": mask_ip(ip, program["ip_mode"]),
         "x": verdict(enrollment, program),
         "src": source,
+        "m": click.material or None,
         "at": datetime.now(UTC).timestamp(),
     }
     record = clean_record(record)
@@ -205,7 +208,7 @@ def clean_record(record: dict[str, Any]) -> dict[str, Any]:
     cleaned = dict(record)
     for name in ("t", "p"):
         cleaned[name] = str(uuid.UUID(str(record[name])))
-    for name in ("e", "pa"):  # none for the click of an unknown referral code
+    for name in ("e", "pa", "m"):  # none for the click of an unknown referral code
         value = record.get(name)
         cleaned[name] = None if value is None else str(uuid.UUID(str(value)))
     for name, limit in _RECORD_TEXT.items():
@@ -273,6 +276,7 @@ def _row(ingest_id: str, record: dict[str, Any]) -> Any:
         device=(ua.device.family if ua and ua.device else "")[:64],
         ip=record.get("ip", ""),
         paid_click=paid_click_id(record.get("u", "")),
+        material_id=record.get("m"),
         status=Click.Status.REJECTED if reason else Click.Status.ACCEPTED,
         reject_reason=reason,
         created_at=datetime.fromtimestamp(record["at"], UTC),

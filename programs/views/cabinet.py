@@ -218,4 +218,9 @@ def stats(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     context["query"] = params.urlencode()
+    from partners.materials.services import partner_clicks_by_material
+
+    context["material_clicks"] = partner_clicks_by_material(
+        tenant, partner, period.start, period.end
+    )
     return render(request, "cabinet/stats.html", context)

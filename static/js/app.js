@@ -22,7 +22,16 @@
   "use strict";
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest(".js-copy");
-    if (!button || !navigator.clipboard) return;
+    if (!button) return;
+    // A material's copy button counts the copy (partners/materials): a small POST.
+    var beacon = button.getAttribute("data-beacon");
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (beacon && token && window.fetch) {
+      var body = new FormData();
+      body.append("csrfmiddlewaretoken", token.value);
+      fetch(beacon, { method: "POST", body: body, credentials: "same-origin" }).catch(function () {});
+    }
+    if (!navigator.clipboard) return;
     var source = document.getElementById(button.getAttribute("data-copy"));
     if (!source) return;
     navigator.clipboard.writeText(source.textContent.trim()).then(function () {

@@ -46,6 +46,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.integrations.console_world import build as build_crm
+from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
 from tests.rewards.helpers import D, make_program, rule
 from tests.webhooks.world import build as build_webhooks
@@ -149,6 +150,10 @@ NOT_PAGES: dict[str, str] = {
     "console:news_delete": "POST only",
     "console:news_image": "an image",
     "partners:news_image": "an image",
+    "console:material_delete": "POST only",
+    "console:material_file": "the material's file (an image or a download)",
+    "partners:material_download": "a file download",
+    "partners:material_copied": "POST only (the copy buttons' beacon)",
 }
 
 
@@ -243,6 +248,7 @@ def world(site: Site) -> World:
     kwargs = {
         **files,
         **build_webhooks(acme, owner),
+        **build_materials(acme, owner),
         "group_id": group.pk,
         "tag_id": tag.pk,
         "segment_id": segment.pk,

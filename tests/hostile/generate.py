@@ -247,7 +247,7 @@ query_params("tenant:t/<str:key>.js", "/t/{KEY}.js", ("v", "callback"))
 methods("tenant:t/<str:key>.js", "/t/{KEY}.js", ("POST", "PUT"))
 
 path_param("tenant:r/<str:code>", "/r/{}")
-query_params("tenant:r/<str:code>", "/r/{CODE}", ("sub", "to", "utm_source", "utm_campaign"))
+query_params("tenant:r/<str:code>", "/r/{CODE}", ("sub", "to", "utm_source", "utm_campaign", "m"))
 header_cases("tenant:r/<str:code>", "GET", "/r/{CODE}")
 add("tenant:r/<str:code>", "valid HEAD", "HEAD", "/r/{CODE}")
 methods("tenant:r/<str:code>", "/r/{CODE}", ("POST",))
@@ -825,6 +825,13 @@ for route, path in (
         "surrogate": "\ud800",
     }.items():
         add(route, f"if-none-match {label}", "GET", path, headers={"If-None-Match": etag})
+# A banner's image (partners/materials), public: partners embed it on their sites.
+MATERIAL_IMAGE = "tenant:m/<uuid:material_id>/image"
+path_param(MATERIAL_IMAGE, "/m/{}/image")
+add(MATERIAL_IMAGE, "nobody's id", "GET", "/m/7e57c0de-0000-4000-8000-000000000000/image")
+query_params(MATERIAL_IMAGE, "/m/7e57c0de-0000-4000-8000-000000000000/image", ("s",))
+header_cases(MATERIAL_IMAGE, "GET", "/m/7e57c0de-0000-4000-8000-000000000000/image")
+methods(MATERIAL_IMAGE, "/m/7e57c0de-0000-4000-8000-000000000000/image", ("HEAD", "POST", "PUT"))
 # A partner invitation (issue 13): the link signs a person up into a program.
 PARTNER_INVITE = "tenant:join/invite/<str:token>/"
 path_param(PARTNER_INVITE, "/join/invite/{}/")

@@ -38,6 +38,7 @@ from rewards.models import CorrectionRequest, PartnerGroup
 from tests.dataio.world import build as build_files
 from tests.factories import InvitationFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.integrations.console_world import build as build_crm
+from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
 from tests.webhooks.world import build as build_webhooks
 
@@ -253,6 +254,13 @@ URLS: dict[str, tuple[str, Does]] = {
     "news_edit": ("News", W),
     "news_delete": ("News", W),
     "news_image": ("News", R),
+    # Marketing materials (partners/materials)
+    "materials": ("Materials", R),
+    "material_create": ("Materials", W),
+    "material_detail": ("Materials", R),
+    "material_edit": ("Materials", W),
+    "material_delete": ("Materials", W),
+    "material_file": ("Materials", R),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -278,6 +286,7 @@ SIDEBAR = {
     "Scheduled exports": "scheduled_exports",
     "Webhooks": "webhooks",
     "News": "news",
+    "Materials": "materials",
 }
 
 
@@ -405,8 +414,10 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
         rollups_rebuild(acme)
         files = build_files(acme, staff["owner"])
         hooks = build_webhooks(acme, staff["owner"])
+        materials = build_materials(acme, staff["owner"])
         kwargs = {
             **hooks,
+            **materials,
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
             "domain_id": domain.pk,

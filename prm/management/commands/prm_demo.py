@@ -67,10 +67,14 @@ class Command(BaseCommand):
                 )
             from programs import demo as tracking_demo
 
-            tracking_demo.load(tenant)
+            program = tracking_demo.load(tenant)
             from partners.news import demo as news_demo
 
             news_demo.load(tenant)
+            from partners.materials import demo as materials_demo
+
+            owner = Membership.objects.filter(role="owner").select_related("user").first()
+            materials_demo.load(tenant, program, owner.user if owner else None)
         demo_user(OPERATOR, "Platform", "Operator", is_staff=True, is_superuser=True)
 
         platform = public_urls.platform_url()
