@@ -9,8 +9,8 @@ from integrations import urls_pages as crm_pages
 from integrations.views.hooks import crm_event
 from partners import urls_pages as partner_pages
 from partners import views as partner_views
-from partners.news import urls_pages as news_pages
 from partners.materials import urls as material_pages
+from partners.news import urls_pages as news_pages
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
