@@ -59,3 +59,6 @@ MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="prm-test-media-"))  # noqa: F405
 # STATIC_ROOT each time (a checkout where collectstatic ran: 1,300 files, ~0.15 s per
 # client). In autorefresh mode it looks a file up when one is asked for.
 WHITENOISE_AUTOREFRESH = True
+# The tests' own commits need not wait for the WAL to reach the disk (a crash loses a
+# test database, nothing else); the server's other sessions keep their setting.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
