@@ -427,27 +427,33 @@ def _span_params(tenant: Tenant, filters: Filters) -> dict[str, Any]:
 
 
 ACTIVE_SQL = """
-SELECT count(DISTINCT partner_id) FROM (
-    SELECT partner_id FROM programs_clickday WHERE tenant_id = %(tenant)s
-      AND day = ANY(%(edge_days)s::date[])
-    UNION ALL
-    SELECT partner_id FROM programs_activityday WHERE tenant_id = %(tenant)s
-      AND day = ANY(%(edge_days)s::date[]) AND partner_id IS NOT NULL
-    UNION ALL
-    SELECT partner_id FROM programs_partnerperiod WHERE tenant_id = %(tenant)s
-      AND ((span = 'month' AND start = ANY(%(months)s::date[]))
-           OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
-      AND partner_id IS NOT NULL
-      AND (clicks > 0 OR leads > 0 OR conversions > 0 OR revenue <> 0 OR accrued <> 0
-           OR approved <> 0 OR paid <> 0 OR clawed_back <> 0)
-) x
+SELECT count(DISTINCT a.partner_id)
+FROM programs_partneractivity a
+JOIN unnest(%(months)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
+WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
 """
 
 
+def month_masks(start: date, end: date) -> tuple[list[date], list[int]]:
+    """The months ``start``..``end`` (inclusive) touches, each with the bit mask of its
+    days in the period (bit d-1: day d, as in ``PartnerActivity``)."""
+    from datetime import timedelta
+
+    masks: dict[date, int] = {}
+    day = start
+    while day <= end:
+        month = day.replace(day=1)
+        masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
+        day += timedelta(days=1)
+    return list(masks), list(masks.values())
+
+
 def active_partners(tenant: Tenant, filters: Filters) -> int:
-    """Partners with a click, lead, conversion or money movement in the period."""
+    """Partners with a click, lead, conversion or money movement in the period: one
+    small ``PartnerActivity`` row per partner and month the period touches."""
+    months, masks = month_masks(filters.start, filters.end)
     with connection.cursor() as cursor:
-        cursor.execute(ACTIVE_SQL, _span_params(tenant, filters))
+        cursor.execute(ACTIVE_SQL, {"tenant": str(tenant.pk), "months": months, "masks": masks})
         return int(cursor.fetchone()[0])
 
 

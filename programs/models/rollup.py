@@ -275,6 +275,35 @@ class PartnerPeriod(TenantOwned):
         return f"{self.span} {self.start} {self.clicks}"
 
 
+class PartnerActivity(TenantOwned):
+    """The days of one local month on which a partner was active, as bit masks (bit
+    ``d - 1`` for day ``d``): ``click_days`` from ``ClickDay`` (set by the click flush,
+    never cleared but by a rebuild), ``activity_days`` from ``ActivityDay`` rows with a
+    non-zero figure (recomputed by the drain for the days it touches). "Active partners"
+    of any period counts the rows whose masks meet the period's days: one small row per
+    active partner and month, not one per partner, day and channel."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField()
+    partner = models.ForeignKey(
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+"
+    )
+    click_days = models.IntegerField(default=0)
+    activity_days = models.IntegerField(default=0)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "month", "partner"],
+                include=["click_days", "activity_days"],
+                name="partneractivity_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month} {self.click_days | self.activity_days:b}"
+
+
 class AnalyticsChange(TenantOwned):
     """A bucket whose ``ActivityDay`` rows must be recomputed: written in the same
     transaction as the change (so a lost job loses nothing), drained by the refresh job
