@@ -89,13 +89,18 @@ class Filters:
         }
 
 
+# Any of these partners; the "no partner" key (NO_ID) selects the unattributed rows.
+PARTNERS_ANY = f"""(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[])
+    OR ({NO_ID} = ANY(%(partners)s::uuid[]) AND partner_id IS NULL))"""
+
+
 def _where() -> str:
     where = [
         "tenant_id = %(tenant)s",
         "day BETWEEN %(start)s AND %(end)s",
         "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
         "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
-        "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
+        PARTNERS_ANY,
         "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
         """(%(q)s::text IS NULL OR partner_id IN (
             SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
@@ -259,7 +264,7 @@ def _where_spans() -> str:
             " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
             "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
             "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
-            "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
+            PARTNERS_ANY,
             """(%(q)s::text IS NULL OR partner_id IN (
                 SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
                 WHERE p.tenant_id = %(tenant)s
@@ -327,6 +332,8 @@ def grouped(
     """Rows of ``group`` (see GROUPS) over the filters' days, sorted and paged in SQL."""
     if group not in GROUPS or sort not in SORTS + ["k"]:
         raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
+    if group == "partner" and limit is not None and rankable(filters):
+        return _ranked_partners(tenant, filters, rates, sort, desc, limit, offset)
     params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
     spans = span_level(group, filters)
     if spans:
@@ -348,6 +355,136 @@ def grouped(
     keyed = rows[0]["keyed_rows"] if rows else 0
     for row in rows:
         derive(row)
+    return Page(rows, total, keyed)
+
+
+# A page of the rows by partner, in two steps: rank the period's active partners
+# (``PartnerActivity``) on the sort measure alone, read from the one rollup that holds
+# it, then read the page's partners' full rows by index (``grouped`` with their ids).
+_PERIOD_ROWS = f"""
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM {{daily}}
+    WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) {{extra}}
+    UNION ALL
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
+    WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[]) {{extra}}
+    UNION ALL
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
+    WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[]) {{extra}}
+"""
+_MONEY_COLUMN = {
+    "revenue_total": "revenue - refunded",
+    "accrued_total": "accrued",
+    "approved_total": "approved",
+    "paid_total": "paid",
+}
+
+
+def _rank_source(sort: str) -> str:
+    """SQL of (k, v): each partner's value of ``sort`` over the period (any order)."""
+    if sort in CLICK_MEASURES:
+        rows = _PERIOD_ROWS.format(daily="programs_clickday", cols=f"{sort} AS v", extra="")
+        return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
+    if sort in COUNT_MEASURES:
+        rows = _PERIOD_ROWS.format(
+            daily="programs_activityday",
+            cols=f"{sort} AS v",
+            extra=f"AND {sort} <> 0",
+        )
+        return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
+    if sort in _MONEY_COLUMN:  # per currency first, then converted, as ``grouped`` does
+        rows = _PERIOD_ROWS.format(
+            daily="programs_activityday",
+            cols=f"currency, {_MONEY_COLUMN[sort]} AS v",
+            extra="AND currency <> ''",
+        )
+        return f"""
+SELECT m.k, sum(m.v * r.rate) AS v FROM (
+    SELECT k, currency, sum(v) AS v FROM ({rows}) x GROUP BY 1, 2
+) m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.k"""
+    return "SELECT NULL::uuid AS k, NULL::numeric AS v LIMIT 0"  # by the key alone
+
+
+RANK_SQL = f"""
+WITH s AS (
+    SELECT a.partner_id AS k FROM programs_partneractivity a
+    JOIN unnest(%(amonths)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
+    WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
+      AND (%(q)s::text IS NULL OR a.partner_id IN (
+        SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+        WHERE p.tenant_id = %(tenant)s
+          AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))
+    GROUP BY 1
+    UNION ALL
+    SELECT {NO_ID} WHERE %(q)s::text IS NULL AND EXISTS (
+        SELECT 1 FROM programs_activityday a
+        WHERE a.tenant_id = %(tenant)s AND a.partner_id IS NULL
+          AND a.day BETWEEN %(start)s AND %(end)s AND ({{nonzero}}))
+), v AS ({{source}})
+SELECT s.k, {_ID_TEXT.format(k="s.k")} AS key, count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE s.k <> {NO_ID}) OVER () AS keyed_rows
+FROM s LEFT JOIN v ON v.k = s.k
+ORDER BY {{order}}
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def rankable(filters: Filters) -> bool:
+    """Whether ``PartnerActivity`` knows the partners of these filters (it keeps no
+    program or channel; one partner or a chosen few are read directly)."""
+    return not (filters.program_id or filters.kind or filters.partner_id or filters.partner_ids)
+
+
+def _ranked_partners(
+    tenant: Tenant,
+    filters: Filters,
+    rates: Rates,
+    sort: str,
+    desc: bool,
+    limit: int,
+    offset: int,
+) -> Page:
+    from programs.analytics.rollup_sql import ACTIVITY_NONZERO
+
+    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    amonths, masks = month_masks(filters.start, filters.end)
+    direction = "DESC" if desc else "ASC"
+    value = "key" if sort == "k" else "coalesce(v.v, 0)"
+    sql = RANK_SQL.format(
+        nonzero=ACTIVITY_NONZERO.format(a="a"),
+        source=_rank_source(sort),
+        order=f"{value} {direction} NULLS LAST, key",
+    )
+    params = {
+        **filters.params(tenant),
+        **rates.sql_params(),
+        "months": months,
+        "weeks": weeks,
+        "edge_days": edge_days,
+        "amonths": amonths,
+        "masks": masks,
+        "limit": limit,
+        "offset": offset,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ranked = cursor.fetchall()
+    if not ranked:
+        return Page([], 0, 0)
+    order = {key: i for i, (_, key, _, _) in enumerate(ranked)}
+    page = grouped(
+        tenant,
+        replace(filters, q="", partner_ids=tuple(str(k) for k, *_ in ranked)),
+        "partner",
+        rates,
+        sort=sort,
+        desc=desc,
+    )
+    rows = sorted((row for row in page.rows if row["k"] in order), key=lambda r: order[r["k"]])
+    total, keyed = ranked[0][2], ranked[0][3]
+    for row in rows:
+        row.update(total_rows=total, keyed_rows=keyed)
     return Page(rows, total, keyed)
 
 
