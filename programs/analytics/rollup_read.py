@@ -363,13 +363,15 @@ def grouped(
 # it, then read the page's partners' full rows by index (``grouped`` with their ids).
 _PERIOD_ROWS = f"""
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM {{daily}}
-    WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) {{extra}}
+    WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) AND {{daily_where}}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
-    WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[]) {{extra}}
+    WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[])
+      AND {{where}}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
-    WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[]) {{extra}}
+    WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[])
+      AND {{where}}
 """
 _MONEY_COLUMN = {
     "revenue_total": "revenue - refunded",
@@ -380,22 +382,34 @@ _MONEY_COLUMN = {
 
 
 def _rank_source(sort: str) -> str:
-    """SQL of (k, v): each partner's value of ``sort`` over the period (any order)."""
+    """SQL of (k, v): each partner's value of ``sort`` over the period (any order).
+    Each branch names the currency it reads, so that PartnerPeriod's partial covering
+    indexes answer it (clicks are on the rows without a currency only)."""
     if sort in CLICK_MEASURES:
-        rows = _PERIOD_ROWS.format(daily="programs_clickday", cols=f"{sort} AS v", extra="")
+        rows = _PERIOD_ROWS.format(
+            daily="programs_clickday",
+            cols=f"{sort} AS v",
+            daily_where=f"{sort} <> 0",
+            where=f"currency = '' AND {sort} <> 0",
+        )
         return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
     if sort in COUNT_MEASURES:
-        rows = _PERIOD_ROWS.format(
-            daily="programs_activityday",
-            cols=f"{sort} AS v",
-            extra=f"AND {sort} <> 0",
+        rows = " UNION ALL ".join(
+            _PERIOD_ROWS.format(
+                daily="programs_activityday",
+                cols=f"{sort} AS v",
+                daily_where=f"{only} AND {sort} <> 0",
+                where=f"{only} AND {sort} <> 0",
+            )
+            for only in ("currency = ''", "currency <> ''")
         )
         return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
     if sort in _MONEY_COLUMN:  # per currency first, then converted, as ``grouped`` does
         rows = _PERIOD_ROWS.format(
             daily="programs_activityday",
             cols=f"currency, {_MONEY_COLUMN[sort]} AS v",
-            extra="AND currency <> ''",
+            daily_where="currency <> ''",
+            where="currency <> ''",
         )
         return f"""
 SELECT m.k, sum(m.v * r.rate) AS v FROM (
@@ -594,25 +608,8 @@ def active_partners(tenant: Tenant, filters: Filters) -> int:
         return int(cursor.fetchone()[0])
 
 
-TOP_BY_REVENUE_SQL = """
-SELECT m.partner_id FROM (
-    SELECT partner_id, currency, sum(revenue - refunded) AS revenue FROM (
-        SELECT partner_id, currency, revenue, refunded FROM programs_activityday
-        WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[])
-          AND partner_id IS NOT NULL AND currency <> ''
-        UNION ALL
-        SELECT partner_id, currency, revenue, refunded FROM programs_partnerperiod
-        WHERE tenant_id = %(tenant)s
-          AND ((span = 'month' AND start = ANY(%(months)s::date[]))
-               OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
-          AND partner_id IS NOT NULL AND currency <> ''
-    ) y GROUP BY 1, 2
-) m JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
-  ON r.currency = m.currency
-GROUP BY m.partner_id
-HAVING sum(m.revenue * r.rate) > 0
-ORDER BY sum(m.revenue * r.rate) DESC, m.partner_id
-LIMIT %(limit)s
+TOP_SQL = f"""
+SELECT k FROM ({{source}}) v WHERE k <> {NO_ID} AND v > 0 ORDER BY v DESC, k LIMIT %(limit)s
 """
 
 
@@ -623,7 +620,7 @@ def top_partners(
     alone, then their full rows (a handful of partners, read by index)."""
     params = {**_span_params(tenant, filters), **rates.sql_params(), "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(TOP_BY_REVENUE_SQL, params)
+        cursor.execute(TOP_SQL.format(source=_rank_source("revenue_total")), params)
         ids = tuple(str(row[0]) for row in cursor.fetchall())
     if not ids:
         return []
