@@ -75,8 +75,10 @@ class Filters:
     partner_ids: tuple[str, ...] = ()  # any of these partners (the Overview's top ones)
     q: str = ""  # partner name or e-mail contains
     kind: str = ""  # channel kind
+    q_ids: tuple[str, ...] | None = None  # the partners ``q`` finds (``searched``)
 
     def params(self, tenant: Tenant) -> dict[str, Any]:
+        found = self.q_ids if self.q_ids is not None or not self.q else searched(tenant, self).q_ids
         return {
             "tenant": str(tenant.pk),
             "start": self.start,
@@ -85,6 +87,7 @@ class Filters:
             "partner": self.partner_id or None,
             "partners": list(self.partner_ids) if self.partner_ids else None,
             "q": f"%{self.q}%" if self.q else None,
+            "q_ids": list(found) if self.q else None,
             "kind": self.kind or None,
         }
 
@@ -92,6 +95,25 @@ class Filters:
 # Any of these partners; the "no partner" key (NO_ID) selects the unattributed rows.
 PARTNERS_ANY = f"""(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[])
     OR ({NO_ID} = ANY(%(partners)s::uuid[]) AND partner_id IS NULL))"""
+
+
+# A name search: the partners it finds, looked up once (``searched``), so the rollups
+# are read by partner (a search that finds few partners reads few rows).
+Q_IDS = "(%(q_ids)s::uuid[] IS NULL OR partner_id = ANY(%(q_ids)s::uuid[]))"
+SEARCH_SQL = """
+SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+WHERE p.tenant_id = %(tenant)s AND (p.display_name ILIKE %(q)s OR u.email ILIKE %(q)s)
+"""
+
+
+def searched(tenant: Tenant, filters: Filters) -> Filters:
+    """The filters with the partners their name search finds (one query; none if no
+    search)."""
+    if not filters.q or filters.q_ids is not None:
+        return filters
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_SQL, {"tenant": str(tenant.pk), "q": f"%{filters.q}%"})
+        return replace(filters, q_ids=tuple(str(row[0]) for row in cursor.fetchall()))
 
 
 def _where() -> str:
@@ -102,10 +124,7 @@ def _where() -> str:
         "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
         PARTNERS_ANY,
         "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
-        """(%(q)s::text IS NULL OR partner_id IN (
-            SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
-            WHERE p.tenant_id = %(tenant)s
-              AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+        Q_IDS,
     ]
     return " AND ".join(where)
 
@@ -265,10 +284,7 @@ def _where_spans() -> str:
             "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
             "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
             PARTNERS_ANY,
-            """(%(q)s::text IS NULL OR partner_id IN (
-                SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
-                WHERE p.tenant_id = %(tenant)s
-                  AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+            Q_IDS,
         ]
     )
 
@@ -425,10 +441,7 @@ WITH s AS (
     SELECT a.partner_id AS k FROM programs_partneractivity a
     JOIN unnest(%(amonths)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
     WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
-      AND (%(q)s::text IS NULL OR a.partner_id IN (
-        SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
-        WHERE p.tenant_id = %(tenant)s
-          AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))
+      AND (%(q_ids)s::uuid[] IS NULL OR a.partner_id = ANY(%(q_ids)s::uuid[]))
     GROUP BY 1
     UNION ALL
     SELECT {NO_ID} WHERE %(q)s::text IS NULL AND EXISTS (
