@@ -5,10 +5,26 @@ import django.db.models.manager
 from django.db import migrations, models
 
 
+# programs.analytics.rollup_sql.ACTIVE_REBUILD as of this migration.
+ACTIVE_REBUILD = """INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
+SELECT tenant_id, date_trunc('month', day)::date, partner_id,
+       bit_or(CASE WHEN click THEN (1 << (extract(day from day)::int - 1)) ELSE 0 END),
+       bit_or(CASE WHEN click THEN 0 ELSE (1 << (extract(day from day)::int - 1)) END)
+FROM (
+    SELECT DISTINCT tenant_id, day, partner_id, true AS click FROM programs_clickday
+    WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
+      AND clicks > 0
+    UNION
+    SELECT DISTINCT tenant_id, day, partner_id, false FROM programs_activityday a
+    WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
+      AND partner_id IS NOT NULL AND (a.leads <> 0 OR a.leads_converted <> 0 OR a.leads_rejected <> 0 OR a.leads_refunded <> 0 OR a.leads_duplicate <> 0 OR a.leads_flagged <> 0 OR a.conversions <> 0 OR a.conversions_refunded <> 0 OR a.conversions_flagged <> 0 OR a.revenue <> 0 OR a.refunded <> 0 OR a.accrued <> 0 OR a.approved <> 0 OR a.paid <> 0 OR a.clawed_back <> 0)
+) x
+GROUP BY 1, 2, 3
+"""
+
+
 def fill(apps, schema_editor):
     """Every tenant's masks from the daily rollups already there."""
-    from programs.analytics.rollup_sql import ACTIVE_REBUILD
-
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
