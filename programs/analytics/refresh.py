@@ -54,6 +54,7 @@ def clicks_rolled_up(ingest_ids: list[str]) -> None:
         cursor.execute(sql.PROGRAM_CLICKS_UPSERT, {"ids": ingest_ids})
         cursor.execute(sql.CHANNEL_CLICKS_UPSERT, {"ids": ingest_ids})
         cursor.execute(sql.PERIOD_CLICKS_UPSERT, {"ids": ingest_ids})
+        cursor.execute(sql.ACTIVE_CLICKS_UPSERT, {"ids": ingest_ids})
 
 
 # Leads, conversions, money
@@ -139,6 +140,7 @@ def activity_recompute(tenant: Tenant, buckets: set[Bucket]) -> None:
         cursor.execute(sql.activity_insert(buckets=True), params)
         _program_days(cursor, {"tenant": str(tenant.pk), "pdays": sorted(set(days))}, sql.DAYS_IN)
         _partner_periods(cursor, tenant, ordered)
+        _partner_activity(cursor, tenant, ordered)
 
 
 def span_start(span: str, day: date) -> date:
@@ -178,6 +180,21 @@ def _partner_periods(cursor: Any, tenant: Tenant, buckets: list[Bucket]) -> None
     cursor.execute(sql.PERIOD_ACTIVITY_UPSERT, params)
 
 
+def _partner_activity(cursor: Any, tenant: Tenant, buckets: list[Bucket]) -> None:
+    """Recompute PartnerActivity's ``activity_days`` bits of the buckets' days."""
+    pairs = [(day, str(p)) for day, p in buckets if p]
+    if not pairs:
+        return
+    params = {
+        "tenant": str(tenant.pk),
+        "adays": [day for day, _ in pairs],
+        "apartners": [p for _, p in pairs],
+    }
+    cursor.execute(sql.ACTIVE_LOCK, params)
+    cursor.execute(sql.ACTIVE_INSERT, params)
+    cursor.execute(sql.ACTIVE_UPDATE, params)
+
+
 def _program_days(cursor: Any, params: dict[str, Any], days: str) -> None:
     """Recompute ProgramDay's and ChannelDay's non-click columns of some days from
     ActivityDay."""
@@ -209,6 +226,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         AnalyticsChange,
         ChannelDay,
         ClickDay,
+        PartnerActivity,
         PartnerPeriod,
         ProgramDay,
     )
@@ -240,7 +258,10 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         periods = PartnerPeriod.all_tenants_unscoped.filter(tenant=tenant)
         if period_since:
             periods = periods.filter(start__gte=period_since)
-        for rows in (clicks, activity, programs, channels, periods):
+        # Whole months: from the first day of the month of ``since``.
+        month_since = span_start("month", since) if since else date(1970, 1, 1)
+        active = PartnerActivity.all_tenants_unscoped.filter(tenant=tenant, month__gte=month_since)
+        for rows in (clicks, activity, programs, channels, periods, active):
             rows._raw_delete(rows.db)
         cursor.execute(sql.CLICKS_REBUILD, params)
         click_rows = cursor.rowcount
@@ -253,6 +274,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         span_params = {"tenant": str(tenant.pk), "since": period_since or date(1970, 1, 1)}
         cursor.execute(sql.PERIOD_CLICKS_REBUILD, span_params)
         cursor.execute(sql.PERIOD_ACTIVITY_REBUILD, span_params)
+        cursor.execute(sql.ACTIVE_REBUILD, {"tenant": str(tenant.pk), "since": month_since})
         pending = AnalyticsChange.all_tenants_unscoped.filter(tenant=tenant)
         if since:
             pending = pending.filter(day__gte=since)
@@ -261,7 +283,7 @@ def rollups_rebuild(tenant: Tenant, *, since: date | None = None) -> dict[str, i
         # took a day-range scan for a handful of partners' rows: 280 ms instead of 3.
         cursor.execute(
             "ANALYZE programs_clickday, programs_activityday, programs_programday, "
-            "programs_channelday, programs_partnerperiod"
+            "programs_channelday, programs_partnerperiod, programs_partneractivity"
         )
     return {"clicks": click_rows, "activity": activity_rows}
 

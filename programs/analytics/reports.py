@@ -21,6 +21,7 @@ from programs.analytics.rollup_read import (
     Rates,
     grouped,
     money_of,
+    searched,
     totals,
 )
 from programs.models import Program
@@ -156,6 +157,7 @@ def report_rows(
         q=data.get("q", ""),
         kind=data.get("kind", ""),
     )
+    filters = searched(tenant, filters)  # once for the page's queries
     rates = Rates.on(tenant, period.end)
     offset = (page - 1) * page_size if page_size else 0
     result = grouped(

@@ -75,8 +75,10 @@ class Filters:
     partner_ids: tuple[str, ...] = ()  # any of these partners (the Overview's top ones)
     q: str = ""  # partner name or e-mail contains
     kind: str = ""  # channel kind
+    q_ids: tuple[str, ...] | None = None  # the partners ``q`` finds (``searched``)
 
     def params(self, tenant: Tenant) -> dict[str, Any]:
+        found = self.q_ids if self.q_ids is not None or not self.q else searched(tenant, self).q_ids
         return {
             "tenant": str(tenant.pk),
             "start": self.start,
@@ -85,8 +87,33 @@ class Filters:
             "partner": self.partner_id or None,
             "partners": list(self.partner_ids) if self.partner_ids else None,
             "q": f"%{self.q}%" if self.q else None,
+            "q_ids": list(found) if self.q else None,
             "kind": self.kind or None,
         }
+
+
+# Any of these partners; the "no partner" key (NO_ID) selects the unattributed rows.
+PARTNERS_ANY = f"""(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[])
+    OR ({NO_ID} = ANY(%(partners)s::uuid[]) AND partner_id IS NULL))"""
+
+
+# A name search: the partners it finds, looked up once (``searched``), so the rollups
+# are read by partner (a search that finds few partners reads few rows).
+Q_IDS = "(%(q_ids)s::uuid[] IS NULL OR partner_id = ANY(%(q_ids)s::uuid[]))"
+SEARCH_SQL = """
+SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+WHERE p.tenant_id = %(tenant)s AND (p.display_name ILIKE %(q)s OR u.email ILIKE %(q)s)
+"""
+
+
+def searched(tenant: Tenant, filters: Filters) -> Filters:
+    """The filters with the partners their name search finds (one query; none if no
+    search)."""
+    if not filters.q or filters.q_ids is not None:
+        return filters
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_SQL, {"tenant": str(tenant.pk), "q": f"%{filters.q}%"})
+        return replace(filters, q_ids=tuple(str(row[0]) for row in cursor.fetchall()))
 
 
 def _where() -> str:
@@ -95,12 +122,9 @@ def _where() -> str:
         "day BETWEEN %(start)s AND %(end)s",
         "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
         "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
-        "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
+        PARTNERS_ANY,
         "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
-        """(%(q)s::text IS NULL OR partner_id IN (
-            SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
-            WHERE p.tenant_id = %(tenant)s
-              AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+        Q_IDS,
     ]
     return " AND ".join(where)
 
@@ -259,11 +283,8 @@ def _where_spans() -> str:
             " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
             "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
             "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
-            "(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[]))",
-            """(%(q)s::text IS NULL OR partner_id IN (
-                SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
-                WHERE p.tenant_id = %(tenant)s
-                  AND (p.display_name ILIKE %(q)s::text OR u.email ILIKE %(q)s::text)))""",
+            PARTNERS_ANY,
+            Q_IDS,
         ]
     )
 
@@ -327,6 +348,8 @@ def grouped(
     """Rows of ``group`` (see GROUPS) over the filters' days, sorted and paged in SQL."""
     if group not in GROUPS or sort not in SORTS + ["k"]:
         raise ValueError(f"unknown grouping {group!r} or sort {sort!r}")
+    if group == "partner" and limit is not None and rankable(filters):
+        return _ranked_partners(tenant, filters, rates, sort, desc, limit, offset)
     params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
     spans = span_level(group, filters)
     if spans:
@@ -348,6 +371,147 @@ def grouped(
     keyed = rows[0]["keyed_rows"] if rows else 0
     for row in rows:
         derive(row)
+    return Page(rows, total, keyed)
+
+
+# A page of the rows by partner, in two steps: rank the period's active partners
+# (``PartnerActivity``) on the sort measure alone, read from the one rollup that holds
+# it, then read the page's partners' full rows by index (``grouped`` with their ids).
+_PERIOD_ROWS = f"""
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM {{daily}}
+    WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) AND {{daily_where}}
+    UNION ALL
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
+    WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[])
+      AND {{where}}
+    UNION ALL
+    SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
+    WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[])
+      AND {{where}}
+"""
+_MONEY_COLUMN = {
+    "revenue_total": "revenue - refunded",
+    "accrued_total": "accrued",
+    "approved_total": "approved",
+    "paid_total": "paid",
+}
+
+
+def _rank_source(sort: str) -> str:
+    """SQL of (k, v): each partner's value of ``sort`` over the period (any order).
+    Each branch names the currency it reads, so that PartnerPeriod's partial covering
+    indexes answer it (clicks are on the rows without a currency only)."""
+    if sort in CLICK_MEASURES:
+        rows = _PERIOD_ROWS.format(
+            daily="programs_clickday",
+            cols=f"{sort} AS v",
+            daily_where=f"{sort} <> 0",
+            where=f"currency = '' AND {sort} <> 0",
+        )
+        return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
+    if sort in COUNT_MEASURES:
+        rows = " UNION ALL ".join(
+            _PERIOD_ROWS.format(
+                daily="programs_activityday",
+                cols=f"{sort} AS v",
+                daily_where=f"{only} AND {sort} <> 0",
+                where=f"{only} AND {sort} <> 0",
+            )
+            for only in ("currency = ''", "currency <> ''")
+        )
+        return f"SELECT k, sum(v) AS v FROM ({rows}) x GROUP BY k"
+    if sort in _MONEY_COLUMN:  # per currency first, then converted, as ``grouped`` does
+        rows = _PERIOD_ROWS.format(
+            daily="programs_activityday",
+            cols=f"currency, {_MONEY_COLUMN[sort]} AS v",
+            daily_where="currency <> ''",
+            where="currency <> ''",
+        )
+        return f"""
+SELECT m.k, sum(m.v * r.rate) AS v FROM (
+    SELECT k, currency, sum(v) AS v FROM ({rows}) x GROUP BY 1, 2
+) m LEFT JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
+  ON r.currency = m.currency
+GROUP BY m.k"""
+    return "SELECT NULL::uuid AS k, NULL::numeric AS v LIMIT 0"  # by the key alone
+
+
+RANK_SQL = f"""
+WITH s AS (
+    SELECT a.partner_id AS k FROM programs_partneractivity a
+    JOIN unnest(%(amonths)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
+    WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
+      AND (%(q_ids)s::uuid[] IS NULL OR a.partner_id = ANY(%(q_ids)s::uuid[]))
+    GROUP BY 1
+    UNION ALL
+    SELECT {NO_ID} WHERE %(q)s::text IS NULL AND EXISTS (
+        SELECT 1 FROM programs_activityday a
+        WHERE a.tenant_id = %(tenant)s AND a.partner_id IS NULL
+          AND a.day BETWEEN %(start)s AND %(end)s AND ({{nonzero}}))
+), v AS ({{source}})
+SELECT s.k, {_ID_TEXT.format(k="s.k")} AS key, count(*) OVER () AS total_rows,
+       count(*) FILTER (WHERE s.k <> {NO_ID}) OVER () AS keyed_rows
+FROM s LEFT JOIN v ON v.k = s.k
+ORDER BY {{order}}
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def rankable(filters: Filters) -> bool:
+    """Whether ``PartnerActivity`` knows the partners of these filters (it keeps no
+    program or channel; one partner or a chosen few are read directly)."""
+    return not (filters.program_id or filters.kind or filters.partner_id or filters.partner_ids)
+
+
+def _ranked_partners(
+    tenant: Tenant,
+    filters: Filters,
+    rates: Rates,
+    sort: str,
+    desc: bool,
+    limit: int,
+    offset: int,
+) -> Page:
+    from programs.analytics.rollup_sql import ACTIVITY_NONZERO
+
+    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    amonths, masks = month_masks(filters.start, filters.end)
+    direction = "DESC" if desc else "ASC"
+    value = "key" if sort == "k" else "coalesce(v.v, 0)"
+    sql = RANK_SQL.format(
+        nonzero=ACTIVITY_NONZERO.format(a="a"),
+        source=_rank_source(sort),
+        order=f"{value} {direction} NULLS LAST, key",
+    )
+    params = {
+        **filters.params(tenant),
+        **rates.sql_params(),
+        "months": months,
+        "weeks": weeks,
+        "edge_days": edge_days,
+        "amonths": amonths,
+        "masks": masks,
+        "limit": limit,
+        "offset": offset,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ranked = cursor.fetchall()
+    if not ranked:
+        return Page([], 0, 0)
+    order = {key: i for i, (_, key, _, _) in enumerate(ranked)}
+    page = grouped(
+        tenant,
+        replace(filters, q="", partner_ids=tuple(str(k) for k, *_ in ranked)),
+        "partner",
+        rates,
+        sort=sort,
+        desc=desc,
+    )
+    rows = sorted((row for row in page.rows if row["k"] in order), key=lambda r: order[r["k"]])
+    total, keyed = ranked[0][2], ranked[0][3]
+    for row in rows:
+        row.update(total_rows=total, keyed_rows=keyed)
     return Page(rows, total, keyed)
 
 
@@ -427,49 +591,38 @@ def _span_params(tenant: Tenant, filters: Filters) -> dict[str, Any]:
 
 
 ACTIVE_SQL = """
-SELECT count(DISTINCT partner_id) FROM (
-    SELECT partner_id FROM programs_clickday WHERE tenant_id = %(tenant)s
-      AND day = ANY(%(edge_days)s::date[])
-    UNION ALL
-    SELECT partner_id FROM programs_activityday WHERE tenant_id = %(tenant)s
-      AND day = ANY(%(edge_days)s::date[]) AND partner_id IS NOT NULL
-    UNION ALL
-    SELECT partner_id FROM programs_partnerperiod WHERE tenant_id = %(tenant)s
-      AND ((span = 'month' AND start = ANY(%(months)s::date[]))
-           OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
-      AND partner_id IS NOT NULL
-      AND (clicks > 0 OR leads > 0 OR conversions > 0 OR revenue <> 0 OR accrued <> 0
-           OR approved <> 0 OR paid <> 0 OR clawed_back <> 0)
-) x
+SELECT count(DISTINCT a.partner_id)
+FROM programs_partneractivity a
+JOIN unnest(%(months)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
+WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
 """
 
 
+def month_masks(start: date, end: date) -> tuple[list[date], list[int]]:
+    """The months ``start``..``end`` (inclusive) touches, each with the bit mask of its
+    days in the period (bit d-1: day d, as in ``PartnerActivity``)."""
+    from datetime import timedelta
+
+    masks: dict[date, int] = {}
+    day = start
+    while day <= end:
+        month = day.replace(day=1)
+        masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
+        day += timedelta(days=1)
+    return list(masks), list(masks.values())
+
+
 def active_partners(tenant: Tenant, filters: Filters) -> int:
-    """Partners with a click, lead, conversion or money movement in the period."""
+    """Partners with a click, lead, conversion or money movement in the period: one
+    small ``PartnerActivity`` row per partner and month the period touches."""
+    months, masks = month_masks(filters.start, filters.end)
     with connection.cursor() as cursor:
-        cursor.execute(ACTIVE_SQL, _span_params(tenant, filters))
+        cursor.execute(ACTIVE_SQL, {"tenant": str(tenant.pk), "months": months, "masks": masks})
         return int(cursor.fetchone()[0])
 
 
-TOP_BY_REVENUE_SQL = """
-SELECT m.partner_id FROM (
-    SELECT partner_id, currency, sum(revenue - refunded) AS revenue FROM (
-        SELECT partner_id, currency, revenue, refunded FROM programs_activityday
-        WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[])
-          AND partner_id IS NOT NULL AND currency <> ''
-        UNION ALL
-        SELECT partner_id, currency, revenue, refunded FROM programs_partnerperiod
-        WHERE tenant_id = %(tenant)s
-          AND ((span = 'month' AND start = ANY(%(months)s::date[]))
-               OR (span = 'week' AND start = ANY(%(weeks)s::date[])))
-          AND partner_id IS NOT NULL AND currency <> ''
-    ) y GROUP BY 1, 2
-) m JOIN unnest(%(rate_cur)s::text[], %(rate_val)s::numeric[]) AS r(currency, rate)
-  ON r.currency = m.currency
-GROUP BY m.partner_id
-HAVING sum(m.revenue * r.rate) > 0
-ORDER BY sum(m.revenue * r.rate) DESC, m.partner_id
-LIMIT %(limit)s
+TOP_SQL = f"""
+SELECT k FROM ({{source}}) v WHERE k <> {NO_ID} AND v > 0 ORDER BY v DESC, k LIMIT %(limit)s
 """
 
 
@@ -480,7 +633,7 @@ def top_partners(
     alone, then their full rows (a handful of partners, read by index)."""
     params = {**_span_params(tenant, filters), **rates.sql_params(), "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(TOP_BY_REVENUE_SQL, params)
+        cursor.execute(TOP_SQL.format(source=_rank_source("revenue_total")), params)
         ids = tuple(str(row[0]) for row in cursor.fetchall())
     if not ids:
         return []

@@ -398,3 +398,76 @@ ORDER BY 2, 3, 4, 5, 6
 ON CONFLICT {_PERIOD_KEY}
 DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
 """  # noqa: S608 (constants only)
+
+
+# PartnerActivity: per partner and month, bit masks of the days with clicks (set by the
+# flush) and with a non-zero ActivityDay row (recomputed by the drain). Bit d-1: day d.
+DAY_BIT = "(1 << (extract(day from {d})::int - 1))"
+ACTIVITY_NONZERO = " OR ".join(f"{{a}}.{m} <> 0" for m in _MEASURES)
+ACTIVE_CLICKS_UPSERT = f"""
+INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
+SELECT tenant_id, date_trunc('month', day)::date, partner_id, bit_or({DAY_BIT.format(d="day")}), 0
+FROM (
+    SELECT DISTINCT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.partner_id
+    FROM programs_click c JOIN prm_tenant t ON t.id = c.tenant_id
+    WHERE c.ingest_id = ANY(%(ids)s) AND c.status = 'accepted' AND c.partner_id IS NOT NULL
+) x
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+ON CONFLICT (tenant_id, month, partner_id)
+DO UPDATE SET click_days = programs_partneractivity.click_days | EXCLUDED.click_days
+WHERE programs_partneractivity.click_days | EXCLUDED.click_days
+      <> programs_partneractivity.click_days
+"""  # noqa: S608 (constants only)
+
+# The drain: each (day, partner) bucket's bit of activity_days, from its ActivityDay rows.
+_ACTIVE_BUCKETS = f"""(
+    SELECT date_trunc('month', b.day)::date AS month, b.partner_id,
+           bit_or({DAY_BIT.format(d="b.day")}) AS touched,
+           bit_or(CASE WHEN EXISTS (
+               SELECT 1 FROM programs_activityday a
+               WHERE a.tenant_id = %(tenant)s AND a.day = b.day AND a.partner_id = b.partner_id
+                 AND ({ACTIVITY_NONZERO.format(a="a")})
+           ) THEN {DAY_BIT.format(d="b.day")} ELSE 0 END) AS active
+    FROM unnest(%(adays)s::date[], %(apartners)s::uuid[]) AS b(day, partner_id)
+    GROUP BY 1, 2
+) s"""  # noqa: S608 (constants only)
+ACTIVE_LOCK = """
+SELECT 1 FROM programs_partneractivity p
+JOIN unnest(%(adays)s::date[], %(apartners)s::uuid[]) AS b(day, partner_id)
+  ON p.month = date_trunc('month', b.day)::date AND p.partner_id = b.partner_id
+WHERE p.tenant_id = %(tenant)s
+ORDER BY p.month, p.partner_id FOR UPDATE OF p
+"""
+ACTIVE_INSERT = f"""
+INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
+SELECT %(tenant)s, s.month, s.partner_id, 0, s.active FROM {_ACTIVE_BUCKETS}
+WHERE s.active <> 0
+ORDER BY 2, 3
+ON CONFLICT (tenant_id, month, partner_id) DO NOTHING
+"""  # noqa: S608 (constants only)
+ACTIVE_UPDATE = f"""
+UPDATE programs_partneractivity p SET activity_days = (p.activity_days & ~s.touched) | s.active
+FROM {_ACTIVE_BUCKETS}
+WHERE p.tenant_id = %(tenant)s AND p.month = s.month AND p.partner_id = s.partner_id
+  AND p.activity_days <> (p.activity_days & ~s.touched) | s.active
+"""  # noqa: S608 (constants only)
+
+# Rebuild from the daily rollups, from the month of %(since)s on (a month's first day);
+# every tenant when %(tenant)s is NULL (the migration that added the table).
+ACTIVE_REBUILD = f"""
+INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
+SELECT tenant_id, date_trunc('month', day)::date, partner_id,
+       bit_or(CASE WHEN click THEN {DAY_BIT.format(d="day")} ELSE 0 END),
+       bit_or(CASE WHEN click THEN 0 ELSE {DAY_BIT.format(d="day")} END)
+FROM (
+    SELECT DISTINCT tenant_id, day, partner_id, true AS click FROM programs_clickday
+    WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
+      AND clicks > 0
+    UNION
+    SELECT DISTINCT tenant_id, day, partner_id, false FROM programs_activityday a
+    WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
+      AND partner_id IS NOT NULL AND ({ACTIVITY_NONZERO.format(a="a")})
+) x
+GROUP BY 1, 2, 3
+"""  # noqa: S608 (constants only)

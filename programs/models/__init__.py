@@ -8,6 +8,7 @@ from programs.models.rollup import (
     AnalyticsChange,
     ChannelDay,
     ClickDay,
+    PartnerActivity,
     PartnerPeriod,
     ProgramDay,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Enrollment",
     "Lead",
     "LeadEvent",
+    "PartnerActivity",
     "PartnerPeriod",
     "Program",
     "ProgramDay",

@@ -223,6 +223,20 @@ class ChannelDay(ChannelFields, TenantOwned):
         return f"{self.day} {self.kind} {self.clicks}"
 
 
+PERIOD_COUNTS = [
+    "leads",
+    "leads_converted",
+    "leads_rejected",
+    "leads_refunded",
+    "leads_duplicate",
+    "leads_flagged",
+    "conversions",
+    "conversions_refunded",
+    "conversions_flagged",
+]
+PERIOD_MONEY = ["revenue", "refunded", "accrued", "approved", "paid"]
+
+
 class PartnerPeriod(TenantOwned):
     """A partner's figures of a whole week (Monday on) or month, per program and
     currency, without channels: the per-partner reports read these for the weeks and
@@ -269,10 +283,57 @@ class PartnerPeriod(TenantOwned):
                 nulls_distinct=False,
             )
         ]
-        indexes = [models.Index(fields=["tenant", "partner", "start"])]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "start"]),
+            # Ranking partners over a period's whole weeks and months reads these alone
+            # (the rows of one week are spread over the whole table): the money rows and
+            # the lead rows. Neither holds the clicks, so that the flush's increments
+            # touch no index of theirs.
+            models.Index(
+                fields=["tenant", "span", "start"],
+                include=["partner", "currency", *PERIOD_COUNTS, *PERIOD_MONEY],
+                condition=~models.Q(currency=""),
+                name="partnerperiod_money_rank",
+            ),
+            models.Index(
+                fields=["tenant", "span", "start"],
+                include=["partner", *PERIOD_COUNTS],
+                condition=models.Q(currency=""),
+                name="partnerperiod_count_rank",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.span} {self.start} {self.clicks}"
+
+
+class PartnerActivity(TenantOwned):
+    """The days of one local month on which a partner was active, as bit masks (bit
+    ``d - 1`` for day ``d``): ``click_days`` from ``ClickDay`` (set by the click flush,
+    never cleared but by a rebuild), ``activity_days`` from ``ActivityDay`` rows with a
+    non-zero figure (recomputed by the drain for the days it touches). "Active partners"
+    of any period counts the rows whose masks meet the period's days: one small row per
+    active partner and month, not one per partner, day and channel."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField()
+    partner = models.ForeignKey(
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+"
+    )
+    click_days = models.IntegerField(default=0)
+    activity_days = models.IntegerField(default=0)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "month", "partner"],
+                include=["click_days", "activity_days"],
+                name="partneractivity_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month} {self.click_days | self.activity_days:b}"
 
 
 class AnalyticsChange(TenantOwned):

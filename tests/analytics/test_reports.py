@@ -258,3 +258,44 @@ def test_every_report_exports_its_rows_and_the_roles_columns(client_for, owner, 
         hidden = client_for(manager).get(f"{path}export/?format=csv&{query}")
         first = b"".join(hidden.streaming_content).decode("utf-8-sig").splitlines()[0]
         assert "accrued_total" not in first and "accrued_" not in first, url
+
+
+def test_ranking_partners_on_one_measure_pages_them_like_the_full_grouping(world):
+    """A page of the rows by partner is ranked on the sort measure alone (over the
+    period's active partners) and then read by id: the same rows, in the same order, as
+    sorting every partner's full row, for every sort, direction, page and search."""
+    from datetime import timedelta
+
+    from programs.analytics.rollup_read import SORTS, Filters, Rates, grouped, searched
+
+    today = timezone.localdate()
+    with tenant_scope(world.tenant):
+        for i in range(3):  # a partner with clicks only
+            make_partner(world.tenant, world.usd, f"Quiet{i}")
+            click(world.usd, f"Quiet{i}", f"visitor-quiet{i}")
+        rates = Rates.on(world.tenant, today)
+        for start in (today - timedelta(days=29), today - timedelta(days=100)):
+            for q in ("", "quiet", "nobody"):
+                filters = searched(world.tenant, Filters(start, today, q=q))
+                for sort in [*SORTS, "k"]:
+                    for desc in (True, False):
+                        full = grouped(
+                            world.tenant, filters, "partner", rates, sort=sort, desc=desc
+                        )
+                        for offset in (0, 2):
+                            page = grouped(
+                                world.tenant,
+                                filters,
+                                "partner",
+                                rates,
+                                sort=sort,
+                                desc=desc,
+                                limit=2,
+                                offset=offset,
+                            )
+                            expected = full.rows[offset : offset + 2]
+                            assert page.rows == expected, (start, q, sort, desc, offset)
+                            assert (page.total_rows, page.keyed_rows) == (
+                                full.total_rows,
+                                full.keyed_rows,
+                            ) or not expected

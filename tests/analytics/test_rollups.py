@@ -11,7 +11,7 @@ from django.utils import timezone
 from prm.tenancy import tenant_scope
 from programs.analytics.periods import period_of
 from programs.analytics.refresh import rollups_rebuild
-from programs.analytics.rollup_read import Filters, Rates, money_of, totals
+from programs.analytics.rollup_read import Filters, Rates, active_partners, money_of, totals
 from programs.models import (
     ActivityDay,
     ChannelDay,
@@ -19,6 +19,7 @@ from programs.models import (
     ClickDay,
     Conversion,
     Lead,
+    PartnerActivity,
     PartnerPeriod,
     ProgramDay,
 )
@@ -80,15 +81,28 @@ def test_it_counts_what_the_raw_rows_hold(world):
         )["n"]
         eur = Conversion.objects.filter(currency="EUR").aggregate(n=Sum("amount"))["n"]
         assert figures["revenue_total"] == (usd + eur * Decimal("1.10")).quantize(Decimal("0.01"))
+        # Active partners: a click, a lead (theirs or registered by them), a conversion or
+        # a money movement in the period (all of the world's rows are in it).
+        active = (
+            set(accepted.values_list("partner_id", flat=True))
+            | set(Lead.objects.values_list("partner_id", flat=True))
+            | set(Lead.objects.values_list("registered_by_id", flat=True))
+            | set(Conversion.objects.values_list("partner_id", flat=True))
+            | set(LedgerEntry.objects.values_list("partner_id", flat=True))
+        ) - {None}
+        assert active_partners(world.tenant, filters) == len(active) > 0
 
 
 def test_a_rebuild_gives_the_rows_kept_incrementally(world):
     with tenant_scope(world.tenant):
         clicks, activity = snapshot(ClickDay), snapshot(ActivityDay)
         programs, channels = snapshot(ProgramDay), snapshot(ChannelDay)
-        periods = snapshot(PartnerPeriod)
-        assert clicks and activity and programs and periods and channels
+        periods, active = snapshot(PartnerPeriod), snapshot(PartnerActivity)
+        assert clicks and activity and programs and periods and channels and active
         rollups_rebuild(world.tenant)
+        assert snapshot(PartnerActivity) == active
+        rollups_rebuild(world.tenant, since=timezone.localdate())  # from mid-month on
+        assert snapshot(PartnerActivity) == active
         assert snapshot(PartnerPeriod) == periods
         assert snapshot(ClickDay) == clicks
         assert snapshot(ActivityDay) == activity
