@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('partners', '0007_people_tags_segments_signup'),
         ('prm', '0007_audit_object_index'),
-        ('programs', '0013_partneractivity'),
+        ('programs', '0014_partneractivity'),
     ]
 
     operations = [

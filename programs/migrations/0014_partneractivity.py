@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('partners', '0007_people_tags_segments_signup'),
         ('prm', '0007_audit_object_index'),
-        ('programs', '0012_channelday'),
+        ('programs', '0013_click_material_id'),
     ]
 
     operations = [
