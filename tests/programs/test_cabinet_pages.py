@@ -367,9 +367,9 @@ def test_stats_stay_within_their_query_budget(
         ConversionFactory(program=program, partner=alice)
     rollups_rebuild(acme)
     client = client_for(partner)
-    # Rollups (totals, series, per program, per sub id, money) and two short lists: no
-    # query per row.
-    with django_assert_max_num_queries(16):
+    # Rollups (totals, series, per program, per sub id, per material, money), two short
+    # lists and the menu's unread-news count: no query per row.
+    with django_assert_max_num_queries(17):
         response = client.get("/stats/")
     assert '<span class="stat-value" id="count-clicks">20</span>' in response.content.decode()
 
