@@ -4,7 +4,9 @@ outsider who owns another tenant ("globex")."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -60,6 +62,51 @@ def _fresh_cache() -> Iterator[None]:
 @pytest.fixture
 def acme(db: None) -> Tenant:
     return TenantFactory(name="Acme", slug="acme")
+
+
+@contextmanager
+def module_rows(django_db_blocker: Any) -> Iterator[None]:
+    """Rows shared by a module's tests: made once inside an outer transaction, which
+    each test's own transaction (a savepoint in it) rolls back to; the whole is rolled
+    back after the module. For modules whose tests each built the same large world:
+    they keep their isolation and lose the repeated set-up."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def acme_owner_module(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple]:
+    """acme and its owner, made once per module (see module_rows)."""
+    with module_rows(django_db_blocker):
+        tenant = TenantFactory(name="Acme", slug="acme")
+        yield tenant, _staff(tenant, Role.OWNER, "owner@acme.test")
+
+
+def module_world(build: Callable[[Tenant, User], Any], name: str = "world") -> tuple:
+    """Fixtures that make ``acme``, ``owner`` and ``build(acme, owner)`` once for the
+    module that binds them: ``shared, acme, owner, world = module_world(build)``."""
+
+    @pytest.fixture(scope="module", name="shared")
+    def shared(acme_owner_module: tuple) -> tuple:
+        tenant, owner = acme_owner_module
+        return tenant, owner, build(tenant, owner)
+
+    @pytest.fixture(name="acme")
+    def acme_(shared: tuple, db: None) -> Tenant:
+        return shared[0]
+
+    @pytest.fixture(name="owner")
+    def owner_(shared: tuple) -> User:
+        return shared[1]
+
+    @pytest.fixture(name=name)
+    def world_(shared: tuple) -> Any:
+        return shared[2]
+
+    return shared, acme_, owner_, world_
 
 
 @pytest.fixture

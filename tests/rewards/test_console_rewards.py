@@ -12,15 +12,16 @@ from prm.models import AuditEntry
 from prm.tenancy import tenant_scope
 from rewards.models import LedgerEntry, Reward
 from rewards.services.ledger import balance
+from tests.conftest import module_world
 from tests.rewards.console_world import actions, build, messages_of
 from tests.rewards.helpers import make_partner, make_program, rule, sale
 
 D = Decimal
 
 
-@pytest.fixture
-def world(acme, owner):  # type: ignore[no-untyped-def]
-    return build(acme, owner)
+# acme, its owner and the money world, made once for the module; each test's changes
+# are rolled back (tests/conftest.py, module_rows).
+shared, acme, owner, world = module_world(build)
 
 
 def listed(response) -> list[str]:  # type: ignore[no-untyped-def]

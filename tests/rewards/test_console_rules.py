@@ -15,6 +15,7 @@ from prm.tenancy import tenant_scope
 from programs.models import Program
 from rewards.models import BonusRule, PartnerGroup, RewardRule
 from rewards.services.accrual import month_start
+from tests.conftest import module_world
 from tests.rewards.console_world import actions, build, messages_of
 from tests.rewards.helpers import sale
 
@@ -29,9 +30,9 @@ RULE = {
 }
 
 
-@pytest.fixture
-def world(acme, owner):  # type: ignore[no-untyped-def]
-    return build(acme, owner)
+# acme, its owner and the money world, made once for the module; each test's changes
+# are rolled back (tests/conftest.py, module_rows).
+shared, acme, owner, world = module_world(build)
 
 
 def url(world, rest: str = "") -> str:  # type: ignore[no-untyped-def]
