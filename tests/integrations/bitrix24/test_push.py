@@ -157,7 +157,8 @@ def test_it_waits_out_the_rate_limit_answer(fake, connect) -> None:
     fake.inject("rate")
 
     assert connector.push([lead(1)])[0].ok
-    assert connector.stats.throttled_seconds >= 1.0
+    # The 1-s wait, as the throttle measured it (a sleep's reading can fall a hair short).
+    assert connector.stats.throttled_seconds >= 0.95
     assert [r.status for r in fake.calls("batch")] == [503, 200, 200]
 
 
