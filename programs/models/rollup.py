@@ -46,6 +46,41 @@ class ChannelFields(models.Model):
 CHANNEL_FIELDS = ["kind", "utm_source", "utm_medium", "utm_campaign", "sub_id", "referrer_domain"]
 
 
+class ActivityMeasures(models.Model):
+    """The lead, conversion and money figures every activity rollup keeps, per currency
+    ('' on the rows that hold counts only)."""
+
+    currency = models.CharField(max_length=3, blank=True)
+    leads = models.PositiveIntegerField(default=0)
+    leads_converted = models.PositiveIntegerField(default=0)
+    leads_rejected = models.PositiveIntegerField(default=0)
+    leads_refunded = models.PositiveIntegerField(default=0)
+    leads_duplicate = models.PositiveIntegerField(default=0)
+    leads_flagged = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    conversions_refunded = models.PositiveIntegerField(default=0)
+    conversions_flagged = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
+
+    class Meta:
+        abstract = True
+
+
+class Measures(ActivityMeasures):
+    """ActivityMeasures and the click columns, for the rollups that hold both."""
+
+    clicks = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
 class ClickDay(ChannelFields, TenantOwned):
     """Accepted clicks of one local day, and the visitors seen for the first time that
     day in this program × partner × channel (so ``visitors`` summed over several days or
@@ -81,7 +116,7 @@ class ClickDay(ChannelFields, TenantOwned):
         return f"{self.day} {self.clicks}"
 
 
-class ActivityDay(ChannelFields, TenantOwned):
+class ActivityDay(ChannelFields, ActivityMeasures, TenantOwned):
     """Leads, conversions and money of one local day × program × partner × channel ×
     currency. Counts live on the rows with an empty currency (leads) or the conversion's
     currency; money is per currency, never mixed. Leads' outcomes (converted, rejected,
@@ -99,22 +134,6 @@ class ActivityDay(ChannelFields, TenantOwned):
     partner = models.ForeignKey(
         "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+", null=True
     )
-    currency = models.CharField(max_length=3, blank=True)
-    leads = models.PositiveIntegerField(default=0)
-    leads_converted = models.PositiveIntegerField(default=0)
-    leads_rejected = models.PositiveIntegerField(default=0)
-    leads_refunded = models.PositiveIntegerField(default=0)
-    leads_duplicate = models.PositiveIntegerField(default=0)
-    leads_flagged = models.PositiveIntegerField(default=0)
-    conversions = models.PositiveIntegerField(default=0)
-    conversions_refunded = models.PositiveIntegerField(default=0)
-    conversions_flagged = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
 
     class Meta(TenantOwned.Meta):
         constraints = [
@@ -133,7 +152,7 @@ class ActivityDay(ChannelFields, TenantOwned):
         return f"{self.day} {self.leads}/{self.conversions}"
 
 
-class ProgramDay(TenantOwned):
+class ProgramDay(Measures, TenantOwned):
     """The same figures summed over partners and channels but the kind: one row per
     tenant × local day × program × kind × currency, so the Overview, the totals and the
     reports by program, kind and period read a few hundred rows, not one per partner.
@@ -147,24 +166,6 @@ class ProgramDay(TenantOwned):
         "programs.Program", on_delete=models.CASCADE, related_name="+", null=True
     )
     kind = models.CharField(max_length=16, choices=Channel.choices, default=Channel.LINK)
-    currency = models.CharField(max_length=3, blank=True)
-    clicks = models.PositiveIntegerField(default=0)
-    visitors = models.PositiveIntegerField(default=0)
-    leads = models.PositiveIntegerField(default=0)
-    leads_converted = models.PositiveIntegerField(default=0)
-    leads_rejected = models.PositiveIntegerField(default=0)
-    leads_refunded = models.PositiveIntegerField(default=0)
-    leads_duplicate = models.PositiveIntegerField(default=0)
-    leads_flagged = models.PositiveIntegerField(default=0)
-    conversions = models.PositiveIntegerField(default=0)
-    conversions_refunded = models.PositiveIntegerField(default=0)
-    conversions_flagged = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
 
     class Meta(TenantOwned.Meta):
         constraints = [
@@ -179,7 +180,7 @@ class ProgramDay(TenantOwned):
         return f"{self.day} {self.clicks}"
 
 
-class ChannelDay(ChannelFields, TenantOwned):
+class ChannelDay(ChannelFields, Measures, TenantOwned):
     """ProgramDay with every channel field: one row per tenant × local day × program ×
     channel × currency, summed over partners, so the reports by utm_*, sub id and
     referrer read one row per channel value and day, not one per partner (a tenant with
@@ -191,24 +192,6 @@ class ChannelDay(ChannelFields, TenantOwned):
     program = models.ForeignKey(
         "programs.Program", on_delete=models.CASCADE, related_name="+", null=True
     )
-    currency = models.CharField(max_length=3, blank=True)
-    clicks = models.PositiveIntegerField(default=0)
-    visitors = models.PositiveIntegerField(default=0)
-    leads = models.PositiveIntegerField(default=0)
-    leads_converted = models.PositiveIntegerField(default=0)
-    leads_rejected = models.PositiveIntegerField(default=0)
-    leads_refunded = models.PositiveIntegerField(default=0)
-    leads_duplicate = models.PositiveIntegerField(default=0)
-    leads_flagged = models.PositiveIntegerField(default=0)
-    conversions = models.PositiveIntegerField(default=0)
-    conversions_refunded = models.PositiveIntegerField(default=0)
-    conversions_flagged = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
 
     class Meta(TenantOwned.Meta):
         constraints = [
@@ -237,7 +220,7 @@ PERIOD_COUNTS = [
 PERIOD_MONEY = ["revenue", "refunded", "accrued", "approved", "paid"]
 
 
-class PartnerPeriod(TenantOwned):
+class PartnerPeriod(Measures, TenantOwned):
     """A partner's figures of a whole week (Monday on) or month, per program and
     currency, without channels: the per-partner reports read these for the weeks and
     months a period covers entirely and the daily rows only for its edges. Kept like
@@ -256,24 +239,6 @@ class PartnerPeriod(TenantOwned):
     partner = models.ForeignKey(
         "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+", null=True
     )
-    currency = models.CharField(max_length=3, blank=True)
-    clicks = models.PositiveIntegerField(default=0)
-    visitors = models.PositiveIntegerField(default=0)
-    leads = models.PositiveIntegerField(default=0)
-    leads_converted = models.PositiveIntegerField(default=0)
-    leads_rejected = models.PositiveIntegerField(default=0)
-    leads_refunded = models.PositiveIntegerField(default=0)
-    leads_duplicate = models.PositiveIntegerField(default=0)
-    leads_flagged = models.PositiveIntegerField(default=0)
-    conversions = models.PositiveIntegerField(default=0)
-    conversions_refunded = models.PositiveIntegerField(default=0)
-    conversions_flagged = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    refunded = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    accrued = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    approved = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    paid = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
-    clawed_back = models.DecimalField(max_digits=16, decimal_places=2, default=ZERO)
 
     class Meta(TenantOwned.Meta):
         constraints = [
