@@ -198,12 +198,9 @@ def _partner_activity(cursor: Any, tenant: Tenant, buckets: list[Bucket]) -> Non
 def _program_days(cursor: Any, params: dict[str, Any], days: str) -> None:
     """Recompute ProgramDay's and ChannelDay's non-click columns of some days from
     ActivityDay."""
-    cursor.execute(sql.PROGRAM_ACTIVITY_LOCK.format(days=days), params)
-    cursor.execute(sql.PROGRAM_ACTIVITY_CLEAR.format(days=days), params)
-    cursor.execute(sql.PROGRAM_ACTIVITY_UPSERT.format(days=days), params)
-    cursor.execute(sql.CHANNEL_ACTIVITY_LOCK.format(days=days), params)
-    cursor.execute(sql.CHANNEL_ACTIVITY_CLEAR.format(days=days), params)
-    cursor.execute(sql.CHANNEL_ACTIVITY_UPSERT.format(days=days), params)
+    for statements in sql.SUMMED_ACTIVITY:
+        for statement in statements:
+            cursor.execute(statement.format(days=days), params)
 
 
 def _lock_activity(tenant: Tenant) -> None:

@@ -227,26 +227,33 @@ FROM programs_clickday WHERE tenant_id = %(tenant)s AND day >= %(since)s
 GROUP BY tenant_id, day, program_id
 """  # noqa: S608 (constants only)
 
+
 # ... and its other columns recomputed from ActivityDay for some days ({days}: a condition
 # on ``day``), the rows locked in one order so a concurrent flush waits, never deadlocks.
-PROGRAM_ACTIVITY_LOCK = """
-SELECT 1 FROM programs_programday WHERE tenant_id = %(tenant)s AND {days}
-ORDER BY day, program_id, kind, currency FOR UPDATE
-"""
-PROGRAM_ACTIVITY_CLEAR = f"""
-UPDATE programs_programday SET {", ".join(f"{m} = 0" for m in _MEASURES)}
+def summed_activity(table: str, key: str) -> tuple[str, str, str]:
+    """A summed rollup's (ProgramDay's, ChannelDay's) non-click columns of some days
+    ({days}: a condition on ``day``), recomputed from ActivityDay: lock its rows in one
+    order (a concurrent flush waits, never deadlocks), zero them, upsert the sums."""
+    lock = f"""
+SELECT 1 FROM {table} WHERE tenant_id = %(tenant)s AND {{days}}
+ORDER BY day, {key} FOR UPDATE
+"""  # noqa: S608 (constants only)
+    clear = f"""
+UPDATE {table} SET {", ".join(f"{m} = 0" for m in _MEASURES)}
 WHERE tenant_id = %(tenant)s AND {{days}}
 """  # noqa: S608 (constants only)
-PROGRAM_ACTIVITY_UPSERT = f"""
-INSERT INTO programs_programday (tenant_id, day, program_id, kind, currency, clicks, visitors,
-                                 {", ".join(_MEASURES)})
-SELECT tenant_id, day, program_id, kind, currency, 0, 0, {", ".join(f"sum({m})" for m in _MEASURES)}
+    upsert = f"""
+INSERT INTO {table} (tenant_id, day, {key}, clicks, visitors, {", ".join(_MEASURES)})
+SELECT tenant_id, day, {key}, 0, 0, {", ".join(f"sum({m})" for m in _MEASURES)}
 FROM programs_activityday WHERE tenant_id = %(tenant)s AND {{days}}
-GROUP BY tenant_id, day, program_id, kind, currency
-ORDER BY day, program_id, kind, currency
-ON CONFLICT (tenant_id, day, program_id, kind, currency)
+GROUP BY tenant_id, day, {key}
+ORDER BY day, {key}
+ON CONFLICT (tenant_id, day, {key})
 DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
 """  # noqa: S608 (constants only)
+    return lock, clear, upsert
+
+
 DAYS_IN = "day = ANY(%(pdays)s::date[])"
 DAYS_SINCE = "day >= %(since)s"
 
@@ -290,24 +297,10 @@ FROM programs_clickday WHERE tenant_id = %(tenant)s AND day >= %(since)s
 GROUP BY tenant_id, day, program_id, {_CHANNEL}
 """  # noqa: S608 (constants only)
 
-CHANNEL_ACTIVITY_LOCK = f"""
-SELECT 1 FROM programs_channelday WHERE tenant_id = %(tenant)s AND {{days}}
-ORDER BY day, program_id, {_CHANNEL}, currency FOR UPDATE
-"""  # noqa: S608 (constants only)
-CHANNEL_ACTIVITY_CLEAR = f"""
-UPDATE programs_channelday SET {", ".join(f"{m} = 0" for m in _MEASURES)}
-WHERE tenant_id = %(tenant)s AND {{days}}
-"""  # noqa: S608 (constants only)
-CHANNEL_ACTIVITY_UPSERT = f"""
-INSERT INTO programs_channelday ({_CHANNEL_COLS})
-SELECT tenant_id, day, program_id, {_CHANNEL}, currency, 0, 0,
-       {", ".join(f"sum({m})" for m in _MEASURES)}
-FROM programs_activityday WHERE tenant_id = %(tenant)s AND {{days}}
-GROUP BY tenant_id, day, program_id, {_CHANNEL}, currency
-ORDER BY day, program_id, {_CHANNEL}, currency
-ON CONFLICT {_CHANNEL_KEY}
-DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
-"""  # noqa: S608 (constants only)
+SUMMED_ACTIVITY = [
+    summed_activity("programs_programday", "program_id, kind, currency"),
+    summed_activity("programs_channelday", f"program_id, {_CHANNEL}, currency"),
+]
 
 
 # PartnerPeriod: whole weeks and months per partner (no channels). {sums}: its columns.
