@@ -1087,6 +1087,9 @@ def _post(url: str, content_type: str, body: bytes) -> int | None:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeBitrix
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, the second waits for
+    # the client's delayed ACK (~40 ms per answer on loopback).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

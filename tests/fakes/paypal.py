@@ -400,6 +400,9 @@ def _validate(header: Any, items: Any) -> list[tuple[str, str]]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakePayPal
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, the second waits for
+    # the client's delayed ACK (~40 ms per answer on loopback).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
