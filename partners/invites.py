@@ -265,12 +265,14 @@ def partner_register(
     display_name: str,
     program: Program,
     invite: bool = False,
+    via: str = "api",
 ) -> tuple[PartnerProfile, bool]:
     """A partner signed up on the client's own site (the API): the account (without a
     password) and the profile as the cabinet's own sign-up would make them (approval when
     the workspace asks for it, scored), enrolled into ``program`` under its join policy.
     Idempotent by e-mail: an existing partner is enrolled and returned (created False).
-    ``invite`` e-mails a new partner a link to set a password and reach the cabinet."""
+    ``invite`` e-mails a new partner a link to set a password and reach the cabinet.
+    ``via`` names the door in the audit log (``api``, ``widget``)."""
     from partners.services import partner_join
     from programs.services.enrollments import enrollment_create
 
@@ -290,7 +292,7 @@ def partner_register(
         audit_record(
             tenant=tenant,
             actor=None,
-            action="partner.register_api",
+            action=f"partner.register_{via}",
             obj=partner,
             after={"email": email, "name": partner.display_name, "program": str(program)},
         )

@@ -246,6 +246,18 @@ add("tenant:t/<str:key>.js", "valid HEAD", "HEAD", "/t/{KEY}.js")
 query_params("tenant:t/<str:key>.js", "/t/{KEY}.js", ("v", "callback"))
 methods("tenant:t/<str:key>.js", "/t/{KEY}.js", ("POST", "PUT"))
 
+# The recruitment widget: its script, its offer (GET) and its sign-up (POST) from the
+# program's own site (the test world's program allows https://shop.example.com/).
+add("tenant:t/recruit.js", "valid", "GET", "/t/recruit.js")
+methods("tenant:t/recruit.js", "/t/recruit.js", ("POST", "PUT"))
+RECRUIT = {"email": "newt@example.com", "name": "Newt", "consent": True, "website": ""}
+SITE = {"Origin": "https://shop.example.com"}
+json_fields("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", RECRUIT, "text/plain", headers=SITE)
+path_param("tenant:t/<str:key>/recruit", "/t/{}/recruit")
+query_params("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", ("lang",))
+header_cases("tenant:t/<str:key>/recruit", "GET", "/t/{KEY}/recruit")
+methods("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", ("HEAD", "OPTIONS", "PUT", "DELETE"))
+
 path_param("tenant:r/<str:code>", "/r/{}")
 query_params("tenant:r/<str:code>", "/r/{CODE}", ("sub", "to", "utm_source", "utm_campaign", "m"))
 header_cases("tenant:r/<str:code>", "GET", "/r/{CODE}")
