@@ -676,6 +676,44 @@ for label, headers in HOSTILE_AUTH.items():
     )
 methods(WEBHOOK, f"/api/v1/webhooks/{LEAD_ID}", ("POST", "PUT"))
 methods(WEBHOOK_ROTATE, f"/api/v1/webhooks/{LEAD_ID}/rotate-secret", ("GET", "PUT", "DELETE"))
+WEBHOOK_LOG = "tenant:api/v1/webhooks/<uuid:endpoint_id>/deliveries"
+WEBHOOK_RESEND = "tenant:api/v1/webhooks/deliveries/<uuid:delivery_id>/resend"
+for label, value in PATH_VALUES.items():
+    add(WEBHOOK_LOG, f"path {label}", "GET", f"/api/v1/webhooks/{value}/deliveries", headers=AUTH)
+    add(
+        WEBHOOK_RESEND,
+        f"path {label}",
+        "POST",
+        f"/api/v1/webhooks/deliveries/{value}/resend",
+        headers=AUTH,
+    )
+for label, value in QUERY_VALUES.items():
+    for name in ("status", "cursor", "limit"):
+        add(
+            WEBHOOK_LOG,
+            f"query {name} = {label}",
+            "GET",
+            f"/api/v1/webhooks/{LEAD_ID}/deliveries",
+            query=f"{name}={value}",
+            headers=AUTH,
+        )
+for label, headers in HOSTILE_AUTH.items():
+    add(
+        WEBHOOK_LOG,
+        f"auth {label}",
+        "GET",
+        f"/api/v1/webhooks/{LEAD_ID}/deliveries",
+        headers=headers,
+    )
+    add(
+        WEBHOOK_RESEND,
+        f"auth {label}",
+        "POST",
+        f"/api/v1/webhooks/deliveries/{LEAD_ID}/resend",
+        headers=headers,
+    )
+methods(WEBHOOK_LOG, f"/api/v1/webhooks/{LEAD_ID}/deliveries", ("POST", "PUT", "DELETE"))
+methods(WEBHOOK_RESEND, f"/api/v1/webhooks/deliveries/{LEAD_ID}/resend", ("GET", "PUT"))
 
 # ----------------------------------------------------------------------------- forms and pages
 
