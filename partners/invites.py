@@ -287,14 +287,22 @@ def partner_register(
         if user is None:
             user = users.create_user(email=email, password=None)
         partner = partner_join(tenant=tenant, user=user, display_name=display_name.strip())
-    enrollment_create(tenant=tenant, program=program, partner=partner)
+    enrolled_in: Program | None = program
+    try:
+        enrollment_create(tenant=tenant, program=program, partner=partner)
+    except ValidationError as exc:
+        if exc.code != "training":
+            raise
+        # The program requires a course: the partner joins it from the cabinet once
+        # passed (the invitation below must not enroll them past the gate).
+        enrolled_in = None
     if created:
         audit_record(
             tenant=tenant,
             actor=None,
             action=f"partner.register_{via}",
             obj=partner,
-            after={"email": email, "name": partner.display_name, "program": str(program)},
+            after={"email": email, "name": partner.display_name, "program": str(enrolled_in or "")},
         )
     if created and invite and not partner.user.has_usable_password():
         _withdraw_expired(email=email)
@@ -302,7 +310,7 @@ def partner_register(
             email__iexact=email, status=PartnerInvitation.Status.PENDING
         ).update(status=PartnerInvitation.Status.REVOKED)
         invitation = PartnerInvitation.objects.create(
-            tenant=tenant, email=email, program=program, partner=partner
+            tenant=tenant, email=email, program=enrolled_in, partner=partner
         )
         _enqueue_email(tenant, invitation)
     return partner, created

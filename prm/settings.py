@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "prm.dataio",
     "prm.webhooks",
     "partners.news",
+    "partners.training",
     "import_export",
 ]
 
