@@ -84,6 +84,13 @@ class CourseForm(forms.ModelForm):
 
 
 class LessonForm(forms.ModelForm):
+    video_url = forms.URLField(
+        label=_("video"),
+        max_length=300,
+        required=False,
+        assume_scheme="https",
+        help_text=_("A YouTube, Vimeo or RuTube link: shown in the lesson."),
+    )
     image_upload = forms.FileField(
         label=_("Image"),
         required=False,
@@ -172,10 +179,13 @@ class LessonForm(forms.ModelForm):
 class QuestionForm(forms.ModelForm):
     """A question with up to ANSWERS answers (blank rows are ignored)."""
 
+    lesson = forms.ModelChoiceField(
+        label=_("In the quiz of"), queryset=Lesson.all_tenants_unscoped.none(), required=False
+    )
+
     class Meta:
         model = Question
         fields = ["lesson", "text", "multiple"]
-        labels = {"lesson": _("In the quiz of")}
 
     def __init__(self, *args: Any, course: Course, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,22 @@ def _not_passed(courses: QuerySet[Course], partner: PartnerProfile) -> list[Cour
 def missing_for_join(partner: PartnerProfile, program: Any) -> list[Course]:
     """Published courses ``program`` requires that ``partner`` has not passed."""
     return _not_passed(Course.objects.filter(required_programs=program), partner)
+
+
+def courses_to_pass_by_program(partner: PartnerProfile) -> dict[str, list[Course]]:
+    """For the cabinet's programs page: program id -> the courses it requires that the
+    partner has not passed (one query, whatever the number of programs)."""
+    passed = CoursePass.objects.filter(partner=partner).values("course_id")
+    rows = (
+        Course.objects.filter(published=True, required_programs__isnull=False)
+        .exclude(pk__in=passed)
+        .annotate(gated=F("required_programs"))
+        .order_by("title")
+    )
+    out: dict[str, list[Course]] = {}
+    for course in rows:
+        out.setdefault(str(course.gated), []).append(course)  # type: ignore[attr-defined]
+    return out
 
 
 def missing_for_payout(partner: PartnerProfile) -> list[Course]:

@@ -23,7 +23,9 @@ MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 def _courses(request: HttpRequest):  # type: ignore[no-untyped-def]
     partner = request.partner  # type: ignore[attr-defined]
-    return Course.objects.filter(audience_q(partner), published=True)
+    # The partner's audience, and any course a program requires before joining it.
+    gating = Course.objects.filter(required_programs__isnull=False).values("pk")
+    return Course.objects.filter(audience_q(partner) | Q(pk__in=gating), published=True)
 
 
 @active_partner_required
