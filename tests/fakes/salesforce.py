@@ -48,6 +48,9 @@ CUSTOM_FIELDS = {
     "PRM_Referral_Code__c": "PRM referral code",
     "PRM_Promo_Code__c": "PRM promo code",
     "PRM_Program__c": "PRM program",
+    "PRM_Reward_Amount__c": "PRM reward amount",
+    "PRM_Reward_Currency__c": "PRM reward currency",
+    "PRM_Reward_Status__c": "PRM reward status",
 }
 LEAD_STATUSES = [  # (api name, converted?, default?)
     ("Open - Not Contacted", False, True),
