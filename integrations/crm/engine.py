@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrations.crm import values as V
+from integrations.crm.reward_values import REWARD_FIELDS
 from integrations.crm.base import (
     Connector,
     CrmAuthError,
@@ -321,6 +322,8 @@ def _record_for(
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
+        if f.prm_field in REWARD_FIELDS:
+            record.deal_keys.add(f.crm_field)
         if (
             f.master == CrmFieldMap.Master.CRM
             and f.prm_field not in forced

@@ -144,6 +144,8 @@ OTHER_OBJECTS = {
         "Amount": "currency",
         "CloseDate": "date",
         "AccountId": "reference",
+        # The deal's copies of the Lead's reward fields (an admin adds them to both).
+        **{n: "string" for n in CUSTOM_FIELDS if n.startswith("PRM_Reward_")},
     },
     "Account": _COMMON | {"Name": "string"},
     "Contact": _COMMON | {"LastName": "string", "FirstName": "string", "Email": "email"},

@@ -17,6 +17,17 @@ from tests.integrations.helpers import crm_id_of, crm_key, deliver, new_lead, re
 pytestmark = pytest.mark.django_db
 
 
+def deal_fields(fake, crm_id):
+    """The deal's fields: the record itself, or for Salesforce the Opportunity a
+    converted Lead became (a converted Lead is read-only)."""
+    fields = record(fake, crm_id)["fields"]
+    if fake.provider != "salesforce":
+        return fields
+    lead = fake.objects["Lead"][crm_id]
+    opportunity = fake.objects["Opportunity"].get(lead.get("ConvertedOpportunityId") or "")
+    return opportunity if opportunity is not None else fields
+
+
 def test_reward_fields_follow_the_reward_on_the_leads_deal(
     crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
 ):
@@ -38,7 +49,7 @@ def test_reward_fields_follow_the_reward_on_the_leads_deal(
     run_crm_jobs()
     assert Conversion.objects.filter(lead=lead).exists()
     reward = Reward.objects.get(partner=alice)
-    fields = record(fake, crm_id_of(crm, lead))["fields"]
+    fields = deal_fields(fake, crm_id)
     assert fields[crm_key(crm, "reward_amount")] == "150.00"
     assert fields[crm_key(crm, "reward_currency")] == "USD"
     assert fields[crm_key(crm, "reward_status")] == "pending"
@@ -46,6 +57,6 @@ def test_reward_fields_follow_the_reward_on_the_leads_deal(
     with django_capture_on_commit_callbacks(execute=True):
         reward_approve(reward=reward)
     run_crm_jobs()
-    fields = record(fake, crm_id_of(crm, lead))["fields"]
+    fields = deal_fields(fake, crm_id)
     assert fields[crm_key(crm, "reward_status")] == "approved"
     assert fields[crm_key(crm, "reward_amount")] == "150.00"
