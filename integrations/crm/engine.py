@@ -36,7 +36,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.reward_values import REWARD_FIELDS
 from integrations.crm.base import (
     Connector,
     CrmAuthError,
@@ -46,6 +45,7 @@ from integrations.crm.base import (
     PushResult,
 )
 from integrations.crm.registry import connector_for
+from integrations.crm.reward_values import REWARD_FIELDS
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
 from prm.models import Job, Tenant

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from integrations.models import CrmConnection
 from integrations.crm.reward_values import reward_values_for
+from integrations.models import CrmConnection
 from programs.models import Enrollment, Lead, LeadEvent, PromoCode
 
 # Fields the CRM may change here (contact data and notes). Attribution fields (partner,

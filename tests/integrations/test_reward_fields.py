@@ -1,4 +1,4 @@
-""""Reward on this lead" fields (issue 16, point 6), against each fake CRM over real
+""" "Reward on this lead" fields (issue 16, point 6), against each fake CRM over real
 HTTP: a reward accrued on the lead's won deal is written to the deal's custom fields,
 and its approval and rejection follow it, through the outbox and a real worker."""
 
@@ -11,7 +11,7 @@ import pytest
 from integrations.models import CrmFieldMap
 from programs.models import Conversion
 from rewards.models import Reward
-from rewards.services.approvals import reward_approve, reward_reject
+from rewards.services.approvals import reward_approve
 from tests.integrations.helpers import crm_id_of, crm_key, deliver, new_lead, record
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +60,68 @@ def test_reward_fields_follow_the_reward_on_the_leads_deal(
     fields = deal_fields(fake, crm_id)
     assert fields[crm_key(crm, "reward_status")] == "approved"
     assert fields[crm_key(crm, "reward_amount")] == "150.00"
+
+
+@pytest.mark.parametrize("fake", ["amocrm"], indirect=True)
+def test_console_maps_reward_fields_and_refuses_a_pull(crm, fake, admin, client_for):
+    row = CrmFieldMap.objects.get(connection=crm, prm_field="reward_status")
+    maps = list(CrmFieldMap.objects.filter(connection=crm))
+    data = {}
+    for m in maps:
+        data |= {
+            f"f{m.pk}-crm_field": m.crm_field,
+            f"f{m.pk}-direction": m.direction,
+            f"f{m.pk}-master": m.master,
+            f"f{m.pk}-strategy": m.strategy,
+        }
+    other = crm_key(crm, "reward_amount")
+    url = f"/manage/integrations/{crm.provider}/fields/"
+    client = client_for(admin)
+    page = client.get(url)
+    assert page.status_code == 200 and "Reward on this lead: status" in page.content.decode()
+
+    bad = client.post(url, data | {f"f{row.pk}-direction": CrmFieldMap.Direction.BOTH})
+    assert bad.status_code == 200
+    assert "Reward fields are written to the CRM only." in bad.content.decode()
+    unknown = client.post(url, data | {f"f{row.pk}-crm_field": "cf:nope"})
+    assert unknown.status_code == 200
+    row.refresh_from_db()
+    assert row.direction == CrmFieldMap.Direction.TO_CRM and row.crm_field != other
+
+    saved = client.post(url, data | {f"f{row.pk}-crm_field": other})
+    assert saved.status_code == 302
+    row.refresh_from_db()
+    assert row.crm_field == other
+
+
+@pytest.mark.parametrize("fake", ["amocrm"], indirect=True)
+def test_a_bulk_approval_pushes_every_leads_reward_in_lowered_batches(
+    crm, fake, program, alice, run_crm_jobs, django_capture_on_commit_callbacks, monkeypatch
+):
+    from integrations.crm.amocrm import sync as amo_sync
+    from rewards.models import RewardRule
+    from rewards.services.approvals import approve_batch
+    from tests.rewards.helpers import rule
+
+    monkeypatch.setattr(amo_sync, "WRITE_BATCH", 5)  # 12 leads: writes of 5, 5 and 2
+    rule(program, event=RewardRule.Event.LEAD, kind=RewardRule.Kind.FIXED, value=Decimal("7"))
+    leads = [
+        new_lead(django_capture_on_commit_callbacks, program, alice, email=f"b{n}@example.com")
+        for n in range(12)
+    ]
+    run_crm_jobs()  # pushes the leads, accrues their rewards, pushes those
+    status = crm_key(crm, "reward_status")
+    rewards = list(Reward.objects.filter(lead__in=leads))
+    assert len(rewards) == 12
+    assert {record(fake, crm_id_of(crm, lead))["fields"][status] for lead in leads} == {"pending"}
+    sent = len(fake.requests)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = [r.pk for r in rewards]
+        assert approve_batch(tenant=crm.tenant, reward_ids=ids, scored_only=False) == 12
+    run_crm_jobs()
+    for lead in leads:
+        fields = record(fake, crm_id_of(crm, lead))["fields"]
+        assert (fields[status], fields[crm_key(crm, "reward_amount")]) == ("approved", "7.00")
+    writes = [r for r in fake.requests[sent:] if r.method == "PATCH" and r.path.endswith("/leads")]
+    assert [len(r.body) for r in writes] == [5, 5, 2]
