@@ -11,7 +11,7 @@ import pytest
 from integrations.models import CrmFieldMap
 from programs.models import Conversion
 from rewards.models import Reward
-from rewards.services.approvals import reward_approve
+from rewards.services.approvals import reward_approve, reward_reject
 from tests.integrations.helpers import crm_id_of, crm_key, deliver, new_lead, record
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +125,28 @@ def test_a_bulk_approval_pushes_every_leads_reward_in_lowered_batches(
         assert (fields[status], fields[crm_key(crm, "reward_amount")]) == ("approved", "7.00")
     writes = [r for r in fake.requests[sent:] if r.method == "PATCH" and r.path.endswith("/leads")]
     assert [len(r.body) for r in writes] == [5, 5, 2]
+
+
+def test_a_rejected_reward_reads_rejected_with_no_amount(
+    in_acme, program, alice, django_capture_on_commit_callbacks
+):
+    from integrations.crm.reward_values import reward_values_for
+    from rewards.models import RewardRule
+    from rewards.services.accrual import accrue_lead
+    from tests.rewards.helpers import rule
+
+    rule(program, event=RewardRule.Event.LEAD, kind=RewardRule.Kind.FIXED, value=Decimal("7"))
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="rj@example.com")
+    [reward] = accrue_lead(lead_id=str(lead.pk)) or Reward.objects.filter(lead=lead)
+    every = {"reward_amount", "reward_currency", "reward_status"}
+    assert reward_values_for([lead.pk], every)[str(lead.pk)] == {
+        "reward_amount": "7.00",
+        "reward_currency": "USD",
+        "reward_status": "pending",
+    }
+    reward_reject(reward=reward, actor=None, reason="duplicate")
+    assert reward_values_for([lead.pk], every)[str(lead.pk)] == {
+        "reward_amount": "",
+        "reward_currency": "",
+        "reward_status": "rejected",
+    }
