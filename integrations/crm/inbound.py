@@ -39,7 +39,8 @@ from integrations.models import (
     CrmSyncLog,
 )
 from prm.inputs import clean_text
-from programs.models import Conversion, Lead, LeadEvent, Program
+from programs.models import Conversion, Lead, LeadEvent, Program, PromoCode
+from programs.services import lookups
 from programs.services.conversions import ConversionInput, conversion_record
 from programs.services.leads import LeadInput, lead_create, lead_set_status, lead_update_contact
 
@@ -206,6 +207,13 @@ def _link_by_key(crm: CrmConnection, record: RemoteRecord) -> CrmRecordLink | No
     )
 
 
+def _code_is_ours(crm: CrmConnection, code: str) -> bool:
+    """A partner's referral code or promo code in this workspace (cached lookups)."""
+    if lookups.enrollment_for_code(crm.tenant_id, code) is not None:
+        return True
+    return PromoCode.objects.filter(code__iexact=code).exists()
+
+
 def _uuid(text: str) -> str | None:
     import uuid
 
@@ -226,6 +234,10 @@ def _lead_from_crm(
         return None
     program = Program.objects.filter(pk=crm.program_id).first()
     if program is None:
+        return None
+    if not crm.settings.get("import_unknown_codes") and not _code_is_ours(crm, code):
+        # A CRM shared with other systems (or another workspace) holds codes that are
+        # not ours: their records stay theirs instead of becoming partnerless leads.
         return None
     data = LeadInput(
         name=record.values.get(by_field.get("name", "") or "-", ""),
