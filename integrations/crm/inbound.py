@@ -27,7 +27,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import Connector, CrmAuthError, CrmRetryable, RemoteRecord
+from integrations.crm.base import (
+    Connector,
+    CrmAuthError,
+    CrmRetryable,
+    CrmValidationError,
+    RemoteRecord,
+)
 from integrations.crm.engine import _log, applying_from, queue_leads
 from integrations.crm.registry import connector_for
 from integrations.models import (
@@ -97,6 +103,11 @@ def _read_and_apply(
         # catches whatever is still missed after that.
         _log(crm, connector, calls, errors, kind=kind, failed=1, message=str(exc)[:2000])
         raise
+    except CrmValidationError as exc:
+        # A permanent refusal (a record gone, a 404): logged for the status page, not
+        # raised, since a retry would get the same answer (the next poll moves on).
+        _log(crm, connector, calls, errors, kind=kind, failed=1, message=str(exc)[:2000])
+        return 0
     finally:
         connector.close()
     applied, conflicts = apply_records(crm, records)

@@ -440,3 +440,18 @@ def test_garbage_at_the_event_url_gets_a_json_4xx_and_changes_nothing(
     assert response.status_code in (200, 400, 403), response.content
     assert "error" in response.json() or response.json().get("records") == 0
     assert (Lead.objects.count(), CrmRecordLink.objects.count()) == before
+
+
+def test_a_permanent_read_error_is_logged_and_not_raised_for_a_retry(crm, fake):
+    """A 404 (or any refusal of the CRM's own) on a read: a retry gets the same answer,
+    so the job logs it for the status page and ends, instead of raising into RQ's
+    retries with no trace in the sync log."""
+    from integrations.crm import inbound
+
+    fake.inject("404")
+    assert inbound.poll(str(crm.pk)) == 0
+    failed = CrmSyncLog.objects.filter(connection=crm, failed=1).get()
+    assert failed.message
+    # The next poll reads again normally.
+    inbound.poll(str(crm.pk))
+    assert CrmSyncLog.objects.filter(connection=crm, failed=0).exists()
