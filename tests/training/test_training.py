@@ -199,7 +199,7 @@ def _course_with_quizzes(tenant, owner):  # type: ignore[no-untyped-def]
 
 
 def test_quizzes_grade_single_and_multiple_choice_and_pass_lessons_then_the_course(
-    acme, owner, partner
+    acme, owner, partner, client_for
 ):
     with tenant_scope(acme):
         alice = partner.partner_profiles.get()
@@ -233,6 +233,10 @@ def test_quizzes_grade_single_and_multiple_choice_and_pass_lessons_then_the_cour
         graded = quiz_submit(tenant=acme, partner=alice, course=course, lesson=None, answers=fifty)
         assert (graded.score, graded.passed, graded.course_passed) == (50, True, True)
         assert CoursePass.objects.get().partner == alice
+    # Staff see the completion per partner on the partner's console page.
+    page = client_for(owner).get(f"/manage/partners/{alice.pk}/").content.decode()
+    section = page[page.index('id="training"') :]
+    assert "Basics" in section and "2 / 2" in section and "badge ok" in section
 
 
 def test_a_program_that_requires_a_course_refuses_the_join_until_it_is_passed(
