@@ -7,25 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from partners.models import PartnerProfile
+
+# A course's audience is a news post's (same field names and values): one rule for both.
+from partners.news.selectors import audience_q
 from partners.training.models import Course, CoursePass
 from programs.models import Enrollment
-
-
-def audience_q(partner: PartnerProfile) -> Q:
-    programs = Enrollment.objects.filter(partner=partner, status=Enrollment.Status.ACTIVE).values(
-        "program_id"
-    )
-    q = Q(audience=Course.Audience.EVERYONE) | Q(
-        audience=Course.Audience.PROGRAM, program_id__in=programs
-    )
-    if partner.group_id:
-        q |= Q(audience=Course.Audience.GROUP, group_id=partner.group_id)
-    return q
 
 
 def _not_passed(courses: QuerySet[Course], partner: PartnerProfile) -> list[Course]:
