@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/prm
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 # Three pytest-xdist workers on the two cores: a third of the time the tests wait on
-# PostgreSQL, Redis, Chromium or a subprocess; PYTEST_WORKERS= for one process.
-PYTEST_WORKERS ?= -n 3
+# PostgreSQL, Redis, Chromium or a subprocess; PYTEST_WORKERS= for one process. Work
+# stealing: a worker that runs dry takes tests queued for a busy one (the suite ends
+# with a few long browser and fault tests, which otherwise leave workers idle).
+PYTEST_WORKERS ?= -n 3 --dist worksteal
 
 .PHONY: run test install lint format messages bench soak clean
 

@@ -265,12 +265,14 @@ def partner_register(
     display_name: str,
     program: Program,
     invite: bool = False,
+    via: str = "api",
 ) -> tuple[PartnerProfile, bool]:
     """A partner signed up on the client's own site (the API): the account (without a
     password) and the profile as the cabinet's own sign-up would make them (approval when
     the workspace asks for it, scored), enrolled into ``program`` under its join policy.
     Idempotent by e-mail: an existing partner is enrolled and returned (created False).
-    ``invite`` e-mails a new partner a link to set a password and reach the cabinet."""
+    ``invite`` e-mails a new partner a link to set a password and reach the cabinet.
+    ``via`` names the door in the audit log (``api``, ``widget``)."""
     from partners.services import partner_join
     from programs.services.enrollments import enrollment_create
 
@@ -285,14 +287,22 @@ def partner_register(
         if user is None:
             user = users.create_user(email=email, password=None)
         partner = partner_join(tenant=tenant, user=user, display_name=display_name.strip())
-    enrollment_create(tenant=tenant, program=program, partner=partner)
+    enrolled_in: Program | None = program
+    try:
+        enrollment_create(tenant=tenant, program=program, partner=partner)
+    except ValidationError as exc:
+        if exc.code != "training":
+            raise
+        # The program requires a course: the partner joins it from the cabinet once
+        # passed (the invitation below must not enroll them past the gate).
+        enrolled_in = None
     if created:
         audit_record(
             tenant=tenant,
             actor=None,
-            action="partner.register_api",
+            action=f"partner.register_{via}",
             obj=partner,
-            after={"email": email, "name": partner.display_name, "program": str(program)},
+            after={"email": email, "name": partner.display_name, "program": str(enrolled_in or "")},
         )
     if created and invite and not partner.user.has_usable_password():
         _withdraw_expired(email=email)
@@ -300,7 +310,7 @@ def partner_register(
             email__iexact=email, status=PartnerInvitation.Status.PENDING
         ).update(status=PartnerInvitation.Status.REVOKED)
         invitation = PartnerInvitation.objects.create(
-            tenant=tenant, email=email, program=program, partner=partner
+            tenant=tenant, email=email, program=enrolled_in, partner=partner
         )
         _enqueue_email(tenant, invitation)
     return partner, created

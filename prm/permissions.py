@@ -46,6 +46,8 @@ class Perm(StrEnum):
     NEWS_MANAGE = "news.manage"
     MATERIALS_VIEW = "materials.view"
     MATERIALS_MANAGE = "materials.manage"
+    TRAINING_VIEW = "training.view"
+    TRAINING_MANAGE = "training.manage"
 
 
 ALL_STAFF = frozenset(Role)
@@ -115,6 +117,10 @@ ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
     # publish them with owners and admins; every role sees them and their usage.
     Perm.MATERIALS_VIEW: ALL_STAFF,
     Perm.MATERIALS_MANAGE: ADMINS | {Role.MANAGER},
+    # Training courses teach partners and gate programs and payouts: managers write them
+    # with owners and admins; every role reads the courses and who passed them.
+    Perm.TRAINING_VIEW: ALL_STAFF,
+    Perm.TRAINING_MANAGE: ADMINS | {Role.MANAGER},
 }
 
 

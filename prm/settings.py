@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "prm.dataio",
     "prm.webhooks",
     "partners.news",
+    "partners.training",
     "import_export",
 ]
 
@@ -241,6 +242,8 @@ ACCOUNT_RATE_LIMITS = {
     "api_key_failed": "20/m/ip",
     # Every API request of a valid key, per key (then 429 with Retry-After).
     "api_key": os.environ.get("PRM_API_KEY_RATE", "600/m/key"),
+    # Sign-ups through the recruitment widget on client sites, per visitor address.
+    "recruit": os.environ.get("PRM_RECRUIT_RATE", "20/h/ip"),
 }
 # A workspace confirmation link (e-mailed by the platform's landing form) works this long.
 PRM_WORKSPACE_LINK_HOURS = int(os.environ.get("PRM_WORKSPACE_LINK_HOURS", "24"))

@@ -44,6 +44,7 @@ ACCOUNT_RATE_LIMITS = {  # noqa: F405
     "login": "1000/m/ip",
     "workspace_signup": "1000/m/ip",
     "api_key_failed": "1000/m/ip",
+    "recruit": "1000/m/ip",
 }
 # CRM retries: the 1, 2, 4, 8 s schedule shrunk a hundredfold.
 PRM_CRM_BACKOFF_BASE = 0.01

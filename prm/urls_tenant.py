@@ -11,6 +11,7 @@ from partners import urls_pages as partner_pages
 from partners import views as partner_views
 from partners.materials import urls as material_pages
 from partners.news import urls_pages as news_pages
+from partners.training import urls as training_pages
 from prm.dataio import urls as dataio_pages
 from prm.notifications import urls_pages as notification_pages
 from prm.views import audit, branding, console, invitations, team, tenant_settings
@@ -73,6 +74,7 @@ console_patterns = (
         *webhook_urls.console_patterns,
         *news_pages.console_patterns,
         *material_pages.console_patterns,
+        *training_pages.console_patterns,
     ],
     "console",
 )
@@ -97,6 +99,7 @@ partner_patterns = (
         *notification_pages.cabinet_patterns,
         *news_pages.cabinet_patterns,
         *material_pages.cabinet_patterns,
+        *training_pages.cabinet_patterns,
     ],
     "partners",
 )

@@ -10,11 +10,14 @@ from drf_spectacular.views import SpectacularAPIView
 from partners import api as partner_api
 from prm.api_docs import ApiNotFound, api_docs
 from programs import api
-from programs.views import tracking
+from programs.views import recruit, tracking
 from rewards import api as rewards_api
 
 tracking_patterns = [
+    # Before the snippet's own pattern, which would take "recruit" for a key.
+    path("t/recruit.js", recruit.widget_source, name="recruit_widget"),
     path("t/<str:key>.js", tracking.snippet, name="snippet"),
+    path("t/<str:key>/recruit", recruit.recruit, name="recruit_api"),
     path("t/l", tracking.lead, name="track_lead"),
     path("r/<str:code>", tracking.referral_redirect, name="referral_redirect"),
 ]

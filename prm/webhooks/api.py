@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from prm.access import get_in_tenant_or_404
 from prm.webhooks import services
 from prm.webhooks.events import EVENTS
-from prm.webhooks.models import WebhookEndpoint
+from prm.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointOut(serializers.ModelSerializer):
@@ -153,3 +153,83 @@ class WebhookSecretRotate(APIView):
         )
         body = {**WebhookEndpointOut(endpoint).data, "secret": secret}
         return Response(body, headers={"Cache-Control": "no-store"})
+
+
+class WebhookDeliveryOut(serializers.ModelSerializer):
+    event_id = serializers.CharField(source="event.public_id", read_only=True)
+    event_type = serializers.CharField(source="event.type", read_only=True)
+    response_code = serializers.IntegerField(source="last_status_code", allow_null=True)
+    response_ms = serializers.IntegerField(source="last_response_ms", allow_null=True)
+    error = serializers.CharField(source="last_error")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "status",
+            "attempts",
+            "response_code",
+            "response_ms",
+            "error",
+            "last_attempt_at",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+        ]
+
+
+class WebhookDeliveryCursor(WebhookEndpointCursor):
+    page_size = 100
+    max_page_size = 500
+
+
+class WebhookDeliveryList(generics.ListAPIView):
+    """An endpoint's delivery log, newest first (cursor pagination; ``?status=`` one of
+    pending, sending, delivered, failed): what was sent, how it was answered, and when the
+    next attempt is due. Read by the index the console's log uses."""
+
+    api_scope = "webhooks"
+    serializer_class = WebhookDeliveryOut
+    pagination_class = WebhookDeliveryCursor
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=[c for c, _label in WebhookDelivery.Status.choices]
+            )
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        endpoint = get_in_tenant_or_404(WebhookEndpoint, pk=self.kwargs["endpoint_id"])
+        rows = WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event")
+        wanted = self.request.query_params.get("status", "")
+        if wanted:
+            if wanted not in WebhookDelivery.Status.values:
+                raise serializers.ValidationError({"status": [f"unknown status {wanted!r}"]})
+            rows = rows.filter(status=wanted)
+        return rows
+
+
+class WebhookDeliveryResend(APIView):
+    """Send one delivery again now (as the console's "send again"); the receiver sees the
+    same event id."""
+
+    api_scope = "webhooks"
+
+    @extend_schema(request=None, responses={202: WebhookDeliveryOut})
+    def post(self, request: Request, delivery_id: str) -> Response:
+        delivery = get_in_tenant_or_404(
+            WebhookDelivery.objects.select_related("event", "endpoint"), pk=delivery_id
+        )
+        services.delivery_resend(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            actor=_owner(request),
+            delivery=delivery,
+        )
+        delivery.refresh_from_db()
+        return Response(WebhookDeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)

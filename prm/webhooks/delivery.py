@@ -32,6 +32,7 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -80,6 +81,26 @@ def backoff(attempts: int) -> timedelta:
     base = float(_setting("PRM_WEBHOOK_BACKOFF_BASE", 60.0))
     cap = float(_setting("PRM_WEBHOOK_BACKOFF_CAP", 6 * 3600.0))
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+def retry_after(response: httpx.Response) -> timedelta | None:
+    """The wait a 429 or 503 asks for in ``Retry-After`` (seconds or an HTTP date), at
+    most PRM_WEBHOOK_RETRY_AFTER_CAP (6 h): a receiver that names its own pace gets it,
+    instead of our backoff guessing; one asking for a week does not park the event."""
+    if response.status_code not in (429, 503):
+        return None
+    raw = response.headers.get("Retry-After", "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        seconds = float(raw)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(raw) - timezone.now()).total_seconds()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    cap = float(_setting("PRM_WEBHOOK_RETRY_AFTER_CAP", 6 * 3600.0))
+    return timedelta(seconds=min(max(seconds, 1.0), cap))
 
 
 def retry_for() -> timedelta:
@@ -252,12 +273,14 @@ def attempt(delivery: WebhookDelivery, client: httpx.Client, secrets: list[str])
         "PRM-Event-Type": event.type,
     }
     code: int | None = None
+    asked: timedelta | None = None  # the receiver's own Retry-After
     text = error = ""
     final = False
     started = time.monotonic()
     try:
         response = client.post(endpoint.url, content=body, headers=headers)
         code, text = response.status_code, response.text[:500]
+        asked = retry_after(response)
     except http.BlockedAddress:
         error, final = REFUSED, True
     except httpx.TimeoutException:
@@ -288,7 +311,7 @@ def attempt(delivery: WebhookDelivery, client: httpx.Client, secrets: list[str])
             outcome = Outcome(Status.FAILED)
             fields.update(status=Status.FAILED, next_attempt_at=None)
         else:
-            outcome = Outcome(Status.PENDING, now + backoff(attempts))
+            outcome = Outcome(Status.PENDING, now + (asked or backoff(attempts)))
             fields.update(status=Status.PENDING, next_attempt_at=outcome.next_attempt_at)
     WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(**fields)
     if outcome.status == Status.DELIVERED:

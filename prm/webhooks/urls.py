@@ -34,4 +34,14 @@ api_patterns: list[URLPattern] = [
         api.WebhookSecretRotate.as_view(),
         name="api_webhook_rotate",
     ),
+    path(
+        "api/v1/webhooks/<uuid:endpoint_id>/deliveries",
+        api.WebhookDeliveryList.as_view(),
+        name="api_webhook_deliveries",
+    ),
+    path(
+        "api/v1/webhooks/deliveries/<uuid:delivery_id>/resend",
+        api.WebhookDeliveryResend.as_view(),
+        name="api_webhook_resend",
+    ),
 ]

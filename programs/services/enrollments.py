@@ -66,6 +66,13 @@ def enrollment_create(
     )
     if partner.status == PartnerProfile.Status.BLOCKED:
         raise ValidationError(PARTNER_BLOCKED, code="blocked")
+    if not by_staff:
+        # A program may require a course first (partners.training); staff may enroll anyone.
+        from partners.training.gates import gate_message, missing_for_join
+
+        missing = missing_for_join(partner, program)
+        if missing:
+            raise ValidationError(gate_message(missing, payout=False), code="training")
     chosen = _clean_code(code) if code else ""
     for attempt in range(5):
         candidate = chosen or random_code()

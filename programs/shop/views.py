@@ -52,7 +52,11 @@ def _page(
         },
     )
     # Like any client site: its CSP allows the platform's tenant host.
-    response._csp_update = {"script-src": [origin], "connect-src": [origin]}  # type: ignore[attr-defined]
+    response._csp_update = {  # type: ignore[attr-defined]
+        "script-src": [origin],
+        "connect-src": [origin],
+        "img-src": [origin],  # the recruitment widget shows the workspace's logo
+    }
     return response
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from partners.access import partner_profile_in_tenant, partner_required
 from partners.models import PartnerProfile
+from partners.training.gates import courses_to_pass_by_program
 from prm.access import get_in_tenant_or_404
 from prm.post_only import post_only
 from programs import links, selectors
@@ -62,11 +63,16 @@ def active_partner_required(view: Any) -> Any:
 @active_partner_required
 def program_list(request: HttpRequest) -> HttpResponse:
     partner = request.partner  # type: ignore[attr-defined]
+    # A program that requires a course shows the course to pass instead of "Join".
+    first = courses_to_pass_by_program(partner)
+    programs = list(selectors.open_programs(partner))
+    for program in programs:
+        program.courses_first = first.get(str(program.pk), [])  # type: ignore[attr-defined]
     context = {
         "enrollments": Enrollment.objects.filter(partner=partner)
         .select_related("program")
         .order_by("program__name"),
-        "open_programs": selectors.open_programs(partner),
+        "open_programs": programs,
     }
     return render(request, "cabinet/programs/list.html", context)
 

@@ -47,6 +47,11 @@ def payout_request(
         raise ValidationError(METHOD_INACTIVE)
     if partner.status != PartnerProfile.Status.ACTIVE:
         raise ValidationError(PARTNER_INACTIVE)
+    from partners.training.gates import gate_message, missing_for_payout
+
+    missing = missing_for_payout(partner)
+    if missing:  # a course of the partner's audience must be passed first
+        raise ValidationError(gate_message(missing, payout=True), code="training")
     if amount <= 0:
         raise ValidationError(AMOUNT_POSITIVE)
     details = PayoutDetails.objects.filter(partner=partner, method=method).first()
@@ -279,6 +284,9 @@ def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today
                 partner_id__in=partner_ids, method=method, scheduled=True, created_at__date=today
             ).values_list("partner_id", flat=True)
         )
+        from partners.training.gates import blocked_from_payouts
+
+        already |= blocked_from_payouts(partner_ids)  # a payout-gating course not passed
         payouts, entries = [], []
         for d in details:
             amount = money(available.get(d.partner_id) or ZERO)

@@ -105,10 +105,47 @@
     for (i = 0; i < b.length; i++) b[i].value = S.v;
   }
 
+  // ---- recruitment widget: loaded from the platform only when a page asks ----
+  function recruit(opts) {
+    var ctx = { key: cfg.key, endpoint: end }, q, s;
+    function go() { safe(w.__prmRecruit, ctx, opts || {}); }
+    if (w.__prmRecruit) return go();
+    q = w.__prmRecruitQ = w.__prmRecruitQ || [];
+    q.push(go);
+    if (q.length > 1) return; // already loading
+    s = d.createElement('script');
+    s.async = true;
+    s.src = end + '/recruit.js';
+    s.onload = function () {
+      w.__prmRecruitQ = null;
+      for (var i = 0; i < q.length; i++) q[i]();
+    };
+    (d.head || d.documentElement).appendChild(s);
+  }
+  // <div data-prm-recruit></div> (inline form) or <button data-prm-recruit="popup">
+  function recruitTags(root) {
+    var a = root.querySelectorAll('[data-prm-recruit]'), i, e;
+    for (i = 0; i < a.length; i++) {
+      e = a[i];
+      if (e._prmRecruit) continue;
+      e._prmRecruit = 1;
+      if (e.getAttribute('data-prm-recruit') == 'popup') {
+        e.addEventListener('click', function (ev) {
+          ev.preventDefault();
+          recruit({ mode: 'popup', lang: this.getAttribute('data-prm-lang') });
+        });
+      } else {
+        recruit({ mode: 'inline', target: e, lang: e.getAttribute('data-prm-lang') });
+      }
+    }
+  }
+
   // ---- public API: prm('referral'|'visitor'[, fn]) / prm('lead', data, cb) -
+  //      / prm('recruit', {mode: 'popup'|'inline', target, lang})
   function api(cmd, a, b) {
     try {
       if (cmd == 'lead') return lead(a, b);
+      if (cmd == 'recruit') return recruit(a);
       var r = cmd == 'visitor' ? S.v : cmd == 'referral' ? code() : undefined;
       if (typeof a == 'function') safe(a, r);
       return r;
@@ -147,8 +184,9 @@
     var q = old && old.q, i;
     for (i = 0; q && i < q.length; i++) try { api.apply(null, q[i]); } catch (e) {}
 
-    if (d.readyState == 'loading') d.addEventListener('DOMContentLoaded', function () { safe(fill, d); });
-    else safe(fill, d);
+    function ready() { safe(fill, d); safe(recruitTags, d); }
+    if (d.readyState == 'loading') d.addEventListener('DOMContentLoaded', ready);
+    else ready();
     // capture phase: fill the submitted form before the site's own handlers run
     d.addEventListener('submit', function (e) { safe(fill, e.target); }, true);
   } catch (e) {}

@@ -26,6 +26,16 @@ PAGE = """<!DOCTYPE html>
 </body></html>
 """
 
+# The recruitment widget, inline and as a popup (in Russian), on the client's own page.
+PARTNERS_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Partners</title>
+<script async src="{snippet}"></script></head>
+<body><h1>Partners</h1>
+<div id="recruit" data-prm-recruit></div>
+<button id="become" data-prm-recruit="popup" data-prm-lang="ru">Become a partner</button>
+</body></html>
+"""
+
 
 @contextmanager
 def client_site(snippet_url: str, tenant_origin: str) -> Iterator[str]:
@@ -35,6 +45,8 @@ def client_site(snippet_url: str, tenant_origin: str) -> Iterator[str]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path.startswith("/client.js"):
                 body, kind = CLIENT_JS, "application/javascript"
+            elif self.path.startswith("/partners"):
+                body, kind = PARTNERS_PAGE.format(snippet=snippet_url).encode(), "text/html"
             else:
                 title = "Pricing" if self.path.startswith("/pricing") else "Client home"
                 body, kind = PAGE.format(title=title, snippet=snippet_url).encode(), "text/html"

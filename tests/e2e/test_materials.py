@@ -69,8 +69,11 @@ def test_staff_publish_a_banner_and_a_partner_copies_it_with_their_link(
     page.get_by_role("link", name="Materials").first.click()
     card = page.locator(f"#material-{material.pk}")
     expect(card.locator("h3")).to_contain_text("Summer banner")
-    loaded = card.locator("img").evaluate("i => i.complete && i.naturalWidth")
-    assert loaded == 300
+    # The thumbnail loads after the page does (slower under a loaded suite): wait for it.
+    card.locator("img").evaluate(
+        "i => i.complete ? null : new Promise(ok => { i.onload = ok; i.onerror = ok; })"
+    )
+    assert card.locator("img").evaluate("i => i.naturalWidth") == 300
     card.get_by_role("button", name="Copy HTML").click()
     expect(card.get_by_role("button", name="Copied")).to_be_visible()
     copied = page.evaluate("() => navigator.clipboard.readText()")

@@ -49,6 +49,7 @@ from tests.integrations.console_world import build as build_crm
 from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
 from tests.rewards.helpers import D, make_program, rule
+from tests.training.world import build as build_training
 from tests.webhooks.world import build as build_webhooks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -154,6 +155,11 @@ NOT_PAGES: dict[str, str] = {
     "console:material_file": "the material's file (an image or a download)",
     "partners:material_download": "a file download",
     "partners:material_copied": "POST only (the copy buttons' beacon)",
+    "console:training_delete": "POST only",
+    "console:training_lesson_delete": "POST only",
+    "console:training_question_delete": "POST only",
+    "partners:training_lesson_image": "an image",
+    "partners:training_lesson_file": "a file download",
 }
 
 
@@ -249,6 +255,7 @@ def world(site: Site) -> World:
         **files,
         **build_webhooks(acme, owner),
         **build_materials(acme, owner),
+        **build_training(acme, owner, title=LONG_PROGRAM),
         "group_id": group.pk,
         "tag_id": tag.pk,
         "segment_id": segment.pk,

@@ -246,6 +246,18 @@ add("tenant:t/<str:key>.js", "valid HEAD", "HEAD", "/t/{KEY}.js")
 query_params("tenant:t/<str:key>.js", "/t/{KEY}.js", ("v", "callback"))
 methods("tenant:t/<str:key>.js", "/t/{KEY}.js", ("POST", "PUT"))
 
+# The recruitment widget: its script, its offer (GET) and its sign-up (POST) from the
+# program's own site (the test world's program allows https://shop.example.com/).
+add("tenant:t/recruit.js", "valid", "GET", "/t/recruit.js")
+methods("tenant:t/recruit.js", "/t/recruit.js", ("POST", "PUT"))
+RECRUIT = {"email": "newt@example.com", "name": "Newt", "consent": True, "website": ""}
+SITE = {"Origin": "https://shop.example.com"}
+json_fields("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", RECRUIT, "text/plain", headers=SITE)
+path_param("tenant:t/<str:key>/recruit", "/t/{}/recruit")
+query_params("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", ("lang",))
+header_cases("tenant:t/<str:key>/recruit", "GET", "/t/{KEY}/recruit")
+methods("tenant:t/<str:key>/recruit", "/t/{KEY}/recruit", ("HEAD", "OPTIONS", "PUT", "DELETE"))
+
 path_param("tenant:r/<str:code>", "/r/{}")
 query_params("tenant:r/<str:code>", "/r/{CODE}", ("sub", "to", "utm_source", "utm_campaign", "m"))
 header_cases("tenant:r/<str:code>", "GET", "/r/{CODE}")
@@ -664,6 +676,44 @@ for label, headers in HOSTILE_AUTH.items():
     )
 methods(WEBHOOK, f"/api/v1/webhooks/{LEAD_ID}", ("POST", "PUT"))
 methods(WEBHOOK_ROTATE, f"/api/v1/webhooks/{LEAD_ID}/rotate-secret", ("GET", "PUT", "DELETE"))
+WEBHOOK_LOG = "tenant:api/v1/webhooks/<uuid:endpoint_id>/deliveries"
+WEBHOOK_RESEND = "tenant:api/v1/webhooks/deliveries/<uuid:delivery_id>/resend"
+for label, value in PATH_VALUES.items():
+    add(WEBHOOK_LOG, f"path {label}", "GET", f"/api/v1/webhooks/{value}/deliveries", headers=AUTH)
+    add(
+        WEBHOOK_RESEND,
+        f"path {label}",
+        "POST",
+        f"/api/v1/webhooks/deliveries/{value}/resend",
+        headers=AUTH,
+    )
+for label, value in QUERY_VALUES.items():
+    for name in ("status", "cursor", "limit"):
+        add(
+            WEBHOOK_LOG,
+            f"query {name} = {label}",
+            "GET",
+            f"/api/v1/webhooks/{LEAD_ID}/deliveries",
+            query=f"{name}={value}",
+            headers=AUTH,
+        )
+for label, headers in HOSTILE_AUTH.items():
+    add(
+        WEBHOOK_LOG,
+        f"auth {label}",
+        "GET",
+        f"/api/v1/webhooks/{LEAD_ID}/deliveries",
+        headers=headers,
+    )
+    add(
+        WEBHOOK_RESEND,
+        f"auth {label}",
+        "POST",
+        f"/api/v1/webhooks/deliveries/{LEAD_ID}/resend",
+        headers=headers,
+    )
+methods(WEBHOOK_LOG, f"/api/v1/webhooks/{LEAD_ID}/deliveries", ("POST", "PUT", "DELETE"))
+methods(WEBHOOK_RESEND, f"/api/v1/webhooks/deliveries/{LEAD_ID}/resend", ("GET", "PUT"))
 
 # ----------------------------------------------------------------------------- forms and pages
 

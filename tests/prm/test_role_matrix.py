@@ -40,6 +40,7 @@ from tests.factories import InvitationFactory, MembershipFactory, TenantFactory,
 from tests.integrations.console_world import build as build_crm
 from tests.materials.world import build as build_materials
 from tests.rewards.console_world import build as build_money
+from tests.training.world import build as build_training
 from tests.webhooks.world import build as build_webhooks
 
 # A 1×1 PNG (a news post's image).
@@ -261,6 +262,19 @@ URLS: dict[str, tuple[str, Does]] = {
     "material_edit": ("Materials", W),
     "material_delete": ("Materials", W),
     "material_file": ("Materials", R),
+    # Training (partners/training)
+    "training": ("Training", R),
+    "training_create": ("Training", W),
+    "training_course": ("Training", R),
+    "training_edit": ("Training", W),
+    "training_delete": ("Training", W),
+    "training_progress": ("Training", R),
+    "training_lesson_create": ("Training", W),
+    "training_lesson_edit": ("Training", W),
+    "training_lesson_delete": ("Training", W),
+    "training_question_create": ("Training", W),
+    "training_question_edit": ("Training", W),
+    "training_question_delete": ("Training", W),
 }
 
 # The page the sidebar links for an area (areas without one are reached from a page).
@@ -287,6 +301,7 @@ SIDEBAR = {
     "Webhooks": "webhooks",
     "News": "news",
     "Materials": "materials",
+    "Training": "training",
 }
 
 
@@ -418,6 +433,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
         kwargs = {
             **hooks,
             **materials,
+            **build_training(acme, staff["owner"]),
             "membership_id": target.pk,
             "invitation_id": invitation.pk,
             "domain_id": domain.pk,

@@ -31,6 +31,7 @@ class Receiver:
     def __init__(self) -> None:
         self.secret = ""
         self.answers: list[int] = []  # status codes to answer next (then 200)
+        self.retry_after = ""  # sent with a 429 or 503 answer when set
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.bad_signatures = 0
         self.handled: dict[str, dict[str, Any]] = {}  # event id → event, once
@@ -49,6 +50,8 @@ class Receiver:
                 elif 200 <= code < 300:
                     receiver.handle(json.loads(body))
                 self.send_response(code)
+                if code in (429, 503) and receiver.retry_after:
+                    self.send_header("Retry-After", receiver.retry_after)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

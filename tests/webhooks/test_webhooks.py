@@ -155,6 +155,82 @@ def test_client_errors_are_final_except_408_and_429(acme, owner, receiver, answe
     assert (row.next_attempt_at is not None) == retried
 
 
+@pytest.mark.parametrize(
+    ("answer", "retry_after", "seconds"),
+    [
+        (429, "120", 120),  # the receiver's own pace, not our 60 s backoff
+        (503, "30", 30),
+        (429, "HTTP-DATE+300", 300),
+        (503, "31536000", 6 * 3600),  # a year: capped at PRM_WEBHOOK_RETRY_AFTER_CAP
+        (429, "soon", 60),  # unreadable: our backoff
+        (500, "120", 60),  # only 429 and 503 carry a wait that counts
+    ],
+)
+def test_a_receivers_retry_after_sets_the_next_attempt(
+    acme, owner, receiver, answer, retry_after, seconds
+):
+    from email.utils import format_datetime
+
+    endpoint, receiver.secret = endpoint_for(acme, owner, receiver.url, ["lead.created"])
+    receiver.answers = [answer]
+    receiver.retry_after = retry_after.replace(
+        "HTTP-DATE+300", format_datetime(timezone.now() + timedelta(seconds=300), usegmt=True)
+    )
+    with tenant_scope(acme):
+        emit(acme, "lead.created", [LeadFactory(program=ProgramFactory(tenant=acme))])
+        D.fan_out(list(WebhookEvent.objects.all()))
+        D.deliver_due()
+        row = WebhookDelivery.objects.get()
+    assert row.status == Status.PENDING
+    waited = (row.next_attempt_at - row.last_attempt_at).total_seconds()
+    assert seconds - 2 <= waited <= seconds + 1, waited
+
+
+def test_the_api_lists_an_endpoints_deliveries_and_sends_one_again(
+    acme, globex, owner, receiver, client
+):
+    endpoint, receiver.secret = endpoint_for(acme, owner, receiver.url, ["lead.created"])
+    receiver.answers = [500]
+    with tenant_scope(acme):
+        program = ProgramFactory(tenant=acme)
+        emit(acme, "lead.created", [LeadFactory(program=program), LeadFactory(program=program)])
+        D.fan_out(list(WebhookEvent.objects.all()))
+        D.deliver_due()
+    keys = {}
+    for tenant in (acme, globex):
+        secret, prefix, digest = ApiKey.generate()
+        ApiKey.all_tenants_unscoped.create(tenant=tenant, name="k", prefix=prefix, key_hash=digest)
+        keys[tenant.slug] = f"Bearer {secret}"
+
+    def get(path: str, slug: str = "acme"):  # type: ignore[no-untyped-def]
+        return client.get(path, HTTP_HOST=f"{slug}.localhost", HTTP_AUTHORIZATION=keys[slug])
+
+    path = f"/api/v1/webhooks/{endpoint.pk}/deliveries"
+    listed = get(path)
+    assert listed.status_code == 200, listed.content
+    rows = listed.json()["results"]
+    # The failure holds the endpoint's other event back (order kept) until the retry.
+    assert sorted((r["status"], r["attempts"], r["response_code"] or 0) for r in rows) == [
+        ("pending", 0, 0),
+        ("pending", 1, 500),
+    ]
+    assert all(r["event_type"] == "lead.created" and r["event_id"] for r in rows)
+    assert get(path + "?status=delivered").json()["results"] == []
+    [failed] = [r for r in get(path + "?status=pending").json()["results"] if r["attempts"]]
+    assert failed["next_attempt_at"]
+    assert get(path + "?status=nope").status_code == 400
+    assert get(path, "globex").status_code == 404
+    resend = f"/api/v1/webhooks/deliveries/{failed['id']}/resend"
+    other = client.post(resend, HTTP_HOST="globex.localhost", HTTP_AUTHORIZATION=keys["globex"])
+    assert other.status_code == 404
+    again = client.post(resend, HTTP_HOST="acme.localhost", HTTP_AUTHORIZATION=keys["acme"])
+    assert again.status_code == 202 and again.json()["status"] == "pending"
+    with tenant_scope(acme):
+        D.deliver_due()
+        assert WebhookDelivery.objects.get(pk=failed["id"]).status == Status.DELIVERED
+    assert list(receiver.handled) == [failed["event_id"]]
+
+
 def test_private_addresses_are_refused_when_not_allowed(
     acme, owner, receiver, settings, client_for
 ):

@@ -75,6 +75,9 @@ class Command(BaseCommand):
 
             owner = Membership.objects.filter(role="owner").select_related("user").first()
             materials_demo.load(tenant, program, owner.user if owner else None)
+            from partners.training import demo as training_demo
+
+            training_demo.load(tenant)
         demo_user(OPERATOR, "Platform", "Operator", is_staff=True, is_superuser=True)
 
         platform = public_urls.platform_url()
