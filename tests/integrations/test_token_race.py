@@ -56,6 +56,8 @@ def _walk(provider: str, in_acme: Any) -> None:
         half = CHUNKS * PER_CHUNK
         connections.close_all()  # the children must not share the parent's socket
         ctx = multiprocessing.get_context("forkserver")
+        # The server imports the heavy libraries once; each child still runs setup().
+        ctx.set_forkserver_preload(["django.db.models", "django.contrib.admin", "httpx", "redis"])
         database = connections["default"].settings_dict["NAME"]
         barrier, out = ctx.Barrier(3), ctx.Queue()
         workers = [
