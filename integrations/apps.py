@@ -11,3 +11,4 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import signals  # noqa: F401  (connects the lead receivers)
+        from integrations.crm import reward_sync  # noqa: F401  (rewards → lead pushes)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from integrations.crm.reward_values import REWARD_FIELDS
 from integrations.models import CrmFieldMap, CrmStageMap
 from programs.models import Lead, Program
 
@@ -66,6 +67,12 @@ class FieldMapForm(forms.ModelForm):
             and self.instance.prm_field != "notes"
         ):
             self.add_error("strategy", _("Only notes can be merged."))
+        if (
+            self.instance.prm_field in REWARD_FIELDS
+            and data.get("direction") != CrmFieldMap.Direction.TO_CRM
+        ):
+            # Rewards are decided here: a CRM edit must never change what a partner earns.
+            self.add_error("direction", _("Reward fields are written to the CRM only."))
         return data
 
 

@@ -151,6 +151,10 @@ class CrmRecord:
     values: dict[str, str] = field(default_factory=dict)
     create_only: set[str] = field(default_factory=set)
     stage: tuple[str, str] | None = None
+    # Keys that belong to the deal rather than the lead ("Reward on this lead"): where
+    # the CRM turns a lead into a separate deal (a converted Salesforce Lead becomes an
+    # Opportunity and is read-only), they are written on that deal.
+    deal_keys: set[str] = field(default_factory=set)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from integrations.crm.base import (
     PushResult,
 )
 from integrations.crm.registry import connector_for
+from integrations.crm.reward_values import REWARD_FIELDS
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
 from prm.models import Job, Tenant
@@ -321,6 +322,8 @@ def _record_for(
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
+        if f.prm_field in REWARD_FIELDS:
+            record.deal_keys.add(f.crm_field)
         if (
             f.master == CrmFieldMap.Master.CRM
             and f.prm_field not in forced

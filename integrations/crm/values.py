@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from integrations.crm.reward_values import reward_values_for
 from integrations.models import CrmConnection
 from programs.models import Enrollment, Lead, LeadEvent, PromoCode
 
@@ -54,6 +55,7 @@ def values_for(leads: list[Lead], fields: set[str]) -> dict[str, dict[str, str]]
         ):
             promos[(program_id, partner_id)] = code  # the oldest active one wins
     notes = notes_for([lead.pk for lead in leads]) if "notes" in fields else {}
+    rewards = reward_values_for([lead.pk for lead in leads], fields)
     out: dict[str, dict[str, str]] = {}
     for lead in leads:
         key = str(lead.pk)
@@ -69,6 +71,7 @@ def values_for(leads: list[Lead], fields: set[str]) -> dict[str, dict[str, str]]
             "referral_code": codes.get(pair, ""),
             "promo_code": promos.get(pair, ""),
             "notes": notes.get(key, ""),
+            **rewards.get(key, {}),
         }
         out[key] = {name: every[name] for name in fields if name in every}
     return out

@@ -104,6 +104,10 @@ class PrmField(models.TextChoices):
     REFERRAL_CODE = "referral_code", _("Referral code")
     PROMO_CODE = "promo_code", _("Promo code")
     PROGRAM = "program", _("Program")
+    # "Reward on this lead": written to the CRM only (see integrations/crm/reward_values.py).
+    REWARD_AMOUNT = "reward_amount", _("Reward on this lead: amount")
+    REWARD_CURRENCY = "reward_currency", _("Reward on this lead: currency")
+    REWARD_STATUS = "reward_status", _("Reward on this lead: status")
 
 
 class CrmFieldMap(TenantOwned):

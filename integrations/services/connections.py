@@ -42,6 +42,9 @@ DEFAULT_FIELDS: dict[str, tuple[str, str, str]] = {
     PrmField.REFERRAL_CODE: (Direction.BOTH, Master.PRM, Strategy.MASTER),
     PrmField.PROMO_CODE: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.PROGRAM: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.REWARD_AMOUNT: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.REWARD_CURRENCY: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.REWARD_STATUS: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
 }
 # Labels of the CRM custom fields we look for when mapping automatically.
 DEFAULT_LABELS = {
@@ -50,6 +53,9 @@ DEFAULT_LABELS = {
     PrmField.REFERRAL_CODE: "PRM referral code",
     PrmField.PROMO_CODE: "PRM promo code",
     PrmField.PROGRAM: "PRM program",
+    PrmField.REWARD_AMOUNT: "PRM reward amount",
+    PrmField.REWARD_CURRENCY: "PRM reward currency",
+    PrmField.REWARD_STATUS: "PRM reward status",
 }
 SECRET_KEYS = ("secret", "token", "password", "webhook_url", "code")
 

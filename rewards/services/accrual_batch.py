@@ -49,6 +49,7 @@ from rewards.services.budget import (
     budget_lock_rooms,
 )
 from rewards.services.bulk_insert import bulk_insert, bulk_insert_rows
+from rewards.signals import rewards_changed
 
 BATCH = 1000
 _DEC = Value(Decimal("0"))
@@ -300,6 +301,11 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
             # One cache read when nobody listens; else one insert and one job a batch.
             webhook_emit(require_tenant(), "reward.created", batch.rewards)
             touch_now(require_tenant(), {row["partner_id"] for row in batch.entries})
+            rewards_changed.send(
+                sender=Reward,
+                tenant_id=require_tenant().pk,
+                reward_ids=[r.pk for r in batch.rewards],
+            )
         for reason, reward_ids in rejected.items():
             from antifraud.services.holds import reject_rewards
 

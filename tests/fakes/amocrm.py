@@ -65,6 +65,9 @@ LEAD_FIELDS = [
     (1278898005, "PRM referral code", "text"),
     (1278898007, "PRM promo code", "text"),
     (1278898009, "PRM program", "text"),
+    (1278898015, "PRM reward amount", "text"),
+    (1278898017, "PRM reward currency", "text"),
+    (1278898019, "PRM reward status", "text"),
     (1278898011, "Deal date", "date"),
     (1278898013, "Budget", "numeric"),
 ]

@@ -49,6 +49,9 @@ USER_FIELDS = {  # preset custom fields and the labels the engine maps by
     "UF_CRM_PRM_REFERRAL": "PRM referral code",
     "UF_CRM_PRM_PROMO": "PRM promo code",
     "UF_CRM_PRM_PROGRAM": "PRM program",
+    "UF_CRM_PRM_REWARD_AMOUNT": "PRM reward amount",
+    "UF_CRM_PRM_REWARD_CURRENCY": "PRM reward currency",
+    "UF_CRM_PRM_REWARD_STATUS": "PRM reward status",
 }
 STANDARD = {
     "lead": [

@@ -48,6 +48,9 @@ CUSTOM_FIELDS = {
     "PRM_Referral_Code__c": "PRM referral code",
     "PRM_Promo_Code__c": "PRM promo code",
     "PRM_Program__c": "PRM program",
+    "PRM_Reward_Amount__c": "PRM reward amount",
+    "PRM_Reward_Currency__c": "PRM reward currency",
+    "PRM_Reward_Status__c": "PRM reward status",
 }
 LEAD_STATUSES = [  # (api name, converted?, default?)
     ("Open - Not Contacted", False, True),
@@ -141,6 +144,8 @@ OTHER_OBJECTS = {
         "Amount": "currency",
         "CloseDate": "date",
         "AccountId": "reference",
+        # The deal's copies of the Lead's reward fields (an admin adds them to both).
+        **{n: "string" for n in CUSTOM_FIELDS if n.startswith("PRM_Reward_")},
     },
     "Account": _COMMON | {"Name": "string"},
     "Contact": _COMMON | {"LastName": "string", "FirstName": "string", "Email": "email"},

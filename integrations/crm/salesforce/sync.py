@@ -22,6 +22,7 @@ from integrations.crm.base import (
 from integrations.crm.salesforce import mapping as M
 from integrations.crm.salesforce import webhooks
 from integrations.crm.salesforce.client import DEFAULT_RESERVE, DEFAULT_VERSION, SalesforceClient
+from integrations.crm.salesforce.deal_fields import opportunity_payload
 
 KEY_FIELD = "PRM_Lead_Id__c"
 LEAD_SOURCE = "Partner Referral"
@@ -190,7 +191,11 @@ class SalesforceConnector(Connector):
                     if row.get("IsConverted")
                     else M.update_payload(record, row, key_field=self.key_field)
                 )
-                if body:
+                deal = opportunity_payload(record, row) if row.get("IsConverted") else {}
+                if deal:
+                    updates.append((at, deal))
+                    matcher.pending[at] = ok
+                elif body:
                     updates.append((at, body))
                     matcher.pending[at] = ok
                 else:
