@@ -23,6 +23,16 @@ class ProgramForm(forms.Form):
         ),
     )
 
+    import_unknown_codes = forms.BooleanField(
+        required=False,
+        label=_("Also import CRM deals whose referral code is not one of ours"),
+        help_text=_(
+            "Off: a CRM record becomes a lead here only when its code belongs to one of "
+            "this workspace's partners (a CRM shared with other systems stays theirs). "
+            "On: such records become leads credited to nobody."
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = Program.objects.order_by("name")  # type: ignore[attr-defined]

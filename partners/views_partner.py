@@ -95,6 +95,11 @@ def _page(request: HttpRequest, partner: PartnerProfile, **forms: Any) -> HttpRe
         "sees_history": can(request, Perm.AUDIT_VIEW),
         "privacy": can(request, Perm.PARTNERS_PRIVACY),
     }
+    if can(request, Perm.TRAINING_VIEW):
+        # Completion per partner (per course is on the course's progress page).
+        from partners.training.selectors import partner_courses
+
+        context["courses"] = list(partner_courses(partner))
     if sees_money:
         from rewards.models import PayoutRequest
         from rewards.services import ledger

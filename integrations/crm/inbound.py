@@ -27,7 +27,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.crm import values as V
-from integrations.crm.base import Connector, CrmAuthError, CrmRetryable, RemoteRecord
+from integrations.crm.base import (
+    Connector,
+    CrmAuthError,
+    CrmRetryable,
+    CrmValidationError,
+    RemoteRecord,
+)
 from integrations.crm.engine import _log, applying_from, queue_leads
 from integrations.crm.registry import connector_for
 from integrations.models import (
@@ -39,7 +45,8 @@ from integrations.models import (
     CrmSyncLog,
 )
 from prm.inputs import clean_text
-from programs.models import Conversion, Lead, LeadEvent, Program
+from programs.models import Conversion, Lead, LeadEvent, Program, PromoCode
+from programs.services import lookups
 from programs.services.conversions import ConversionInput, conversion_record
 from programs.services.leads import LeadInput, lead_create, lead_set_status, lead_update_contact
 
@@ -96,6 +103,11 @@ def _read_and_apply(
         # catches whatever is still missed after that.
         _log(crm, connector, calls, errors, kind=kind, failed=1, message=str(exc)[:2000])
         raise
+    except CrmValidationError as exc:
+        # A permanent refusal (a record gone, a 404): logged for the status page, not
+        # raised, since a retry would get the same answer (the next poll moves on).
+        _log(crm, connector, calls, errors, kind=kind, failed=1, message=str(exc)[:2000])
+        return 0
     finally:
         connector.close()
     applied, conflicts = apply_records(crm, records)
@@ -206,6 +218,13 @@ def _link_by_key(crm: CrmConnection, record: RemoteRecord) -> CrmRecordLink | No
     )
 
 
+def _code_is_ours(crm: CrmConnection, code: str) -> bool:
+    """A partner's referral code or promo code in this workspace (cached lookups)."""
+    if lookups.enrollment_for_code(crm.tenant_id, code) is not None:
+        return True
+    return PromoCode.objects.filter(code__iexact=code).exists()
+
+
 def _uuid(text: str) -> str | None:
     import uuid
 
@@ -226,6 +245,10 @@ def _lead_from_crm(
         return None
     program = Program.objects.filter(pk=crm.program_id).first()
     if program is None:
+        return None
+    if not crm.settings.get("import_unknown_codes") and not _code_is_ours(crm, code):
+        # A CRM shared with other systems (or another workspace) holds codes that are
+        # not ours: their records stay theirs instead of becoming partnerless leads.
         return None
     data = LeadInput(
         name=record.values.get(by_field.get("name", "") or "-", ""),

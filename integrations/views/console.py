@@ -145,7 +145,10 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
                 base_url=config["base_url"],
                 auth_url=config.get("auth_url", ""),
                 credentials=config["credentials"],
-                settings=config.get("settings", {}),
+                settings={
+                    **config.get("settings", {}),
+                    "import_unknown_codes": program_form.cleaned_data["import_unknown_codes"],
+                },
                 program_id=program.pk if program else "",
                 actor=request.user,  # type: ignore[arg-type]
             )
@@ -159,7 +162,12 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
             return redirect("console:integration_detail", provider=provider)
     else:
         form = form_class(existing=existing)
-        program_form = ProgramForm(initial={"program": crm.program_id if crm else None})
+        program_form = ProgramForm(
+            initial={
+                "program": crm.program_id if crm else None,
+                "import_unknown_codes": bool(crm and crm.settings.get("import_unknown_codes")),
+            }
+        )
     return render(
         request,
         "console/integrations/connect.html",

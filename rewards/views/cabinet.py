@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from partners.access import partner_required
 from partners.models import PartnerProfile
+from partners.training.gates import missing_for_payout
 from prm.access import get_in_tenant_or_404
 from prm.audit import audit_record
 from prm.crypto import encrypt
@@ -201,6 +202,8 @@ def _payouts_page(
         "withdraw_form": withdraw_form,
         "page": page_of(history.order_by("-created_at", "-pk"), request, PAGE_SIZE),
         "months": statements.statement_months(partner),
+        # Said before the partner tries: payout_request refuses while these are not passed.
+        "courses_first": missing_for_payout(partner),
     }
     return render(request, "cabinet/money/payouts.html", context)
 

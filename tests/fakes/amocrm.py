@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-FAULTS = ("500", "timeout", "drop", "rate", "401")
+FAULTS = ("500", "timeout", "drop", "rate", "401", "404")
 RATE_LIMIT = 7  # requests per second
 MAX_PAGE = 250
 MAX_COMPLEX = 50
@@ -102,6 +102,15 @@ _CANNED = {
             "status": 429,
             "detail": "You sent too many requests",
             "retry_after": 1,
+        },
+    ),
+    "404": (
+        404,
+        {
+            "title": "Not Found",
+            "type": "https://httpstatus.es/404",
+            "status": 404,
+            "detail": "Entity not found",
         },
     ),
     "401": (

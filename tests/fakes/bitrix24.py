@@ -139,6 +139,7 @@ _CANNED = {
     "500": (500, "INTERNAL_SERVER_ERROR", "Internal server error"),
     "rate": (503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
     "401": (401, "expired_token", "The access token provided has expired."),
+    "404": (400, "ERROR_NOT_FOUND", "Not found"),
 }
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-FAULTS = ("500", "timeout", "drop", "rate", "401")
+FAULTS = ("500", "timeout", "drop", "rate", "401", "404")
 
 
 class FakeCrm(Protocol):
@@ -44,7 +44,8 @@ class FakeCrm(Protocol):
         """The next ``times`` requests (whose path contains ``path``, if given) fail with
         ``fault``: "500" (5xx in the CRM's error shape), "timeout" (the request is
         processed, then answered only after the client gave up), "drop" (connection
-        closed before any work), "rate" (the CRM's real rate-limit answer), "401"."""
+        closed before any work), "rate" (the CRM's real rate-limit answer), "401", "404" (the
+        CRM's not-found answer: a permanent refusal)."""
 
     def expire_tokens(self) -> None:
         """Every access token issued so far is now expired (refresh must follow)."""

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-FAULTS = ("500", "timeout", "drop", "rate", "401")
+FAULTS = ("500", "timeout", "drop", "rate", "401", "404")
 API_VERSION = "v62.0"
 KEY_FIELD = "PRM_Lead_Id__c"
 CUSTOM_FIELDS = {
@@ -1232,6 +1232,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 500, UNKNOWN
         elif fault == "401":
             status, body = 401, SESSION_EXPIRED
+        elif fault == "404":
+            status, body = (
+                404,
+                [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
+            )
         elif fault == "rate":
             status, body = 403, LIMIT_EXCEEDED
             headers = {"Sforce-Limit-Info": f"api-usage={fake.daily_max}/{fake.daily_max}"}

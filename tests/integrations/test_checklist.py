@@ -397,15 +397,28 @@ def test_a_deal_created_in_the_crm_with_a_referral_code_becomes_the_partners_lea
         fields={crm_key(crm, "referral_code"): "ALICE"},
     )
     unrelated = fake.create_record("Not a partner deal", email="other@example.com")
-    deliver(fake, crm, str(crm_id), "update", client_for(None), django_capture_on_commit_callbacks)
-    deliver(
-        fake, crm, str(unrelated), "update", client_for(None), django_capture_on_commit_callbacks
+    # Another system's (or workspace's) code in a shared CRM: not a lead of ours.
+    foreign = fake.create_record(
+        "Someone else's",
+        email="foreign@example.com",
+        fields={crm_key(crm, "referral_code"): "THEIRS7"},
     )
+    for made in (crm_id, unrelated, foreign):
+        deliver(
+            fake, crm, str(made), "update", client_for(None), django_capture_on_commit_callbacks
+        )
     run_crm_jobs()
     lead = Lead.objects.get(email="walkin@example.com")
     assert (lead.partner, lead.source, lead.program) == (alice, Lead.Source.CRM, program)
     assert crm_id_of(crm, lead) == str(crm_id)
-    assert not Lead.objects.filter(email="other@example.com").exists()
+    assert not Lead.objects.filter(email__in=["other@example.com", "foreign@example.com"]).exists()
+    # Unless the workspace asks for them (the connection form's setting): then credited to nobody.
+    crm.settings = {**crm.settings, "import_unknown_codes": True}
+    crm.save(update_fields=["settings"])
+    fake.update_record(str(foreign), title="Someone else's, edited")  # seen again by a poll too
+    deliver(fake, crm, str(foreign), "update", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    assert Lead.objects.get(email="foreign@example.com").partner is None
 
 
 @pytest.mark.parametrize(
@@ -427,3 +440,18 @@ def test_garbage_at_the_event_url_gets_a_json_4xx_and_changes_nothing(
     assert response.status_code in (200, 400, 403), response.content
     assert "error" in response.json() or response.json().get("records") == 0
     assert (Lead.objects.count(), CrmRecordLink.objects.count()) == before
+
+
+def test_a_permanent_read_error_is_logged_and_not_raised_for_a_retry(crm, fake):
+    """A 404 (or any refusal of the CRM's own) on a read: a retry gets the same answer,
+    so the job logs it for the status page and ends, instead of raising into RQ's
+    retries with no trace in the sync log."""
+    from integrations.crm import inbound
+
+    fake.inject("404")
+    assert inbound.poll(str(crm.pk)) == 0
+    failed = CrmSyncLog.objects.filter(connection=crm, failed=1).get()
+    assert failed.message
+    # The next poll reads again normally.
+    inbound.poll(str(crm.pk))
+    assert CrmSyncLog.objects.filter(connection=crm, failed=0).exists()

@@ -66,6 +66,7 @@ function load(opts = {}) {
   const beacons = [];
   const fetches = [];
   const xhrs = [];
+  const scripts = [];
 
   const document = {
     get cookie() {
@@ -80,7 +81,9 @@ function load(opts = {}) {
     },
     referrer: opts.referrer || '',
     readyState: opts.readyState || 'complete',
-    querySelectorAll: selector(inputs),
+    querySelectorAll: (sel) => (sel === '[data-prm-recruit]' ? opts.tags || [] : selector(inputs)(sel)),
+    head: { appendChild: (el) => scripts.push(el) },
+    createElement: (tag) => ({ tag }),
     addEventListener(type, fn, capture) {
       listeners.push({ type, fn, capture });
     },
@@ -164,7 +167,7 @@ function load(opts = {}) {
   }
   return {
     sandbox, prm: sandbox.prm, jar, cookie, cookieWrites, inputs, listeners, beacons, fetches, xhrs,
-    fire, globalsBefore,
+    fire, globalsBefore, scripts,
   };
 }
 
@@ -562,4 +565,59 @@ test('never throws into the host page', () => {
   assert.doesNotThrow(() => vm.runInNewContext(SRC + '(null);', { window: {} }));
   assert.doesNotThrow(() => vm.runInNewContext(SRC + '({});', { window: {} }));
   assert.doesNotThrow(() => load().prm('nonsense', 1, 2));
+});
+
+// ---- recruitment widget: prm.js only loads /t/recruit.js and hands it the options ----
+function recruitTag(value, lang) {
+  const attrs = { 'data-prm-recruit': value, 'data-prm-lang': lang };
+  const el = { clicks: [], getAttribute: (k) => (k in attrs ? attrs[k] : null) };
+  el.addEventListener = (type, fn) => el.clicks.push({ type, fn });
+  return el;
+}
+
+test("prm('recruit') loads recruit.js once and hands every queued call the key and endpoint", () => {
+  const env = load();
+  const seen = [];
+  env.prm('recruit', { mode: 'popup' });
+  env.prm('recruit', { mode: 'inline', target: '#join' });
+  assert.equal(env.scripts.length, 1, 'one script while loading');
+  assert.equal(env.scripts[0].src, 'https://acme.example.com/t/recruit.js');
+  assert.equal(env.scripts[0].async, true);
+  env.sandbox.__prmRecruit = (ctx, o) => seen.push(plain({ ctx, o }));
+  env.scripts[0].onload();
+  assert.deepEqual(seen, [
+    { ctx: { key: 'pk_abc', endpoint: 'https://acme.example.com/t' }, o: { mode: 'popup' } },
+    { ctx: { key: 'pk_abc', endpoint: 'https://acme.example.com/t' }, o: { mode: 'inline', target: '#join' } },
+  ]);
+  env.prm('recruit', { mode: 'popup', lang: 'ru' }); // loaded: runs at once, no new script
+  assert.equal(env.scripts.length, 1);
+  assert.equal(seen[2].o.lang, 'ru');
+});
+
+test('data-prm-recruit: inline tags open at load, popup tags on click, each tag once', () => {
+  const inline = recruitTag('', 'ru');
+  const popup = recruitTag('popup', null);
+  const env = load({ tags: [inline, popup] });
+  const seen = [];
+  env.sandbox.__prmRecruit = (ctx, o) => seen.push(o);
+  env.scripts[0].onload();
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].mode, 'inline');
+  assert.equal(seen[0].target, inline);
+  assert.equal(seen[0].lang, 'ru');
+  assert.equal(popup.clicks.length, 1);
+  let prevented = false;
+  popup.clicks[0].fn.call(popup, { preventDefault: () => (prevented = true) });
+  assert.ok(prevented);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[1].mode, 'popup');
+  assert.equal(seen[1].lang, null);
+});
+
+test('a broken recruit.js never throws into the host page', () => {
+  const env = load();
+  env.sandbox.__prmRecruit = () => {
+    throw new Error('boom');
+  };
+  assert.doesNotThrow(() => env.prm('recruit', { mode: 'popup' }));
 });

@@ -199,7 +199,7 @@ def _course_with_quizzes(tenant, owner):  # type: ignore[no-untyped-def]
 
 
 def test_quizzes_grade_single_and_multiple_choice_and_pass_lessons_then_the_course(
-    acme, owner, partner
+    acme, owner, partner, client_for
 ):
     with tenant_scope(acme):
         alice = partner.partner_profiles.get()
@@ -233,6 +233,10 @@ def test_quizzes_grade_single_and_multiple_choice_and_pass_lessons_then_the_cour
         graded = quiz_submit(tenant=acme, partner=alice, course=course, lesson=None, answers=fifty)
         assert (graded.score, graded.passed, graded.course_passed) == (50, True, True)
         assert CoursePass.objects.get().partner == alice
+    # Staff see the completion per partner on the partner's console page.
+    page = client_for(owner).get(f"/manage/partners/{alice.pk}/").content.decode()
+    section = page[page.index('id="training"') :]
+    assert "Basics" in section and "2 / 2" in section and "badge ok" in section
 
 
 def test_a_program_that_requires_a_course_refuses_the_join_until_it_is_passed(
@@ -269,7 +273,14 @@ def test_a_program_that_requires_a_course_refuses_the_join_until_it_is_passed(
         assert Enrollment.objects.filter(partner=alice, program=program).exists()
 
 
-def test_payouts_wait_for_a_payout_course_by_hand_and_on_schedule(in_acme, program, alice, card):  # noqa: F811
+def test_payouts_wait_for_a_payout_course_by_hand_and_on_schedule(
+    in_acme,
+    program,  # noqa: F811
+    alice,  # noqa: F811
+    card,  # noqa: F811
+    partner,
+    client_for,
+):
     earn(program, alice, "500")
     course = Course.objects.create(
         tenant=in_acme,
@@ -283,6 +294,12 @@ def test_payouts_wait_for_a_payout_course_by_hand_and_on_schedule(in_acme, progr
     with pytest.raises(ValidationError, match="Payout rules"):
         payout_request(tenant=in_acme, partner=alice, method=card, amount=D("30"))
     assert missing_for_payout(alice) == [course]
+    # The cabinet's payouts page says so before the partner tries, with the course's link.
+    profile = partner.partner_profiles.get()
+    enrollment_create(tenant=in_acme, program=program, partner=profile, code="PAGE")
+    html = client_for(partner).get("/payouts/").content.decode()
+    notice = html[html.index('id="payout-courses"') :]
+    assert f'href="/training/{course.pk}/"' in notice.split("</p>")[0]
     assert blocked_from_payouts([alice.pk]) == {alice.pk}
     card.schedule = card.Schedule.MONTHLY
     card.save()
