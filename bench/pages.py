@@ -95,7 +95,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("staff", "/manage/reports/partners/?period=90d&page=100", "report by partner, page 100"),
     ("staff", "/manage/reports/partners/?period=90d&q=company+1", "report by partner, search"),
     ("staff", "/manage/reports/partners/?sort=-clicks", "report by partner, by clicks"),
-    ("staff", "/manage/reports/partners/?period=90d&q=company", "report by partner, broad search"),
+    ("staff", "/manage/reports/partners/?period=90d&q=bench", "by partner, all found"),
     (
         "staff",
         "/manage/reports/partners/?period=90d&program={main}",
