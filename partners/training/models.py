@@ -161,7 +161,9 @@ class LessonDone(TenantOwned):
 
     class Meta(TenantOwned.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["partner", "lesson"], name="training_lesson_once")
+            # Led by the lesson: the console's per-lesson counts read it; every
+            # partner lookup also names the lesson (or joins through it).
+            models.UniqueConstraint(fields=["lesson", "partner"], name="training_lesson_once")
         ]
 
     def __str__(self) -> str:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from typing import Any
+
+from django.db.models import F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 
 from partners.models import PartnerProfile
-from partners.training.models import Course, CoursePass, QuizAttempt
+from partners.training.models import Course, CoursePass, Lesson, LessonDone, QuizAttempt
 
 # A partner page lists the courses a partner touched; a workspace has a handful of
 # courses, the cap only keeps a pathological one from growing the page.
 PARTNER_COURSES = 20
+
+
+def count_of(rows: QuerySet[Any]) -> Subquery:
+    """``COUNT(*)`` of ``rows`` (filtered on an ``OuterRef``) as a scalar subquery. Counts
+    of two relations joined into one query multiply each other's rows (lessons x every
+    partner's passes); a subquery per count reads only its own rows."""
+    counted = rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Subquery(counted, output_field=IntegerField())
+
+
+def lessons_of_course() -> Subquery:
+    return count_of(Lesson.objects.filter(course=OuterRef("pk")))
+
+
+def lessons_done_in_course(partner: PartnerProfile) -> Subquery:
+    return count_of(LessonDone.objects.filter(lesson__course=OuterRef("pk"), partner=partner))
 
 
 def partner_courses(partner: PartnerProfile) -> QuerySet[Course]:
@@ -20,10 +38,8 @@ def partner_courses(partner: PartnerProfile) -> QuerySet[Course]:
     tried = QuizAttempt.objects.filter(partner=partner).values("course_id")
     return (
         Course.objects.annotate(
-            lessons_total=Count("lessons", distinct=True),
-            lessons_done=Count(
-                "lessons__done_by", filter=Q(lessons__done_by__partner=partner), distinct=True
-            ),
+            lessons_total=lessons_of_course(),
+            lessons_done=lessons_done_in_course(partner),
             passed_at=Subquery(passed[:1]),
         )
         .filter(Q(lessons_done__gt=0) | Q(passed_at__isnull=False) | Q(pk__in=tried))

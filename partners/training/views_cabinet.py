@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from partners.training import services
 from partners.training.forms import QuizForm
 from partners.training.gates import audience_q
 from partners.training.models import Course, CoursePass, Lesson, LessonDone, Question
+from partners.training.selectors import lessons_done_in_course, lessons_of_course
 from partners.training.video import FRAME_HOSTS, embed_url
 from prm.access import get_in_tenant_or_404
 from prm.pagination import page_of
@@ -33,8 +34,8 @@ def _courses(request: HttpRequest):  # type: ignore[no-untyped-def]
 def course_list(request: HttpRequest) -> HttpResponse:
     partner = request.partner  # type: ignore[attr-defined]
     courses = _courses(request).annotate(
-        lesson_count=Count("lessons", distinct=True),
-        done_count=Count("lessons__done_by", filter=Q(lessons__done_by__partner=partner)),
+        lesson_count=lessons_of_course(),
+        done_count=lessons_done_in_course(partner),
         passed=Exists(CoursePass.objects.filter(course=OuterRef("pk"), partner=partner)),
     )
     page = page_of(courses.order_by("title", "id"), request, 20)
@@ -117,9 +118,9 @@ def _tell(request: HttpRequest, graded: services.Graded) -> None:
 
 def _lesson(request: HttpRequest, course_id: str, lesson_id: str) -> Lesson:
     course = _course(request, course_id)
-    return get_in_tenant_or_404(
-        Lesson.objects.select_related("course"), pk=lesson_id, course=course
-    )
+    # The media bytes (a file may be 20 MB) are read only by the two views that send them.
+    lessons = Lesson.objects.select_related("course").defer("image", "file")
+    return get_in_tenant_or_404(lessons, pk=lesson_id, course=course)
 
 
 @active_partner_required

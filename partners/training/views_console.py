@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +15,7 @@ from partners.models import PartnerProfile
 from partners.training import services
 from partners.training.forms import CourseForm, LessonForm, QuestionForm
 from partners.training.models import Course, CoursePass, Lesson, LessonDone, Question, QuizAttempt
+from partners.training.selectors import count_of, lessons_of_course
 from prm.access import can, get_in_tenant_or_404, staff_required
 from prm.pagination import page_of
 from prm.permissions import Perm
@@ -25,8 +28,8 @@ PAGE_SIZE = 25
 @require_safe
 def course_list(request: HttpRequest) -> HttpResponse:
     courses = Course.objects.select_related("program", "group").annotate(
-        lesson_count=Count("lessons", distinct=True),
-        passed_count=Count("passes", distinct=True),
+        lesson_count=lessons_of_course(),
+        passed_count=count_of(CoursePass.objects.filter(course=OuterRef("pk"))),
     )
     page = page_of(courses.order_by("title", "id"), request, PAGE_SIZE)
     context = {"page": page, "can_manage": can(request, Perm.TRAINING_MANAGE)}
@@ -39,7 +42,7 @@ def course_detail(request: HttpRequest, course_id: str) -> HttpResponse:
     course = get_in_tenant_or_404(Course.objects.select_related("program", "group"), pk=course_id)
     lessons = list(
         Lesson.objects.filter(course=course)
-        .annotate(done_count=Count("done_by", distinct=True))
+        .annotate(done_count=count_of(LessonDone.objects.filter(lesson=OuterRef("pk"))))
         .defer("image", "file")
     )
     questions = list(
@@ -168,8 +171,6 @@ def question_edit(request: HttpRequest, course_id: str, quiz_question_id: str) -
 
 
 def _uuid_or_none(value: str) -> str | None:
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -240,11 +241,11 @@ def course_progress(request: HttpRequest, course_id: str) -> HttpResponse:
             "partner_id", "passed_at"
         )
     )
-    best = dict(
+    attempts = dict(
         QuizAttempt.objects.filter(course=course, partner_id__in=ids, lesson__isnull=True)
         .values("partner_id")
-        .annotate(best=Count("id"))
-        .values_list("partner_id", "best")
+        .annotate(n=Count("id"))
+        .values_list("partner_id", "n")
     )
     total = Lesson.objects.filter(course=course).count()
     rows = [
@@ -253,7 +254,7 @@ def course_progress(request: HttpRequest, course_id: str) -> HttpResponse:
             "done": done.get(p.pk, 0),
             "percent": round(100 * done.get(p.pk, 0) / total) if total else 0,
             "passed_at": passed.get(p.pk),
-            "attempts": best.get(p.pk, 0),
+            "attempts": attempts.get(p.pk, 0),
         }
         for p in page
     ]

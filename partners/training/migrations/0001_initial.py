@@ -189,7 +189,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='lessondone',
-            constraint=models.UniqueConstraint(fields=('partner', 'lesson'), name='training_lesson_once'),
+            constraint=models.UniqueConstraint(fields=('lesson', 'partner'), name='training_lesson_once'),
         ),
         migrations.AddIndex(
             model_name='quizattempt',
