@@ -294,6 +294,7 @@ def _where_spans() -> str:
             " OR (span = 'week' AND start = ANY(%(weeks)s::date[])))",
             "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)",
             "(%(partner)s::uuid IS NULL OR partner_id = %(partner)s::uuid)",
+            "(%(kind)s::text IS NULL OR kind = %(kind)s::text)",
             PARTNERS_ANY,
             Q_IDS.format(col="partner_id"),
         ]
@@ -301,12 +302,12 @@ def _where_spans() -> str:
 
 
 # Groupings PartnerPeriod can answer for the whole weeks and months of a period (it keeps
-# programs and partners, not channels).
+# programs, kinds and partners, not the other channel fields).
 SPAN_GROUPS = {"all", "partner", "program"}
 
 
 def span_level(group: str, filters: Filters) -> bool:
-    return group in SPAN_GROUPS and not filters.kind and not summed_table(group, filters)
+    return group in SPAN_GROUPS and not summed_table(group, filters)
 
 
 def spans_of(start: date, end: date) -> tuple[list[date], list[date], list[date]]:
@@ -391,14 +392,15 @@ def grouped(
 _PERIOD_ROWS = f"""
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM {{daily}}
     WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) AND {{daily_where}}
+      AND {{{{filter}}}}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
     WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[])
-      AND {{where}}
+      AND {{where}} AND {{{{filter}}}}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
     WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[])
-      AND {{where}}
+      AND {{where}} AND {{{{filter}}}}
 """
 _MONEY_COLUMN = {
     "revenue_total": "revenue - refunded",
@@ -408,10 +410,22 @@ _MONEY_COLUMN = {
 }
 
 
+# The report's program and kind filters, on every rollup the ranking reads.
+_RANK_FILTER = (
+    "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)"
+    " AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)"
+)
+
+
 def _rank_source(sort: str) -> str:
     """SQL of (k, v): each partner's value of ``sort`` over the period (any order).
     Each branch names the currency it reads, so that PartnerPeriod's partial covering
     indexes answer it (clicks are on the rows without a currency only)."""
+    raw = _rank_rows(sort)
+    return raw.replace("{filter}", _RANK_FILTER)
+
+
+def _rank_rows(sort: str) -> str:
     if sort in CLICK_MEASURES:
         rows = _PERIOD_ROWS.format(
             daily="programs_clickday",
@@ -453,12 +467,16 @@ WITH s AS (
     JOIN unnest(%(amonths)s::date[], %(masks)s::int[]) AS m(month, mask) ON a.month = m.month
     WHERE a.tenant_id = %(tenant)s AND (a.click_days | a.activity_days) & m.mask <> 0
       AND {Q_IDS.format(col="a.partner_id")}
+      AND (%(program)s::uuid IS NULL OR a.program_id = %(program)s::uuid)
+      AND (%(kind)s::text IS NULL OR a.kind = %(kind)s::text)
     GROUP BY 1
     UNION ALL
     SELECT {NO_ID} WHERE %(q)s::text IS NULL AND EXISTS (
         SELECT 1 FROM programs_activityday a
         WHERE a.tenant_id = %(tenant)s AND a.partner_id IS NULL
-          AND a.day BETWEEN %(start)s AND %(end)s AND ({{nonzero}}))
+          AND a.day BETWEEN %(start)s AND %(end)s AND ({{nonzero}})
+          AND (%(program)s::uuid IS NULL OR a.program_id = %(program)s::uuid)
+          AND (%(kind)s::text IS NULL OR a.kind = %(kind)s::text))
 ), v AS ({{source}})
 SELECT s.k, {_ID_TEXT.format(k="s.k")} AS key, count(*) OVER () AS total_rows,
        count(*) FILTER (WHERE s.k <> {NO_ID}) OVER () AS keyed_rows
@@ -469,9 +487,10 @@ LIMIT %(limit)s OFFSET %(offset)s
 
 
 def rankable(filters: Filters) -> bool:
-    """Whether ``PartnerActivity`` knows the partners of these filters (it keeps no
-    program or channel; one partner or a chosen few are read directly)."""
-    return not (filters.program_id or filters.kind or filters.partner_id or filters.partner_ids)
+    """Whether ``PartnerActivity`` knows the partners of these filters (it keeps the
+    program and kind, not the other channel fields; one partner or a chosen few are read
+    directly)."""
+    return not (filters.partner_id or filters.partner_ids)
 
 
 def _ranked_partners(

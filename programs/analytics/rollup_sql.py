@@ -307,14 +307,14 @@ SUMMED_ACTIVITY = [
 NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
 SPANS = "(VALUES ('week'), ('month')) AS s(span)"
 _PERIOD_COLS = (
-    "tenant_id, span, start, program_id, partner_id, currency, clicks, visitors, "
+    "tenant_id, span, start, program_id, partner_id, kind, currency, clicks, visitors, "
     + ", ".join(_MEASURES)
 )
-_PERIOD_KEY = "(tenant_id, span, start, program_id, partner_id, currency)"
+_PERIOD_KEY = "(tenant_id, span, start, program_id, partner_id, kind, currency)"
 PERIOD_CLICKS_UPSERT = f"""
 INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
-SELECT x.tenant_id, s.span, date_trunc(s.span, x.day)::date, x.program_id, x.partner_id, '',
-       sum(x.clicks), sum(x.visitors), {_ZERO_ACTIVITY}
+SELECT x.tenant_id, s.span, date_trunc(s.span, x.day)::date, x.program_id, x.partner_id,
+       'link', '', sum(x.clicks), sum(x.visitors), {_ZERO_ACTIVITY}
 FROM (
     SELECT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.program_id,
            c.partner_id, count(*) AS clicks,
@@ -341,20 +341,20 @@ DO UPDATE SET clicks = programs_partnerperiod.clicks + EXCLUDED.clicks,
 
 PERIOD_CLICKS_REBUILD = f"""
 INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
-SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, '',
+SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, kind, '',
        sum(clicks), sum(visitors), {_ZERO_ACTIVITY}
 FROM programs_clickday CROSS JOIN {SPANS}
 WHERE tenant_id = %(tenant)s AND day >= %(since)s
-GROUP BY 1, 2, 3, 4, 5
+GROUP BY 1, 2, 3, 4, 5, 6
 """  # noqa: S608 (constants only)
 
 PERIOD_ACTIVITY_REBUILD = f"""
 INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
-SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, currency, 0, 0,
-       {", ".join(f"sum({m})" for m in _MEASURES)}
+SELECT tenant_id, s.span, date_trunc(s.span, day)::date, program_id, partner_id, kind, currency,
+       0, 0, {", ".join(f"sum({m})" for m in _MEASURES)}
 FROM programs_activityday CROSS JOIN {SPANS}
 WHERE tenant_id = %(tenant)s AND day >= %(since)s
-GROUP BY 1, 2, 3, 4, 5, 6
+GROUP BY 1, 2, 3, 4, 5, 6, 7
 ON CONFLICT {_PERIOD_KEY}
 DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
 """  # noqa: S608 (constants only)
@@ -371,7 +371,7 @@ _MATCH = (
 PERIOD_ACTIVITY_LOCK = f"""
 SELECT 1 FROM programs_partnerperiod p JOIN {_TRIPLES} ON {_MATCH}
 WHERE p.tenant_id = %(tenant)s
-ORDER BY p.span, p.start, p.program_id, p.partner_id, p.currency FOR UPDATE OF p
+ORDER BY p.span, p.start, p.program_id, p.partner_id, p.kind, p.currency FOR UPDATE OF p
 """  # noqa: S608 (constants only)
 PERIOD_ACTIVITY_CLEAR = f"""
 UPDATE programs_partnerperiod p SET {", ".join(f"{m} = 0" for m in _MEASURES)}
@@ -379,88 +379,103 @@ FROM {_TRIPLES} WHERE p.tenant_id = %(tenant)s AND {_MATCH}
 """  # noqa: S608 (constants only)
 PERIOD_ACTIVITY_UPSERT = f"""
 INSERT INTO programs_partnerperiod ({_PERIOD_COLS})
-SELECT a.tenant_id, b.span, b.start, a.program_id, a.partner_id, a.currency, 0, 0,
+SELECT a.tenant_id, b.span, b.start, a.program_id, a.partner_id, a.kind, a.currency, 0, 0,
        {", ".join(f"sum(a.{m})" for m in _MEASURES)}
 FROM programs_activityday a JOIN {_TRIPLES}
   ON coalesce(a.partner_id, {NO_ID}) = coalesce(b.partner, {NO_ID})
  AND date_trunc(b.span, a.day)::date = b.start
 WHERE a.tenant_id = %(tenant)s AND a.day >= %(lo)s AND a.day < %(hi)s
   AND (a.partner_id = ANY(%(pids)s::uuid[]) OR (%(with_none)s AND a.partner_id IS NULL))
-GROUP BY 1, 2, 3, 4, 5, 6
-ORDER BY 2, 3, 4, 5, 6
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY 2, 3, 4, 5, 6, 7
 ON CONFLICT {_PERIOD_KEY}
 DO UPDATE SET {", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)}
 """  # noqa: S608 (constants only)
 
 
-# PartnerActivity: per partner and month, bit masks of the days with clicks (set by the
-# flush) and with a non-zero ActivityDay row (recomputed by the drain). Bit d-1: day d.
+# PartnerActivity: per partner, month, program and kind, bit masks of the days with
+# clicks (set by the flush; clicks are all of kind 'link') and with a non-zero
+# ActivityDay row (recomputed by the drain). Bit d-1: day d.
 DAY_BIT = "(1 << (extract(day from {d})::int - 1))"
 ACTIVITY_NONZERO = " OR ".join(f"{{a}}.{m} <> 0" for m in _MEASURES)
+_ACTIVE_COLS = "tenant_id, month, partner_id, program_id, kind, click_days, activity_days"
+_ACTIVE_KEY = "(tenant_id, month, partner_id, program_id, kind)"
 ACTIVE_CLICKS_UPSERT = f"""
-INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
-SELECT tenant_id, date_trunc('month', day)::date, partner_id, bit_or({DAY_BIT.format(d="day")}), 0
+INSERT INTO programs_partneractivity ({_ACTIVE_COLS})
+SELECT tenant_id, date_trunc('month', day)::date, partner_id, program_id, 'link',
+       bit_or({DAY_BIT.format(d="day")}), 0
 FROM (
-    SELECT DISTINCT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day, c.partner_id
+    SELECT DISTINCT c.tenant_id, (c.created_at AT TIME ZONE t.timezone)::date AS day,
+           c.partner_id, c.program_id
     FROM programs_click c JOIN prm_tenant t ON t.id = c.tenant_id
     WHERE c.ingest_id = ANY(%(ids)s) AND c.status = 'accepted' AND c.partner_id IS NOT NULL
 ) x
-GROUP BY 1, 2, 3
-ORDER BY 1, 2, 3
-ON CONFLICT (tenant_id, month, partner_id)
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT {_ACTIVE_KEY}
 DO UPDATE SET click_days = programs_partneractivity.click_days | EXCLUDED.click_days
 WHERE programs_partneractivity.click_days | EXCLUDED.click_days
       <> programs_partneractivity.click_days
 """  # noqa: S608 (constants only)
 
-# The drain: each (day, partner) bucket's bit of activity_days, from its ActivityDay rows.
-_ACTIVE_BUCKETS = f"""(
-    SELECT date_trunc('month', b.day)::date AS month, b.partner_id,
-           bit_or({DAY_BIT.format(d="b.day")}) AS touched,
-           bit_or(CASE WHEN EXISTS (
-               SELECT 1 FROM programs_activityday a
-               WHERE a.tenant_id = %(tenant)s AND a.day = b.day AND a.partner_id = b.partner_id
-                 AND ({ACTIVITY_NONZERO.format(a="a")})
-           ) THEN {DAY_BIT.format(d="b.day")} ELSE 0 END) AS active
+# The drain: each (day, partner) bucket's bit of activity_days, for every program and
+# kind of the partner's month: set where an ActivityDay row of that day is non-zero.
+_ACTIVE_BUCKETS = f"""
+WITH b AS (
+    SELECT DISTINCT day, partner_id
     FROM unnest(%(adays)s::date[], %(apartners)s::uuid[]) AS b(day, partner_id)
-    GROUP BY 1, 2
-) s"""  # noqa: S608 (constants only)
+), t AS (
+    SELECT date_trunc('month', day)::date AS month, partner_id,
+           bit_or({DAY_BIT.format(d="day")}) AS touched
+    FROM b GROUP BY 1, 2
+), a AS (
+    SELECT date_trunc('month', a.day)::date AS month, a.partner_id, a.program_id, a.kind,
+           bit_or({DAY_BIT.format(d="a.day")}) AS active
+    FROM programs_activityday a JOIN b ON a.day = b.day AND a.partner_id = b.partner_id
+    WHERE a.tenant_id = %(tenant)s AND ({ACTIVITY_NONZERO.format(a="a")})
+    GROUP BY 1, 2, 3, 4
+)"""  # noqa: S608 (constants only)
 ACTIVE_LOCK = """
 SELECT 1 FROM programs_partneractivity p
 JOIN unnest(%(adays)s::date[], %(apartners)s::uuid[]) AS b(day, partner_id)
   ON p.month = date_trunc('month', b.day)::date AND p.partner_id = b.partner_id
 WHERE p.tenant_id = %(tenant)s
-ORDER BY p.month, p.partner_id FOR UPDATE OF p
+ORDER BY p.month, p.partner_id, p.program_id, p.kind FOR UPDATE OF p
 """
-ACTIVE_INSERT = f"""
-INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
-SELECT %(tenant)s, s.month, s.partner_id, 0, s.active FROM {_ACTIVE_BUCKETS}
-WHERE s.active <> 0
-ORDER BY 2, 3
-ON CONFLICT (tenant_id, month, partner_id) DO NOTHING
+ACTIVE_INSERT = f"""{_ACTIVE_BUCKETS}
+INSERT INTO programs_partneractivity ({_ACTIVE_COLS})
+SELECT %(tenant)s, a.month, a.partner_id, a.program_id, a.kind, 0, a.active FROM a
+ORDER BY 2, 3, 4, 5
+ON CONFLICT {_ACTIVE_KEY} DO NOTHING
 """  # noqa: S608 (constants only)
-ACTIVE_UPDATE = f"""
-UPDATE programs_partneractivity p SET activity_days = (p.activity_days & ~s.touched) | s.active
-FROM {_ACTIVE_BUCKETS}
-WHERE p.tenant_id = %(tenant)s AND p.month = s.month AND p.partner_id = s.partner_id
-  AND p.activity_days <> (p.activity_days & ~s.touched) | s.active
+ACTIVE_UPDATE = f"""{_ACTIVE_BUCKETS}, n AS (
+    SELECT p.id, (p.activity_days & ~t.touched) | coalesce(a.active, 0) AS days
+    FROM programs_partneractivity p
+    JOIN t ON p.month = t.month AND p.partner_id = t.partner_id
+    LEFT JOIN a ON a.month = p.month AND a.partner_id = p.partner_id
+     AND a.program_id IS NOT DISTINCT FROM p.program_id AND a.kind = p.kind
+    WHERE p.tenant_id = %(tenant)s
+)
+UPDATE programs_partneractivity p SET activity_days = n.days
+FROM n WHERE p.id = n.id AND p.activity_days <> n.days
 """  # noqa: S608 (constants only)
 
 # Rebuild from the daily rollups, from the month of %(since)s on (a month's first day);
 # every tenant when %(tenant)s is NULL (the migration that added the table).
 ACTIVE_REBUILD = f"""
-INSERT INTO programs_partneractivity (tenant_id, month, partner_id, click_days, activity_days)
-SELECT tenant_id, date_trunc('month', day)::date, partner_id,
+INSERT INTO programs_partneractivity ({_ACTIVE_COLS})
+SELECT tenant_id, date_trunc('month', day)::date, partner_id, program_id, kind,
        bit_or(CASE WHEN click THEN {DAY_BIT.format(d="day")} ELSE 0 END),
        bit_or(CASE WHEN click THEN 0 ELSE {DAY_BIT.format(d="day")} END)
 FROM (
-    SELECT DISTINCT tenant_id, day, partner_id, true AS click FROM programs_clickday
+    SELECT DISTINCT tenant_id, day, partner_id, program_id, kind, true AS click
+    FROM programs_clickday
     WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
       AND clicks > 0
     UNION
-    SELECT DISTINCT tenant_id, day, partner_id, false FROM programs_activityday a
+    SELECT DISTINCT tenant_id, day, partner_id, program_id, kind, false FROM programs_activityday a
     WHERE (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s::uuid) AND day >= %(since)s
       AND partner_id IS NOT NULL AND ({ACTIVITY_NONZERO.format(a="a")})
 ) x
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4, 5
 """  # noqa: S608 (constants only)

@@ -221,10 +221,11 @@ PERIOD_MONEY = ["revenue", "refunded", "accrued", "approved", "paid"]
 
 
 class PartnerPeriod(Measures, TenantOwned):
-    """A partner's figures of a whole week (Monday on) or month, per program and
-    currency, without channels: the per-partner reports read these for the weeks and
-    months a period covers entirely and the daily rows only for its edges. Kept like
-    ``ProgramDay``: clicks added by the flush, the rest recomputed by the drain."""
+    """A partner's figures of a whole week (Monday on) or month, per program, kind and
+    currency, without the other channel fields: the per-partner reports (also filtered
+    by a program or a kind) read these for the weeks and months a period covers
+    entirely and the daily rows only for its edges. Kept like ``ProgramDay``: clicks
+    added by the flush, the rest recomputed by the drain."""
 
     class Span(models.TextChoices):
         WEEK = "week", _("Week")
@@ -239,11 +240,13 @@ class PartnerPeriod(Measures, TenantOwned):
     partner = models.ForeignKey(
         "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+", null=True
     )
+    # ActivityDay's kind ('' on paid money, which has no channel); clicks are 'link'.
+    kind = models.CharField(max_length=16, blank=True, default=Channel.LINK)
 
     class Meta(TenantOwned.Meta):
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "span", "start", "program", "partner", "currency"],
+                fields=["tenant", "span", "start", "program", "partner", "kind", "currency"],
                 name="partnerperiod_bucket_once",
                 nulls_distinct=False,
             )
@@ -256,13 +259,20 @@ class PartnerPeriod(Measures, TenantOwned):
             # touch no index of theirs.
             models.Index(
                 fields=["tenant", "span", "start"],
-                include=["partner", "currency", *PERIOD_COUNTS, *PERIOD_MONEY],
+                include=[
+                    "partner",
+                    "program",
+                    "kind",
+                    "currency",
+                    *PERIOD_COUNTS,
+                    *PERIOD_MONEY,
+                ],
                 condition=~models.Q(currency=""),
                 name="partnerperiod_money_rank",
             ),
             models.Index(
                 fields=["tenant", "span", "start"],
-                include=["partner", *PERIOD_COUNTS],
+                include=["partner", "program", "kind", *PERIOD_COUNTS],
                 condition=models.Q(currency=""),
                 name="partnerperiod_count_rank",
             ),
@@ -273,27 +283,35 @@ class PartnerPeriod(Measures, TenantOwned):
 
 
 class PartnerActivity(TenantOwned):
-    """The days of one local month on which a partner was active, as bit masks (bit
-    ``d - 1`` for day ``d``): ``click_days`` from ``ClickDay`` (set by the click flush,
-    never cleared but by a rebuild), ``activity_days`` from ``ActivityDay`` rows with a
-    non-zero figure (recomputed by the drain for the days it touches). "Active partners"
-    of any period counts the rows whose masks meet the period's days: one small row per
-    active partner and month, not one per partner, day and channel."""
+    """The days of one local month on which a partner was active in a program and kind,
+    as bit masks (bit ``d - 1`` for day ``d``): ``click_days`` from ``ClickDay`` (set by
+    the click flush, never cleared but by a rebuild), ``activity_days`` from
+    ``ActivityDay`` rows with a non-zero figure (recomputed by the drain for the days it
+    touches). "Active partners" of any period, and the partners a report by partner
+    ranks (whatever its program or kind filter), are the rows whose masks meet the
+    period's days: a few small rows per active partner and month, not one per partner,
+    day and channel."""
 
     id = models.BigAutoField(primary_key=True)
     month = models.DateField()
     partner = models.ForeignKey(
         "partners.PartnerProfile", on_delete=models.CASCADE, related_name="+"
     )
+    # Empty on paid money (a payout is not per program; its kind is '').
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=16, blank=True, default=Channel.LINK)
     click_days = models.IntegerField(default=0)
     activity_days = models.IntegerField(default=0)
 
     class Meta(TenantOwned.Meta):
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "month", "partner"],
+                fields=["tenant", "month", "partner", "program", "kind"],
                 include=["click_days", "activity_days"],
                 name="partneractivity_once",
+                nulls_distinct=False,
             )
         ]
 

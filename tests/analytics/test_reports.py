@@ -204,7 +204,7 @@ def test_the_report_pages_draw_a_chart_from_json(client_for, owner, world):
 
 
 def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
-    client_for, owner, world
+    client_for, owner, world, monkeypatch
 ):
     """A period of whole months and weeks around today reads PartnerPeriod for them and
     the daily rows for its edges: the same figures as the raw rows."""
@@ -236,6 +236,19 @@ def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
             assert row[key] == expected[key], (partner, key)
     quality = client_for(owner).get(url.replace("partners", "quality"))
     assert row_of(quality, str(world.alice.pk))["leads_flagged"] == 1
+    # Filtered by a program or a kind, the spans give what the daily rows give.
+    from programs.analytics import rollup_read
+    from programs.analytics.rollup_read import Filters, Rates, grouped
+
+    with tenant_scope(world.tenant):
+        rates = Rates.on(world.tenant, end)
+        for extra in ({"program_id": str(world.usd.pk)}, {"kind": "link"}, {"kind": "registration"}):
+            filters = Filters(start, end, **extra)
+            spans = grouped(world.tenant, filters, "partner", rates).rows
+            monkeypatch.setattr(rollup_read, "span_level", lambda group, filters: False)
+            daily = grouped(world.tenant, filters, "partner", rates).rows
+            monkeypatch.undo()
+            assert spans == daily and spans, extra
 
 
 def test_every_report_exports_its_rows_and_the_roles_columns(client_for, owner, manager, world):
@@ -263,8 +276,9 @@ def test_every_report_exports_its_rows_and_the_roles_columns(client_for, owner, 
 def test_ranking_partners_on_one_measure_pages_them_like_the_full_grouping(world, monkeypatch):
     """A page of the rows by partner is ranked on the sort measure alone (over the
     period's active partners) and then read by id: the same rows, in the same order, as
-    sorting every partner's full row, for every sort, direction, page and search (a
-    search finding few partners reads them by id, one finding many by a semi-join)."""
+    sorting every partner's full row, for every sort, direction, page, search (a
+    search finding few partners reads them by id, one finding many by a semi-join) and
+    program or kind filter (PartnerActivity and PartnerPeriod keep both)."""
     from datetime import timedelta
 
     from programs.analytics import rollup_read
@@ -276,29 +290,36 @@ def test_ranking_partners_on_one_measure_pages_them_like_the_full_grouping(world
             make_partner(world.tenant, world.usd, f"Quiet{i}")
             click(world.usd, f"Quiet{i}", f"visitor-quiet{i}")
         rates = Rates.on(world.tenant, today)
-        for start in (today - timedelta(days=29), today - timedelta(days=100)):
-            for q, wide in (("", 200), ("quiet", 200), ("nobody", 200), ("quiet", 0)):
-                monkeypatch.setattr(rollup_read, "WIDE_SEARCH", wide)
-                filters = searched(world.tenant, Filters(start, today, q=q))
-                for sort in [*SORTS, "k"]:
-                    for desc in (True, False):
-                        full = grouped(
-                            world.tenant, filters, "partner", rates, sort=sort, desc=desc
+        long_ago = today - timedelta(days=100)
+        cases = [
+            (start, q, wide, {})
+            for start in (today - timedelta(days=29), long_ago)
+            for q, wide in (("", 200), ("quiet", 200), ("nobody", 200), ("quiet", 0))
+        ] + [
+            (long_ago, "", 200, {"program_id": str(world.usd.pk)}),
+            (long_ago, "", 200, {"kind": "link"}),
+            (long_ago, "", 200, {"kind": "registration"}),
+        ]
+        for start, q, wide, extra in cases:
+            monkeypatch.setattr(rollup_read, "WIDE_SEARCH", wide)
+            filters = searched(world.tenant, Filters(start, today, q=q, **extra))
+            for sort in [*SORTS, "k"]:
+                for desc in (True, False):
+                    full = grouped(world.tenant, filters, "partner", rates, sort=sort, desc=desc)
+                    for offset in (0, 2):
+                        page = grouped(
+                            world.tenant,
+                            filters,
+                            "partner",
+                            rates,
+                            sort=sort,
+                            desc=desc,
+                            limit=2,
+                            offset=offset,
                         )
-                        for offset in (0, 2):
-                            page = grouped(
-                                world.tenant,
-                                filters,
-                                "partner",
-                                rates,
-                                sort=sort,
-                                desc=desc,
-                                limit=2,
-                                offset=offset,
-                            )
-                            expected = full.rows[offset : offset + 2]
-                            assert page.rows == expected, (start, q, sort, desc, offset)
-                            assert (page.total_rows, page.keyed_rows) == (
-                                full.total_rows,
-                                full.keyed_rows,
-                            ) or not expected
+                        expected = full.rows[offset : offset + 2]
+                        assert page.rows == expected, (start, q, extra, sort, desc, offset)
+                        assert (page.total_rows, page.keyed_rows) == (
+                            full.total_rows,
+                            full.keyed_rows,
+                        ) or not expected
