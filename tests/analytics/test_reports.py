@@ -242,7 +242,11 @@ def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
 
     with tenant_scope(world.tenant):
         rates = Rates.on(world.tenant, end)
-        for extra in ({"program_id": str(world.usd.pk)}, {"kind": "link"}, {"kind": "registration"}):
+        for extra in (
+            {"program_id": str(world.usd.pk)},
+            {"kind": "link"},
+            {"kind": "registration"},
+        ):
             filters = Filters(start, end, **extra)
             spans = grouped(world.tenant, filters, "partner", rates).rows
             monkeypatch.setattr(rollup_read, "span_level", lambda group, filters: False)
