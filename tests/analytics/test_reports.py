@@ -238,16 +238,21 @@ def test_whole_weeks_and_months_come_from_their_rollup_with_the_same_figures(
     assert row_of(quality, str(world.alice.pk))["leads_flagged"] == 1
     # Filtered by a program or a kind, the spans give what the daily rows give.
     from programs.analytics import rollup_read
-    from programs.analytics.rollup_read import Filters, Rates, grouped
+    from programs.analytics.rollup_read import Filters, Rates, grouped, spans_for
+
+    # The month of a period's last day is read whole only when nothing comes after it.
+    yesterday = today - timedelta(days=1)
+    assert spans_for(world.tenant, start, yesterday) == spans_of(start, yesterday)
+    assert today.replace(day=1) in spans_for(world.tenant, start, today)[0]
 
     with tenant_scope(world.tenant):
         rates = Rates.on(world.tenant, end)
-        for extra in (
-            {"program_id": str(world.usd.pk)},
-            {"kind": "link"},
-            {"kind": "registration"},
+        for last, extra in (
+            (end, {"program_id": str(world.usd.pk)}),
+            (end, {"kind": "link"}),
+            (end, {"kind": "registration"}),
         ):
-            filters = Filters(start, end, **extra)
+            filters = Filters(start, last, **extra)
             spans = grouped(world.tenant, filters, "partner", rates).rows
             monkeypatch.setattr(rollup_read, "span_level", lambda group, filters: False)
             daily = grouped(world.tenant, filters, "partner", rates).rows
