@@ -45,7 +45,7 @@ from integrations.crm.base import (
     PushResult,
 )
 from integrations.crm.registry import connector_for
-from integrations.crm.reward_values import REWARD_FIELDS
+from integrations.crm.reward_values import TO_CRM_ONLY
 from integrations.crm.stages import STATUS, StageRules, agreed_status, stage_to_push
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
@@ -338,7 +338,7 @@ def _record_for(
         forced |= changed
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
-        if f.prm_field in REWARD_FIELDS:
+        if f.prm_field in TO_CRM_ONLY:  # rewards and balances: on the deal
             record.deal_keys.add(f.crm_field)
         if (
             f.master == CrmFieldMap.Master.CRM

@@ -110,6 +110,10 @@ class PrmField(models.TextChoices):
     REWARD_AMOUNT = "reward_amount", _("Reward on this lead: amount")
     REWARD_CURRENCY = "reward_currency", _("Reward on this lead: currency")
     REWARD_STATUS = "reward_status", _("Reward on this lead: status")
+    # The lead's partner's balances, per currency (rewards.services.ledger.balances).
+    PARTNER_ACCRUED = "partner_accrued", _("Partner's rewards on hold")
+    PARTNER_APPROVED = "partner_approved", _("Partner's approved rewards, not yet paid")
+    PARTNER_PAID = "partner_paid", _("Partner's rewards paid")
 
 
 class CrmFieldMap(TenantOwned):

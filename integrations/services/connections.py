@@ -48,6 +48,9 @@ DEFAULT_FIELDS: dict[str, tuple[str, str, str]] = {
     PrmField.REWARD_AMOUNT: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_CURRENCY: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_STATUS: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_ACCRUED: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_APPROVED: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_PAID: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
 }
 # Labels of the CRM custom fields we look for when mapping automatically.
 DEFAULT_LABELS = {
@@ -59,6 +62,9 @@ DEFAULT_LABELS = {
     PrmField.REWARD_AMOUNT: "PRM reward amount",
     PrmField.REWARD_CURRENCY: "PRM reward currency",
     PrmField.REWARD_STATUS: "PRM reward status",
+    PrmField.PARTNER_ACCRUED: "PRM partner accrued",
+    PrmField.PARTNER_APPROVED: "PRM partner approved",
+    PrmField.PARTNER_PAID: "PRM partner paid",
 }
 SECRET_KEYS = ("secret", "token", "password", "webhook_url", "code")
 

@@ -52,6 +52,9 @@ USER_FIELDS = {  # preset custom fields and the labels the engine maps by
     "UF_CRM_PRM_REWARD_AMOUNT": "PRM reward amount",
     "UF_CRM_PRM_REWARD_CURRENCY": "PRM reward currency",
     "UF_CRM_PRM_REWARD_STATUS": "PRM reward status",
+    "UF_CRM_PRM_PARTNER_ACCRUED": "PRM partner accrued",
+    "UF_CRM_PRM_PARTNER_APPROVED": "PRM partner approved",
+    "UF_CRM_PRM_PARTNER_PAID": "PRM partner paid",
 }
 STANDARD = {
     "lead": [
