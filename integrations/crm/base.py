@@ -169,6 +169,9 @@ class PushResult:
     # Set when the CRM refused for rate (CrmRateLimited.retry_after): the engine waits
     # this long and does not count the attempt against the record.
     retry_after: float = 0.0
+    # False when a failure stopped the push before any request carrying this record
+    # was sent: the record waits with the others but the attempt does not count.
+    sent: bool = True
 
 
 @dataclass
@@ -249,6 +252,13 @@ class Connector:
         """Records changed after ``cursor`` ("" = from the start) and the next cursor.
         Used for reconciliation (and for Salesforce, for polling)."""
         raise NotImplementedError
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
+        """``changes_since`` one slice at a time: about ``limit`` records (whole pages),
+        the cursor to go on from, and whether more remain (the poll job queues itself
+        again). A connector that cannot stop early reads everything at once."""
+        records, cursor = self.changes_since(cursor)
+        return records, cursor, False
 
     def parse_event(self, body: bytes, content_type: str) -> list[str]:
         """Verify an inbound webhook/event (raise CrmAuthError if it is not from the

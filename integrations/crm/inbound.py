@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +35,7 @@ from integrations.crm.base import (
     CrmValidationError,
     RemoteRecord,
 )
-from integrations.crm.engine import _log, applying_from, queue_leads
+from integrations.crm.engine import _log, applying_from, queue_leads, start_job
 from integrations.crm.registry import connector_for
 from integrations.models import (
     CrmConflict,
@@ -67,14 +68,28 @@ def pull_records(connection_id: str, crm_ids: list[str]) -> int:
     return _read_and_apply(connection_id, CrmSyncLog.Kind.EVENT, read)
 
 
+POLL_JOB = "integrations.crm.inbound.poll"
+
+
 def poll(connection_id: str) -> int:
     """Job: everything changed in the CRM since the stored cursor (Salesforce's way of
-    hearing about changes, and everyone's reconciliation)."""
+    hearing about changes, and everyone's reconciliation), one slice of at most
+    PRM_CRM_POLL_SLICE records at a time: the cursor is saved after each slice and the
+    job queues itself again at the back of the crm queue while more remains, so a
+    reconciliation of 10,000 leads does not hold back other connections' events."""
+    more = False
 
     def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], str]:
-        return connector.changes_since(crm.poll_cursor)
+        nonlocal more
+        records, cursor, more = connector.changes_page(crm.poll_cursor, settings.PRM_CRM_POLL_SLICE)
+        return records, cursor
 
-    return _read_and_apply(connection_id, CrmSyncLog.Kind.POLL, read)
+    applied = _read_and_apply(connection_id, CrmSyncLog.Kind.POLL, read)
+    if more:
+        crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+        if crm is not None and crm.is_active:
+            start_job(POLL_JOB, crm)
+    return applied
 
 
 def _read_and_apply(

@@ -207,25 +207,39 @@ class AmoConnector(Connector):
         ]
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
         """Leads updated at or after the cursor (unix seconds; amo filters by whole
         seconds, so the last second is read again next time rather than risk missing a
-        change made within it), then the deleted ones."""
+        change made within it), then the deleted ones. With ``limit``, whole pages up
+        to it, ending past the cursor's second (so the next slice moves on)."""
         self._fields()
         since = int(cursor) if cursor.isdigit() else 0
         params: list[tuple[str, Any]] = [("with", "contacts"), ("order[updated_at]", "asc")]
         if since:
             params.append(("filter[updated_at][from]", since))
-        leads = [
-            lead for page in self.client.pages("/api/v4/leads", "leads", params) for lead in page
-        ]
+        leads: list[dict] = []
+        more = False
+        for page in self.client.pages("/api/v4/leads", "leads", params):
+            leads += page
+            if limit and len(leads) >= limit and int(leads[-1].get("updated_at") or 0) > since:
+                more = True  # perhaps: the next slice finds out
+                break
         out = [self._remote(s) for s in self._states(leads).values()]
+        # A slice goes on from its last live lead; the deleted ones are listed from the
+        # same ``since`` in every slice (a few, and seeing one twice changes nothing).
+        stop = str(int(leads[-1].get("updated_at") or since)) if more else ""
         gone = [("with", "only_deleted"), *params[1:]]
         for page in self.client.pages("/api/v4/leads", "leads", gone):
             for lead in page:
                 leads.append(lead)
                 out.append(M.deleted_record(str(lead["id"])))
+        if stop:
+            return out, stop, True
         latest = max((int(lead.get("updated_at") or 0) for lead in leads), default=since)
-        return out, str(max(latest, since)) if (latest or since) else cursor
+        return out, str(max(latest, since)) if (latest or since) else cursor, False
 
     # ---------------------------------------------------------------- events
 
@@ -357,11 +371,13 @@ class AmoConnector(Connector):
                     self._create_chunk(records, chunk, results)
             except CrmRetryable as exc:
                 self._index = None  # a write may have happened: look again next time
+                tried = {item[0] for item in chunk}  # the rest was never sent
                 for _, rest in steps[n:]:
                     for item in rest:
                         if results[item[0]] is None:
                             results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
                             results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
+                            results[item[0]].sent = item[0] in tried
                 break
             except CrmValidationError as exc:
                 for item in [] if kind == "read" else chunk:
