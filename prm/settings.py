@@ -356,6 +356,9 @@ PRM_CRM_RATE_SCALE = float(os.environ.get("PRM_CRM_RATE_SCALE", "1"))
 # the queue, so another connection's events wait one slice, not a whole backlog.
 PRM_CRM_SLICE_SECONDS = float(os.environ.get("PRM_CRM_SLICE_SECONDS", "20"))
 PRM_CRM_POLL_SLICE = int(os.environ.get("PRM_CRM_POLL_SLICE", "2000"))
+# How long the mark of our own write is kept for recognising its echo (the CRM's event
+# about it, which then is not read back).
+PRM_CRM_ECHO_SECONDS = int(os.environ.get("PRM_CRM_ECHO_SECONDS", "600"))
 PRM_CRM_PUSH_CHUNK = int(os.environ.get("PRM_CRM_PUSH_CHUNK", "2000"))  # rows per connector call
 
 # Branding uploads (prm.images): size limits in bytes. Files go to the "default" storage

@@ -172,6 +172,10 @@ class PushResult:
     # False when a failure stopped the push before any request carrying this record
     # was sent: the record waits with the others but the attempt does not count.
     sent: bool = True
+    # What this push wrote, as the CRM's event about it will report it (``is_echo``):
+    # e.g. amoCRM the lead's updated_at from the answer, "new" for a create. "" when
+    # nothing recognisable was written (its event, if any, is read back).
+    echo: str = ""
 
 
 @dataclass
@@ -264,6 +268,17 @@ class Connector:
         """Verify an inbound webhook/event (raise CrmAuthError if it is not from the
         connected account) and return the CRM ids it is about."""
         raise NotImplementedError
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        """What a verified event reports of each record it names (amoCRM: the action
+        and the update time; Bitrix24: the action), by CRM id; {} when nothing."""
+        return {}
+
+    @staticmethod
+    def is_echo(written: str, reported: str | None) -> bool:
+        """Whether an event reporting ``reported`` (None: nothing) about a record is the
+        echo of our own write ``written`` (``PushResult.echo``): then it is not read."""
+        return bool(written) and written == reported
 
     def subscribe_events(self, destination: str) -> bool:
         """Register our webhook URL with the CRM where its API allows it (amoCRM

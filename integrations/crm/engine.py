@@ -69,6 +69,9 @@ CHUNK = 2000
 FETCH_CHUNK = 200  # ids per fetch(): keeps GET URLs well under the CRMs' limits
 WAIT_FOR_RETRY = 30.0  # a retry due this soon is waited for inside the job
 FORCE_KEY = "_force"  # in CrmRecordLink.synced_values: fields to write despite the master
+# What our push wrote to a CRM record (PushResult.echo), so that the CRM's event about
+# our own write is recognised and not read back (inbound.pull_records).
+ECHO_KEY = "prm:crm:echo:{connection}:{crm_id}"
 
 # Set while an inbound change from a connection is applied, so that change is not
 # pushed straight back to the CRM it came from.
@@ -511,12 +514,15 @@ def _file_results(
     latency = 0.0
     new_links, changed_links = [], []
     changed_content: set[int] = set()
+    echoes: list[tuple[str, str]] = []
     for row, (record, values) in zip(rows, built, strict=True):
         result = by_key.get(record.key) or PushResult(
             key=record.key, ok=False, error_kind="retryable", error="no result from connector"
         )
         if result.ok:
             done.append(row.pk)
+            if result.echo and result.crm_id:
+                echoes.append((result.crm_id, result.echo))
             latency = max(latency, (now - row.changed_at).total_seconds())
             # What both sides now agree on: our values, except the CRM-mastered ones we
             # did not write to a record the CRM already had (it kept its own).
@@ -592,6 +598,7 @@ def _file_results(
         CrmRecordLink.objects.bulk_update(
             moved, ["crm_id", "crm_contact_id", "synced_values", "synced_at"], batch_size=500
         )
+    remember_echoes(crm, echoes)
     failed = len(skipped) + len(dead) + len(retry)
     message = "; ".join(e for _, e in (skipped + dead)[:3])
     if not message and retry:
@@ -612,6 +619,26 @@ def _file_results(
 
         alert_records_refused(crm, skipped=len(skipped), dead=len(dead), example=message)
     return len(rows)
+
+
+def remember_echoes(crm: CrmConnection, echoes: list[tuple[str, str]]) -> None:
+    """Mark what we just wrote, per CRM record, for PRM_CRM_ECHO_SECONDS. Without
+    Redis nothing is marked: every event is read back, as before."""
+    from integrations.crm.throttle import redis_client
+
+    client = redis_client()
+    if client is None or not echoes:
+        return
+    import redis
+
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for crm_id, echo in echoes:
+                key = ECHO_KEY.format(connection=crm.pk, crm_id=crm_id)
+                pipe.set(key, echo, ex=settings.PRM_CRM_ECHO_SECONDS)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not mark our own writes to %s; their events are read", crm.pk)
 
 
 def _log(

@@ -35,8 +35,9 @@ from integrations.crm.base import (
     CrmValidationError,
     RemoteRecord,
 )
-from integrations.crm.engine import _log, applying_from, queue_leads, start_job
-from integrations.crm.registry import connector_for
+from integrations.crm.engine import ECHO_KEY, _log, applying_from, queue_leads, start_job
+from integrations.crm.registry import connector_for, module
+from integrations.crm.throttle import redis_client
 from integrations.models import (
     CrmConflict,
     CrmConnection,
@@ -56,8 +57,14 @@ log = logging.getLogger(__name__)
 FETCH_CHUNK = 200
 
 
-def pull_records(connection_id: str, crm_ids: list[str]) -> int:
-    """Job: re-read these CRM records (an event is only a hint) and apply them."""
+def pull_records(
+    connection_id: str, crm_ids: list[str], versions: dict[str, str] | None = None
+) -> int:
+    """Job: re-read these CRM records (an event is only a hint) and apply them, except
+    the echoes of our own writes (``versions``: what the event reported per id)."""
+    crm_ids = _not_echoes(connection_id, crm_ids, versions or {})
+    if not crm_ids:
+        return 0
 
     def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], None]:
         records: list[RemoteRecord] = []
@@ -69,6 +76,32 @@ def pull_records(connection_id: str, crm_ids: list[str]) -> int:
 
 
 POLL_JOB = "integrations.crm.inbound.poll"
+
+
+def _not_echoes(connection_id: str, crm_ids: list[str], versions: dict[str, str]) -> list[str]:
+    """The ids whose event is not the echo of our own write (engine.remember_echoes:
+    what the push wrote, compared by the connector with what the event reports)."""
+    crm = CrmConnection.objects.filter(pk=connection_id).first()
+    client = redis_client()
+    if crm is None or client is None or not crm_ids or not versions:
+        return crm_ids
+    import redis
+
+    is_echo = module(crm.provider, "sync").CONNECTOR.is_echo
+    keys = [ECHO_KEY.format(connection=crm.pk, crm_id=i) for i in crm_ids]
+    try:
+        written = client.mget(keys)
+    except redis.RedisError:
+        return crm_ids
+    keep = [
+        crm_id
+        for crm_id, mark in zip(crm_ids, written, strict=True)
+        if not is_echo(mark.decode() if mark is not None else "", versions.get(crm_id))
+    ]
+    if len(keep) < len(crm_ids):
+        skipped = len(crm_ids) - len(keep)
+        log.info("%s: %d event(s) about our own writes not read back", crm.pk, skipped)
+    return keep
 
 
 def poll(connection_id: str) -> int:

@@ -248,6 +248,20 @@ class AmoConnector(Connector):
         webhooks.verify(form, self.settings)
         return webhooks.lead_ids(form)
 
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        return webhooks.lead_versions(webhooks.parse(body, content_type))
+
+    @staticmethod
+    def is_echo(written: str, reported: str | None) -> bool:
+        """The echo of a lead we created is its ``add`` event (a lead is added once);
+        of our PATCH, an ``update`` event reporting the update time it was answered
+        with (amo has whole seconds: a person's edit within that second is taken for
+        ours, and reconciliation, which reads that second again, brings it in)."""
+        action, _, updated = (reported or "").partition(":")
+        if written == "new":
+            return action == "add"
+        return bool(written) and action == "update" and updated == written
+
     def subscribe_events(self, destination: str) -> bool:
         return webhooks.subscribe(self.client, destination)
 
@@ -451,6 +465,7 @@ class AmoConnector(Connector):
                     ok=True,
                     crm_id=lead_id,
                     crm_contact_id=new_contact or contact_id,
+                    echo="new",
                 )
             elif results[i] is None:
                 results[i] = _failed(records[i], "retryable", "amoCRM did not return the lead")
@@ -496,13 +511,18 @@ class AmoConnector(Connector):
                 notes.append(M.note_item(lead_id, text))
             ok[i] = (str(lead_id), contact_id, matched)
         refused: dict[str, str] = {}
+        stamps: dict[str, str] = {}  # request_id -> the lead's updated_at after our PATCH
         for path, items in (
             ("/api/v4/leads", leads),
             ("/api/v4/contacts", contacts),
             ("/api/v4/companies", companies),
         ):
             if items:
-                refused.update(self._write("PATCH", path, items)[1])
+                answer, bad = self._write("PATCH", path, items)
+                refused.update(bad)
+                if path == "/api/v4/leads":
+                    for row in ((answer or {}).get("_embedded") or {}).get("leads") or []:
+                        stamps[str(row.get("request_id"))] = str(row.get("updated_at") or "")
         created_contacts = self._create_linked("contacts", new_contacts, refused)
         self._create_linked("companies", new_companies, refused)
         if notes:
@@ -518,6 +538,7 @@ class AmoConnector(Connector):
                     crm_id=lead_id,
                     crm_contact_id=contact_id,
                     matched=matched,
+                    echo=stamps.get(str(i), ""),
                 )
 
     def _create_linked(

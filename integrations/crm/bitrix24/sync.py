@@ -383,6 +383,9 @@ class BitrixConnector(Connector):
             crm_id=crm_id,
             crm_contact_id=contact_id if self.entity == "deal" else "",
             matched=plan.matched,
+            # Created here: its ADD event is the echo (an update's event carries
+            # nothing that tells ours from a person's, so it is read).
+            echo="add" if any(key[0] in "ad" for key in mine) else "",
         )
 
     # ------------------------------------------------------------ CRM -> PRM
@@ -465,6 +468,11 @@ class BitrixConnector(Connector):
             raise CrmAuthError("Bitrix24 install event from an unknown portal")
         webhooks.verify(form, application_token=token, member_id=member_id)
         return webhooks.event_ids(form, self.entity)
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        form = webhooks.parse_body(body, content_type)
+        action = webhooks.event_action(form)
+        return dict.fromkeys(webhooks.event_ids(form, self.entity), action) if action else {}
 
     def subscribe_events(self, destination: str) -> bool:
         if self.auth_kind != "oauth":
