@@ -14,7 +14,7 @@ from prm.models import Job
 from programs.models import Lead
 from tests.fakes.amocrm import FakeAmo
 from tests.fakes.bitrix24 import FakeBitrix
-from tests.integrations.conftest import connect
+from tests.integrations.conftest import connect, make_fake
 from tests.integrations.helpers import crm_key, deliver, live
 
 pytestmark = pytest.mark.django_db
@@ -93,33 +93,55 @@ def test_one_connections_backlog_does_not_hold_back_anothers_event(
     assert first_slice <= event.finished_at
 
 
+# Per CRM: records in the CRM, the slice (the CRM's page: amoCRM serves 250, Bitrix24 50;
+# the Salesforce fake is told to page by 50) and the most records one slice may read.
+SLICED = {"amocrm": (600, 250, 500), "bitrix24": (120, 50, 100), "salesforce": (120, 50, 100)}
+
+
+@pytest.mark.parametrize("provider", list(SLICED))
 def test_a_reconciliation_reads_in_slices_and_goes_on_from_its_cursor(
     in_acme,
     program,
     alice,
     enrollment,
-    bitrix,
+    provider,
     settings,
     run_crm_jobs,
     django_capture_on_commit_callbacks,
 ):
-    settings.PRM_CRM_POLL_SLICE = 50  # one page of 50 per request
-    crm = connect(in_acme, bitrix, program)
-    code = crm_key(crm, "referral_code")
-    for i in range(120):
-        # Every tenth carries Alice's code and becomes her lead; the rest are not ours.
-        fields = {code: "ALICE"} if i % 10 == 0 else {}
-        bitrix.create_record(f"Deal {i}", email=f"deal{i}@example.com", fields=fields)
-    with django_capture_on_commit_callbacks(execute=True):
-        engine.start_job(inbound.POLL_JOB, crm)
-    run_crm_jobs()
+    total, settings.PRM_CRM_POLL_SLICE, most = SLICED[provider]
+    fake = make_fake(provider).start()
+    try:
+        fake.batch_size = settings.PRM_CRM_POLL_SLICE  # the Salesforce fake's page
+        crm = connect(in_acme, fake, program)
+        code = crm_key(crm, "referral_code")
+        ours = {0, total // 2, total - 1}  # Alice's code: her leads; the rest not ours
+        made = [
+            fake.create_record(
+                f"Deal {i}",
+                email=f"deal{i}@example.com",
+                fields={code: "ALICE"} if i in ours else {},
+            )
+            for i in range(total)
+        ]
+        if provider == "amocrm":
+            # amo's times have whole seconds and amo filters by them: these changes
+            # were made over three seconds (within one, a slice cannot end inside it).
+            base = fake.world.leads[int(made[0])]["updated_at"]
+            for i, crm_id in enumerate(made):
+                fake.world.leads[int(crm_id)]["updated_at"] = base + i * 3 // total
+        with django_capture_on_commit_callbacks(execute=True):
+            engine.start_job(inbound.POLL_JOB, crm)
+        run_crm_jobs()
+    finally:
+        fake.stop()
 
     polls = Job.objects.filter(func=inbound.POLL_JOB)
     assert polls.count() >= 3
     assert set(polls.values_list("status", flat=True)) == {Job.Status.DONE}
     logs = CrmSyncLog.objects.filter(connection=crm, kind=CrmSyncLog.Kind.POLL)
-    assert max(logs.values_list("records", flat=True)) <= 100
-    assert sum(logs.values_list("records", flat=True)) >= 120
-    assert Lead.objects.filter(email__startswith="deal").count() == 12
+    assert max(logs.values_list("records", flat=True)) <= most
+    assert sum(logs.values_list("records", flat=True)) >= total
+    assert Lead.objects.filter(email__startswith="deal").count() == len(ours)
     crm.refresh_from_db()
     assert crm.poll_cursor and crm.status == CrmConnection.Status.ACTIVE
