@@ -254,14 +254,14 @@ class AmoConnector(Connector):
     @staticmethod
     def is_echo(written: str, reported: str | None) -> bool:
         """The echo of a lead we created is its ``add`` event (a lead is added once);
-        of our PATCH, an ``update`` (or, for a stage we moved, ``status``) event
-        reporting the update time it was answered with (amo has whole seconds: a
-        person's edit within that second is taken for ours, and reconciliation, which
-        reads that second again, brings it in)."""
+        of our PATCH, an ``update`` event reporting the update time it was answered
+        with (amo has whole seconds: a person's edit within that second is taken for
+        ours, and reconciliation, which reads that second again, brings it in). A
+        ``status`` event is always read: a stage a person moves matters at once."""
         action, _, updated = (reported or "").partition(":")
         if written == "new":
             return action == "add"
-        return bool(written) and action in ("update", "status") and updated == written
+        return bool(written) and action == "update" and updated == written
 
     def subscribe_events(self, destination: str) -> bool:
         return webhooks.subscribe(self.client, destination)
