@@ -11,9 +11,17 @@ matches and writes in the CRM's batch sizes) and files every result:
 - validation: the CRM refused the data; logged, alerted, the row skipped, no retry;
 - retryable: attempts + 1 and the next attempt after 1, 2, 4, 8 s ... (times
   PRM_CRM_BACKOFF_BASE, at most PRM_CRM_BACKOFF_CAP); after PRM_CRM_MAX_ATTEMPTS the row
-  is dead (the console's dead-letter list, with a retry button);
+  is dead (the console's dead-letter list, with a retry button). Only a record sent in
+  the failing request is charged an attempt: the rest of its chunk, never sent, waits
+  as long but keeps its count, so nothing goes dead without being tried;
 - CrmAuthError: the connector already tried one refresh; the connection is marked
   broken, admins are alerted, nothing is retried until someone fixes the credentials.
+
+All connections share the crm queue, so a job works for one slice
+(PRM_CRM_SLICE_SECONDS) and then, when rows are still due, queues itself again at the
+back of the queue (``start_job`` keeps one waiting job per connection and kind): the
+outbox is the push's cursor, so nothing is lost or sent twice, and another connection's
+events wait one slice at most, not a whole backlog.
 """
 
 from __future__ import annotations
@@ -57,10 +65,14 @@ log = logging.getLogger(__name__)
 PUSH_JOB = "integrations.crm.engine.push_connection"
 # Rows handed to the connector at once; it splits them into its CRM's batches (50, 200,
 # 400 for Bitrix24's look-ups), so a multiple of all of them wastes no request.
+# (settings.PRM_CRM_PUSH_CHUNK; this is its default.)
 CHUNK = 2000
 FETCH_CHUNK = 200  # ids per fetch(): keeps GET URLs well under the CRMs' limits
 WAIT_FOR_RETRY = 30.0  # a retry due this soon is waited for inside the job
 FORCE_KEY = "_force"  # in CrmRecordLink.synced_values: fields to write despite the master
+# What our push wrote to a CRM record (PushResult.echo), so that the CRM's event about
+# our own write is recognised and not read back (inbound.pull_records).
+ECHO_KEY = "prm:crm:echo:{connection}:{crm_id}"
 
 # Set while an inbound change from a connection is applied, so that change is not
 # pushed straight back to the CRM it came from.
@@ -170,17 +182,27 @@ def _connection_lock(crm: CrmConnection) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def push_connection(connection_id: str) -> int:
-    """Job: push every due outbox row of one connection. Returns rows filed."""
+def push_connection(connection_id: str, slice_seconds: float | None = None) -> int:
+    """Job: push the due outbox rows of one connection for one slice (``slice_seconds``,
+    PRM_CRM_SLICE_SECONDS by default), then queue the rest. Returns rows filed."""
     crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
     if crm is None or not crm.is_active:
         return 0
+    if slice_seconds is None:
+        slice_seconds = settings.PRM_CRM_SLICE_SECONDS
     if db_connection.vendor != "postgresql":
-        return _push_loop(crm)
-    with _connection_lock(crm) as got:
-        if not got:
-            return 0  # another worker is pushing; it loops until nothing is due
-        return _push_loop(crm)
+        total, more = _push_loop(crm, slice_seconds)
+    else:
+        with _connection_lock(crm) as got:
+            if not got:
+                return 0  # another worker is pushing; it loops until nothing is due
+            total, more = _push_loop(crm, slice_seconds)
+    if more:
+        # The slice is used up with rows still due: the next slice waits behind the
+        # other connections' jobs (queued after the lock is released, so a second
+        # worker taking it at once does not find the connection still locked).
+        start_push(crm)
+    return total
 
 
 @dataclass
@@ -206,7 +228,7 @@ def _due_rows(crm: CrmConnection, exclude: set[int]) -> list[CrmOutbox]:
         )
         .exclude(pk__in=exclude)
         .order_by("next_attempt_at", "id")
-        .values_list("pk", flat=True)[:CHUNK]
+        .values_list("pk", flat=True)[: settings.PRM_CRM_PUSH_CHUNK]
     )
     return list(
         CrmOutbox.objects.select_related("lead__program", "lead__partner__user")
@@ -227,8 +249,10 @@ def _send(
         db_connections.close_all()  # this thread's connection, if a token was saved
 
 
-def _push_loop(crm: CrmConnection) -> int:
-    """Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
+def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
+    """Returns (rows filed, whether rows are still due when the slice ended).
+
+    Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
     push thread, this thread files the chunk before it and prepares the next, so the
     database work does not leave the CRM's allowance unused. Only this thread touches
     the database; a chunk that needs the CRM's current notes (merge) waits for the
@@ -237,7 +261,7 @@ def _push_loop(crm: CrmConnection) -> int:
         connector = connector_for(crm)
     except CrmAuthError as exc:  # the stored credentials no longer decrypt
         credentials_unreadable(crm, exc)
-        return 0
+        return 0, False
     # The status map moves the deal's stage (integrations/crm/stages.py), not a field.
     field_maps = [
         f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes and f.prm_field != STATUS
@@ -245,27 +269,34 @@ def _push_loop(crm: CrmConnection) -> int:
     total = 0
     flight: tuple[_Batch, Future] | None = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
+    deadline = time.monotonic() + slice_seconds
     try:
         while True:
-            rows = _due_rows(crm, {r.pk for r in flight[0].rows} if flight else set())
+            # The slice is over once a chunk went out: no new chunk, the one in flight
+            # is filed, and the job queues itself again behind the other connections.
+            yielding = (total or flight) and time.monotonic() >= deadline
+            if yielding:
+                rows = []
+            else:
+                rows = _due_rows(crm, {r.pk for r in flight[0].rows} if flight else set())
             if flight and rows and _needs_merge(crm, field_maps, rows):
                 done = _finish(crm, connector, field_maps, *flight)
                 flight = None
                 if done is None:
-                    return total
+                    return total, False
                 total += done
             batch = _prepare(crm, connector, field_maps, rows) if rows else None
             if flight:
                 done = _finish(crm, connector, field_maps, *flight)
                 flight = None
                 if done is None:
-                    return total
+                    return total, False
                 total += done
             if batch is not None:
                 total += batch.skipped
                 if batch.rows:
                     if not _still_active(crm):
-                        return total
+                        return total, False
                     batch.calls_before = connector.stats.calls
                     batch.errors_before = connector.stats.errors
                     records = [record for record, _ in batch.built]
@@ -278,8 +309,11 @@ def _push_loop(crm: CrmConnection) -> int:
                 .first()
             )
             wait = (soon - timezone.now()).total_seconds() if soon else None
-            if wait is None or wait > WAIT_FOR_RETRY or not _still_active(crm):
-                return total  # the periodic tick starts a job when it is due
+            if yielding:
+                return total, wait is not None and wait <= 0 and _still_active(crm)
+            left = deadline - time.monotonic()
+            if wait is None or wait > min(WAIT_FOR_RETRY, left) or not _still_active(crm):
+                return total, False  # the periodic tick starts a job when it is due
             time.sleep(max(wait, 0.0))
     finally:
         if flight:  # an exception here: let the push end before the client closes
@@ -502,12 +536,15 @@ def _file_results(
     latency = 0.0
     new_links, changed_links = [], []
     changed_content: set[int] = set()
+    echoes: list[tuple[str, str]] = []
     for row, (record, values) in zip(rows, built, strict=True):
         result = by_key.get(record.key) or PushResult(
             key=record.key, ok=False, error_kind="retryable", error="no result from connector"
         )
         if result.ok:
             done.append(row.pk)
+            if result.echo and result.crm_id:
+                echoes.append((result.crm_id, result.echo))
             latency = max(latency, (now - row.changed_at).total_seconds())
             # What both sides now agree on: our values, except the CRM-mastered ones we
             # did not write to a record the CRM already had (it kept its own).
@@ -545,11 +582,13 @@ def _file_results(
         elif result.error_kind == "validation":
             skipped.append((row.pk, result.error))
         elif result.retry_after:
-            retry.append((row, result.error, result.retry_after))
+            retry.append((row, result.error, result.retry_after, False))
+        elif not result.sent:
+            retry.append((row, result.error, backoff(row.attempts + 1), False))
         elif row.attempts + 1 >= max_attempts:
             dead.append((row.pk, result.error))
         else:
-            retry.append((row, result.error, 0.0))
+            retry.append((row, result.error, backoff(row.attempts + 1), True))
     with transaction.atomic():
         CrmOutbox.objects.filter(pk__in=done).update(
             state=CrmOutbox.State.DONE, done_at=now, attempts=F("attempts") + 1, last_error=""
@@ -565,13 +604,10 @@ def _file_results(
                 attempts=F("attempts") + 1,
                 last_error=error[:2000],
             )
-        for row, error, wait in retry:
-            if wait:  # refused for rate: wait as told, the attempt does not count
-                attempts, delay = row.attempts, wait
-            else:
-                attempts, delay = row.attempts + 1, backoff(row.attempts + 1)
+        # Refused for rate (wait as told) or never sent: the attempt does not count.
+        for row, error, delay, counted in retry:
             CrmOutbox.objects.filter(pk=row.pk).update(
-                attempts=attempts,
+                attempts=row.attempts + 1 if counted else row.attempts,
                 next_attempt_at=now + timedelta(seconds=delay),
                 last_error=error[:2000],
             )
@@ -589,6 +625,7 @@ def _file_results(
             ["crm_id", "crm_contact_id", "synced_values", "synced_at", "stage"],
             batch_size=500,
         )
+    remember_echoes(crm, echoes)
     failed = len(skipped) + len(dead) + len(retry)
     message = "; ".join(e for _, e in (skipped + dead)[:3])
     if not message and retry:
@@ -609,6 +646,26 @@ def _file_results(
 
         alert_records_refused(crm, skipped=len(skipped), dead=len(dead), example=message)
     return len(rows)
+
+
+def remember_echoes(crm: CrmConnection, echoes: list[tuple[str, str]]) -> None:
+    """Mark what we just wrote, per CRM record, for PRM_CRM_ECHO_SECONDS. Without
+    Redis nothing is marked: every event is read back, as before."""
+    from integrations.crm.throttle import redis_client
+
+    client = redis_client()
+    if client is None or not echoes:
+        return
+    import redis
+
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for crm_id, echo in echoes:
+                key = ECHO_KEY.format(connection=crm.pk, crm_id=crm_id)
+                pipe.set(key, echo, ex=settings.PRM_CRM_ECHO_SECONDS)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not mark our own writes to %s; their events are read", crm.pk)
 
 
 def _log(

@@ -502,7 +502,7 @@ class FakeBitrix:
         self._emit(crm_id, "DELETE")
 
     def event_body(self, crm_id: str, kind: str) -> tuple[str, bytes] | None:
-        verb = "DELETE" if kind == "delete" else "UPDATE"
+        verb = {"delete": "DELETE", "add": "ADD"}.get(kind, "UPDATE")
         event = f"ONCRM{self.entity.upper()}{verb}"
         return "application/x-www-form-urlencoded", self._event(event, crm_id, 0)
 

@@ -207,25 +207,39 @@ class AmoConnector(Connector):
         ]
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
         """Leads updated at or after the cursor (unix seconds; amo filters by whole
         seconds, so the last second is read again next time rather than risk missing a
-        change made within it), then the deleted ones."""
+        change made within it), then the deleted ones. With ``limit``, whole pages up
+        to it, ending past the cursor's second (so the next slice moves on)."""
         self._fields()
         since = int(cursor) if cursor.isdigit() else 0
         params: list[tuple[str, Any]] = [("with", "contacts"), ("order[updated_at]", "asc")]
         if since:
             params.append(("filter[updated_at][from]", since))
-        leads = [
-            lead for page in self.client.pages("/api/v4/leads", "leads", params) for lead in page
-        ]
+        leads: list[dict] = []
+        more = False
+        for page in self.client.pages("/api/v4/leads", "leads", params):
+            leads += page
+            if limit and len(leads) >= limit and int(leads[-1].get("updated_at") or 0) > since:
+                more = True  # perhaps: the next slice finds out
+                break
         out = [self._remote(s) for s in self._states(leads).values()]
+        # A slice goes on from its last live lead; the deleted ones are listed from the
+        # same ``since`` in every slice (a few, and seeing one twice changes nothing).
+        stop = str(int(leads[-1].get("updated_at") or since)) if more else ""
         gone = [("with", "only_deleted"), *params[1:]]
         for page in self.client.pages("/api/v4/leads", "leads", gone):
             for lead in page:
                 leads.append(lead)
                 out.append(M.deleted_record(str(lead["id"])))
+        if stop:
+            return out, stop, True
         latest = max((int(lead.get("updated_at") or 0) for lead in leads), default=since)
-        return out, str(max(latest, since)) if (latest or since) else cursor
+        return out, str(max(latest, since)) if (latest or since) else cursor, False
 
     # ---------------------------------------------------------------- events
 
@@ -233,6 +247,21 @@ class AmoConnector(Connector):
         form = webhooks.parse(body, content_type)
         webhooks.verify(form, self.settings)
         return webhooks.lead_ids(form)
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        return webhooks.lead_versions(webhooks.parse(body, content_type))
+
+    @staticmethod
+    def is_echo(written: str, reported: str | None) -> bool:
+        """The echo of a lead we created is its ``add`` event (a lead is added once);
+        of our PATCH, an ``update`` event reporting the update time it was answered
+        with (amo has whole seconds: a person's edit within that second is taken for
+        ours, and reconciliation, which reads that second again, brings it in). A
+        ``status`` event is always read: a stage a person moves matters at once."""
+        action, _, updated = (reported or "").partition(":")
+        if written == "new":
+            return action == "add"
+        return bool(written) and action == "update" and updated == written
 
     def subscribe_events(self, destination: str) -> bool:
         return webhooks.subscribe(self.client, destination)
@@ -357,11 +386,13 @@ class AmoConnector(Connector):
                     self._create_chunk(records, chunk, results)
             except CrmRetryable as exc:
                 self._index = None  # a write may have happened: look again next time
+                tried = {item[0] for item in chunk}  # the rest was never sent
                 for _, rest in steps[n:]:
                     for item in rest:
                         if results[item[0]] is None:
                             results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
                             results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
+                            results[item[0]].sent = item[0] in tried
                 break
             except CrmValidationError as exc:
                 for item in [] if kind == "read" else chunk:
@@ -435,6 +466,7 @@ class AmoConnector(Connector):
                     ok=True,
                     crm_id=lead_id,
                     crm_contact_id=new_contact or contact_id,
+                    echo="new",
                 )
             elif results[i] is None:
                 results[i] = _failed(records[i], "retryable", "amoCRM did not return the lead")
@@ -480,13 +512,18 @@ class AmoConnector(Connector):
                 notes.append(M.note_item(lead_id, text))
             ok[i] = (str(lead_id), contact_id, matched)
         refused: dict[str, str] = {}
+        stamps: dict[str, str] = {}  # request_id -> the lead's updated_at after our PATCH
         for path, items in (
             ("/api/v4/leads", leads),
             ("/api/v4/contacts", contacts),
             ("/api/v4/companies", companies),
         ):
             if items:
-                refused.update(self._write("PATCH", path, items)[1])
+                answer, bad = self._write("PATCH", path, items)
+                refused.update(bad)
+                if path == "/api/v4/leads":
+                    for row in ((answer or {}).get("_embedded") or {}).get("leads") or []:
+                        stamps[str(row.get("request_id"))] = str(row.get("updated_at") or "")
         created_contacts = self._create_linked("contacts", new_contacts, refused)
         self._create_linked("companies", new_companies, refused)
         if notes:
@@ -502,6 +539,7 @@ class AmoConnector(Connector):
                     crm_id=lead_id,
                     crm_contact_id=contact_id,
                     matched=matched,
+                    echo=stamps.get(str(i), ""),
                 )
 
     def _create_linked(

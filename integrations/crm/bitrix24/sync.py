@@ -117,6 +117,7 @@ class BitrixConnector(Connector):
         out: list[PushResult | None] = [None] * len(records)
         stopped = ""  # why the rest was not sent (a retryable failure)
         wait = 0.0  # how long the CRM asked us to wait, if it refused for rate
+        tried: set[int] = set()  # records of the request that failed (the rest: unsent)
         positions = list(range(len(records)))
         for part in _chunks(positions, MATCH_CHUNK):
             if stopped:
@@ -128,7 +129,7 @@ class BitrixConnector(Connector):
                     out[p] = self._failed(records[p], "validation", str(exc))
                 continue
             except CrmRetryable as exc:
-                stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
+                stopped, wait, tried = str(exc), getattr(exc, "retry_after", 0.0), set(part)
                 break
             for chunk in _chunks(list(zip(part, plans, strict=True)), self.batch_size):
                 try:
@@ -138,6 +139,7 @@ class BitrixConnector(Connector):
                 except CrmRetryable as exc:
                     # This chunk and the rest: the next run matches first.
                     stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
+                    tried = {p for p, _ in chunk}
                     break
                 except CrmValidationError as exc:
                     for p, _ in chunk:
@@ -149,6 +151,7 @@ class BitrixConnector(Connector):
         for n, r in enumerate(out):
             if r is None:
                 results[n].retry_after = wait
+                results[n].sent = not stopped or n in tried
         return results
 
     @staticmethod
@@ -380,6 +383,9 @@ class BitrixConnector(Connector):
             crm_id=crm_id,
             crm_contact_id=contact_id if self.entity == "deal" else "",
             matched=plan.matched,
+            # Created here: its ADD event is the echo (an update's event carries
+            # nothing that tells ours from a person's, so it is read).
+            echo="add" if any(key[0] in "ad" for key in mine) else "",
         )
 
     # ------------------------------------------------------------ CRM -> PRM
@@ -403,7 +409,12 @@ class BitrixConnector(Connector):
         return [remote.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in crm_ids]
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
-        """Everything modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first.
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
+        """Everything modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first
+        (with ``limit``: the requests that reach it, the keyset cursor goes on from there).
         Keyset paging on (DATE_MODIFY, ID): Bitrix dates have whole seconds, so the
         rest of the cursor's second is read by ID, then later seconds by date; each
         request carries up to 45 pages of 50 rows."""
@@ -411,14 +422,15 @@ class BitrixConnector(Connector):
         last_id = int(last) if last.isdigit() else 0
         seen: dict[str, dict[str, Any]] = {}
         order = {"DATE_MODIFY": "ASC", "ID": "ASC"}
+        pages = min(PAGES_PER_POLL, -(-limit // PAGE)) if limit else PAGES_PER_POLL
         while True:
             cmds: dict[str, tuple[str, dict[str, Any]]] = {}
-            same = 5 if date else 0
+            same = min(5, pages) if date else 0
             for n in range(same):
                 cmds[f"eq{n}"] = self._list(
                     {"=DATE_MODIFY": date, ">ID": last_id}, order={"ID": "ASC"}, start=n * PAGE
                 )
-            for n in range(PAGES_PER_POLL):
+            for n in range(pages):
                 cmds[f"gt{n}"] = self._list(
                     {">DATE_MODIFY": date} if date else {}, order=order, start=n * PAGE
                 )
@@ -427,18 +439,18 @@ class BitrixConnector(Connector):
             if same and len(results.get(f"eq{same - 1}") or []) == PAGE:
                 page, more = same_rows, True  # the cursor's second is not finished yet
             else:
-                later = [r for n in range(PAGES_PER_POLL) for r in results.get(f"gt{n}") or []]
+                later = [r for n in range(pages) for r in results.get(f"gt{n}") or []]
                 page = same_rows + later
-                more = len(results.get(f"gt{PAGES_PER_POLL - 1}") or []) == PAGE
+                more = len(results.get(f"gt{pages - 1}") or []) == PAGE
             for row in page:
                 seen.pop(str(row["ID"]), None)  # a row seen twice: keep its latest state
                 seen[str(row["ID"])] = row
             if page:
                 date, last_id = str(page[-1]["DATE_MODIFY"]), int(page[-1]["ID"])
-            if not more:
+            if not more or (limit and len(seen) >= limit):
                 break
         records = self._remote(list(seen.values()))
-        return records, f"{date}|{last_id}" if date else cursor
+        return records, f"{date}|{last_id}" if date else cursor, more
 
     # ------------------------------------------------------------ events
 
@@ -456,6 +468,11 @@ class BitrixConnector(Connector):
             raise CrmAuthError("Bitrix24 install event from an unknown portal")
         webhooks.verify(form, application_token=token, member_id=member_id)
         return webhooks.event_ids(form, self.entity)
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        form = webhooks.parse_body(body, content_type)
+        action = webhooks.event_action(form)
+        return dict.fromkeys(webhooks.event_ids(form, self.entity), action) if action else {}
 
     def subscribe_events(self, destination: str) -> bool:
         if self.auth_kind != "oauth":

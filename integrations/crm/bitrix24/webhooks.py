@@ -68,6 +68,15 @@ def event_ids(form: dict[str, str], entity: str) -> list[str]:
     return [crm_id] if crm_id.isdigit() else []
 
 
+def event_action(form: dict[str, str]) -> str:
+    """ "add", "update" or "delete" for our entities' events ("" for others)."""
+    name = form.get("event", "").upper()
+    for verb in ("ADD", "UPDATE", "DELETE"):
+        if name.startswith("ONCRM") and name.endswith(verb):
+            return verb.lower()
+    return ""
+
+
 def bind_commands(entity: str, destination: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """``event.bind`` for our entity's add/update/delete events, one batch."""
     return {
