@@ -31,6 +31,8 @@ from integrations.crm.bitrix24.client import PAGE, BitrixClient, command_error, 
 MATCH_CHUNK = 400  # records matched per lookup request (8 key + 40 comm commands)
 COMM_VALUES = 20  # values per crm.duplicate.findbycomm
 PAGES_PER_POLL = 45  # list pages of 50 fetched in one batch while polling
+LEAD_DEALS_CHUNK = 25  # leads per crm.deal.list by LEAD_ID (room for two deals each)
+DEAL_CURSOR = ";deal="  # separates a lead connection's lead and deal poll cursors
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -397,13 +399,88 @@ class BitrixConnector(Connector):
         ]
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        if self.entity == "lead":
+            return self._fetch_leads(crm_ids)
         wanted = [i for i in dict.fromkeys(crm_ids) if i.isdigit()]
         rows = self._rows(f"crm.{self.entity}.list", wanted, self.select)
         remote = {r.crm_id: r for r in self._remote(list(rows.values()))}
         return [remote.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in crm_ids]
 
+    def _fetch_leads(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        """Leads by id, and for "deal:<id>" (a deal event) the lead it was made from;
+        each converted lead with its deals, in one request (two for deal events)."""
+        asked = [i for i in crm_ids if not i.startswith(webhooks.DEAL_PREFIX)]
+        deal_ids = [i.removeprefix(webhooks.DEAL_PREFIX) for i in crm_ids if i not in asked]
+        deal_ids = [i for i in dict.fromkeys(deal_ids) if i.isdigit()]
+        followed: list[str] = []
+        if deal_ids:
+            deals = self._rows("crm.deal.list", sorted(deal_ids, key=int), M.LEAD_DEAL_SELECT)
+            # A deal not made from a lead is none of a lead connection's business.
+            followed = [str(d.get("LEAD_ID") or "") for d in deals.values()]
+            followed = [i for i in followed if i.isdigit() and i != "0"]
+        wanted = [i for i in dict.fromkeys(asked + followed) if i.isdigit()]
+        remote = {r.crm_id: r for r in self._lead_records(wanted, {})}
+        out = [remote.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in asked]
+        # A followed lead that is gone is not marked deleted on the deal's word.
+        return out + [remote[i] for i in dict.fromkeys(followed) if i in remote and i not in asked]
+
+    def _lead_records(self, ids: list[str], known: dict[str, dict[str, Any]]) -> list[RemoteRecord]:
+        """Lead records for ``ids`` (rows in ``known`` are not read again), each converted
+        lead with the deals made from it: one batch of lead and deal lists."""
+        cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+        need = [i for i in ids if i not in known]
+        for n, part in enumerate(_chunks(need, PAGE)):
+            cmds[f"r{n}"] = (
+                "crm.lead.list",
+                {"filter": {"@ID": part}, "select": M.LEAD_SELECT, "start": -1},
+            )
+        ask = [i for i in ids if i not in known or M.converted(known[i])]
+        for n, part in enumerate(_chunks(ask, LEAD_DEALS_CHUNK)):
+            cmds[f"d{n}"] = (
+                "crm.deal.list",
+                {"filter": {"@LEAD_ID": part}, "select": M.LEAD_DEAL_SELECT, "start": -1},
+            )
+        results, _ = self.client.read_batches(cmds) if cmds else ({}, {})
+        rows = {i: known[i] for i in ids if i in known}
+        deals: dict[str, list[dict[str, Any]]] = {}
+        for key, value in results.items():
+            for row in value if isinstance(value, list) else []:
+                if not isinstance(row, dict):
+                    continue
+                if key.startswith("r"):
+                    rows[str(row["ID"])] = row
+                else:
+                    deals.setdefault(str(row.get("LEAD_ID") or ""), []).append(row)
+        return [
+            M.remote_record(rows[i], entity="lead", deals=deals.get(i, []))
+            for i in ids
+            if i in rows
+        ]
+
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
-        """Everything modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first.
+        """Everything modified after ``cursor``, oldest first. A lead connection also
+        reads the deals made from leads, by their own DATE_MODIFY (a deal won does not
+        touch its lead): the cursor is "<leads>;deal=<deals>"."""
+        if self.entity != "lead":
+            rows, cursor = self._changed(f"crm.{self.entity}.list", self.select, cursor, {})
+            return self._remote(rows), cursor
+        lead_cursor, sep, deal_cursor = cursor.partition(DEAL_CURSOR)
+        if not sep and lead_cursor:
+            # A cursor from before deals were followed: deals from the same moment on.
+            deal_cursor = lead_cursor.partition("|")[0] + "|0"
+        rows, lead_cursor = self._changed("crm.lead.list", M.LEAD_SELECT, lead_cursor, {})
+        deals, deal_cursor = self._changed(
+            "crm.deal.list", M.LEAD_DEAL_SELECT, deal_cursor, {">LEAD_ID": 0}
+        )
+        known = {str(r["ID"]): r for r in rows}
+        ids = list(known) + [str(d.get("LEAD_ID") or "") for d in deals]
+        ids = [i for i in dict.fromkeys(ids) if i.isdigit() and i != "0"]
+        return self._lead_records(ids, known), f"{lead_cursor}{DEAL_CURSOR}{deal_cursor}"
+
+    def _changed(
+        self, method: str, select: list[str], cursor: str, extra: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Rows modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first.
         Keyset paging on (DATE_MODIFY, ID): Bitrix dates have whole seconds, so the
         rest of the cursor's second is read by ID, then later seconds by date; each
         request carries up to 45 pages of 50 rows."""
@@ -411,15 +488,19 @@ class BitrixConnector(Connector):
         last_id = int(last) if last.isdigit() else 0
         seen: dict[str, dict[str, Any]] = {}
         order = {"DATE_MODIFY": "ASC", "ID": "ASC"}
+
+        def listing(filter: dict[str, Any], **more: Any) -> tuple[str, dict[str, Any]]:
+            return method, {"filter": {**filter, **extra}, "select": select, **more}
+
         while True:
             cmds: dict[str, tuple[str, dict[str, Any]]] = {}
             same = 5 if date else 0
             for n in range(same):
-                cmds[f"eq{n}"] = self._list(
+                cmds[f"eq{n}"] = listing(
                     {"=DATE_MODIFY": date, ">ID": last_id}, order={"ID": "ASC"}, start=n * PAGE
                 )
             for n in range(PAGES_PER_POLL):
-                cmds[f"gt{n}"] = self._list(
+                cmds[f"gt{n}"] = listing(
                     {">DATE_MODIFY": date} if date else {}, order=order, start=n * PAGE
                 )
             results, _ = self.client.read_batches(cmds)
@@ -437,8 +518,7 @@ class BitrixConnector(Connector):
                 date, last_id = str(page[-1]["DATE_MODIFY"]), int(page[-1]["ID"])
             if not more:
                 break
-        records = self._remote(list(seen.values()))
-        return records, f"{date}|{last_id}" if date else cursor
+        return list(seen.values()), f"{date}|{last_id}" if date else cursor
 
     # ------------------------------------------------------------ events
 

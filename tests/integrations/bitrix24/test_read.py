@@ -20,7 +20,9 @@ def test_it_fetches_stage_semantic_amount_and_our_key(fake, connect) -> None:
         Decimal("150000.50"),
         "RUB",
     )
-    assert (records[won].pipeline_id, records[won].stage_id) == ("STATUS", "CONVERTED")
+    # Won as in Bitrix24: the lead converted, the deal made from it won.
+    assert fake.tables["lead"].rows[int(won)]["STATUS_ID"] == "CONVERTED"
+    assert (records[won].pipeline_id, records[won].stage_id) == ("DEAL:0", "WON")
     assert records[lost].semantic == "lost" and records[open_].semantic == "open"
     assert records[won].external_key == "lead-1"
     assert records[won].values["email"] == "person1@example.test"
