@@ -147,8 +147,8 @@ _CANNED = {
 }
 
 
-def _now() -> str:
-    return datetime.now(MSK).replace(microsecond=0).isoformat()
+def _now(ahead: float = 0.0) -> str:
+    return (datetime.now(MSK) + timedelta(seconds=ahead)).replace(microsecond=0).isoformat()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -286,6 +286,7 @@ class FakeBitrix:
         self.rate_rejections = 0
         self.max_level = 0.0  # highest bucket level seen (for the benchmark)
         self.token_refreshes = 0  # refresh grants honoured
+        self.ahead = 0.0  # seconds the portal's clock is ahead (later(): time passes)
         self._ids = 0
         self._item_ids = 100000  # multifield value ids
         self._item_ids = 100000  # multifield value ids
@@ -378,6 +379,11 @@ class FakeBitrix:
         with self._lock:
             self._level = float(level)
             self._last = time.monotonic()
+
+    def later(self, seconds: float = 1.0) -> None:
+        """Time passes on the portal (DATE_MODIFY has whole seconds): no sleeping."""
+        with self._lock:
+            self.ahead += seconds
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -671,7 +677,7 @@ class FakeBitrix:
     def _add(self, entity: str, fields: dict[str, Any]) -> int:
         self._check(entity, fields, creating=True)
         self._ids += 1
-        new_id, now = self._ids, _now()
+        new_id, now = self._ids, _now(self.ahead)
         row: dict[str, Any] = {
             "ID": str(new_id),
             "DATE_CREATE": now,
@@ -700,7 +706,7 @@ class FakeBitrix:
         table = self.tables[entity]
         table.unindex(row)
         self._apply(entity, row, fields)
-        row["DATE_MODIFY"] = _now()
+        row["DATE_MODIFY"] = _now(self.ahead)
         table.reindex(row)
 
     def _delete(self, entity: str, crm_id: Any) -> None:
