@@ -94,24 +94,32 @@ class BitrixConnector(Connector):
 
     def list_stages(self) -> list[CrmStage]:
         if self.entity == "lead":
-            status_entity, pipeline, name = "STATUS", M.LEAD_PIPELINE, "Leads"
+            # A converted lead's outcome is its deal's (default funnel) stage.
+            lists = [
+                ("STATUS", M.LEAD_PIPELINE, "Leads"),
+                ("DEAL_STAGE", "DEAL:0", "Deals from converted leads"),
+            ]
         else:
             cid = self.category_id
             status_entity = f"DEAL_STAGE_{cid}" if cid else "DEAL_STAGE"
-            pipeline, name = str(cid), "Deals" if not cid else f"Deals (funnel {cid})"
-        rows = self.client.list_all(
-            "crm.status.list", {"filter": {"ENTITY_ID": status_entity}, "order": {"SORT": "ASC"}}
-        )
-        return [
-            CrmStage(
-                pipeline,
-                name,
-                str(r.get("STATUS_ID")),
-                str(r.get("NAME") or ""),
-                M.stage_semantic(r),
+            lists = [(status_entity, str(cid), "Deals" if not cid else f"Deals (funnel {cid})")]
+        stages = []
+        for status_entity, pipeline, name in lists:
+            rows = self.client.list_all(
+                "crm.status.list",
+                {"filter": {"ENTITY_ID": status_entity}, "order": {"SORT": "ASC"}},
             )
-            for r in rows
-        ]
+            stages += [
+                CrmStage(
+                    pipeline,
+                    name,
+                    str(r.get("STATUS_ID")),
+                    str(r.get("NAME") or ""),
+                    M.stage_semantic(r),
+                )
+                for r in rows
+            ]
+        return stages
 
     # ------------------------------------------------------------ PRM -> CRM
 
