@@ -138,3 +138,22 @@ def test_an_oauth_lead_connection_binds_the_deal_events_too(oauth_fake, connect)
 
     assert {"ONCRMDEALADD", "ONCRMDEALUPDATE"} <= set(oauth_fake.handlers)
     assert "ONCRMDEALDELETE" not in oauth_fake.handlers
+
+
+def test_a_cursor_from_before_deals_were_followed_reads_deals_from_its_moment(
+    fake, connect
+) -> None:
+    connector = connect(fake)
+    lead_id = fake.create_record("Lead", email="c@example.com")
+    deal_id = fake.convert(lead_id)
+    records, cursor = connector.changes_since("")
+    old_cursor = cursor.partition(";deal=")[0]  # "<DATE_MODIFY>|<ID>" of leads only
+    fake.later()
+    fake.move_deal(deal_id, "won", "700", "RUB")
+
+    records, cursor = connector.changes_since(old_cursor)
+
+    assert [(r.crm_id, r.semantic, r.amount) for r in records] == [
+        (lead_id, "won", Decimal("700.00"))
+    ]
+    assert connector.changes_since(cursor)[0] == []
