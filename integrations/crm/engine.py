@@ -46,6 +46,7 @@ from integrations.crm.base import (
 )
 from integrations.crm.registry import connector_for
 from integrations.crm.reward_values import REWARD_FIELDS
+from integrations.crm.stages import STATUS, StageRules, agreed_status, stage_to_push
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
 from prm.models import Job, Tenant
@@ -237,7 +238,10 @@ def _push_loop(crm: CrmConnection) -> int:
     except CrmAuthError as exc:  # the stored credentials no longer decrypt
         credentials_unreadable(crm, exc)
         return 0
-    field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
+    # The status map moves the deal's stage (integrations/crm/stages.py), not a field.
+    field_maps = [
+        f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes and f.prm_field != STATUS
+    ]
     total = 0
     flight: tuple[_Batch, Future] | None = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
@@ -320,6 +324,18 @@ def _record_for(
     # A person who settled a conflict in favour of the PRM value wants it written even
     # where the CRM is the field's master. Merged fields carry both sides' lines.
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
+    # Under "last write wins" a value changed here since the sides last agreed is the
+    # newer one: it is written even where the CRM is the field's master (held back, the
+    # CRM's older value would come back as the newer, dated by our own write's echo).
+    if link is not None:
+        changed = {
+            f.prm_field
+            for f in field_maps
+            if f.strategy == CrmFieldMap.Strategy.LAST_WRITE
+            and f.prm_field in link.synced_values
+            and values.get(f.prm_field, "") != link.synced_values[f.prm_field]
+        }
+        forced |= changed
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
         if f.prm_field in REWARD_FIELDS:
@@ -410,6 +426,12 @@ def _prepare(
         )
         for r in rows
     ]
+    rules = StageRules.of(crm)
+    for r, (record, lead_values) in zip(rows, built, strict=True):
+        link = links.get(str(r.lead_id))
+        record.stage = stage_to_push(rules, r.lead, link)
+        if (agreed := agreed_status(rules, r.lead, link, record.stage)) is not None:
+            lead_values[STATUS] = agreed  # becomes the link's synced status
     return _Batch(rows=rows, built=built, links=links, skipped=len(gone))
 
 
@@ -505,17 +527,20 @@ def _file_results(
                         crm_contact_id=result.crm_contact_id,
                         synced_values=synced,
                         synced_at=now,
+                        stage=":".join(record.stage) if record.stage else "",
                     )
                 )
             else:
-                before = (link.crm_id, link.crm_contact_id, link.synced_values)
+                before = (link.crm_id, link.crm_contact_id, link.synced_values, link.stage)
+                if record.stage:  # where we moved the deal: its echo is no CRM move
+                    link.stage = ":".join(record.stage)
                 link.crm_id = result.crm_id or link.crm_id
                 link.crm_contact_id = result.crm_contact_id or link.crm_contact_id
                 link.synced_values = {**link.synced_values, **synced}
                 link.synced_values.pop(FORCE_KEY, None)
                 link.synced_at = now
                 changed_links.append(link)
-                if (link.crm_id, link.crm_contact_id, link.synced_values) != before:
+                if (link.crm_id, link.crm_contact_id, link.synced_values, link.stage) != before:
                     changed_content.add(link.pk)
         elif result.error_kind == "validation":
             skipped.append((row.pk, result.error))
@@ -560,7 +585,9 @@ def _file_results(
             pk__in=[link.pk for link in changed_links if link.pk not in changed_content]
         ).update(synced_at=now)
         CrmRecordLink.objects.bulk_update(
-            moved, ["crm_id", "crm_contact_id", "synced_values", "synced_at"], batch_size=500
+            moved,
+            ["crm_id", "crm_contact_id", "synced_values", "synced_at", "stage"],
+            batch_size=500,
         )
     failed = len(skipped) + len(dead) + len(retry)
     message = "; ".join(e for _, e in (skipped + dead)[:3])
