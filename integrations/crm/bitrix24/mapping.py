@@ -56,6 +56,7 @@ LEAD_DEAL_SELECT = [
     "DATE_MODIFY",
 ]
 LEAD_CONVERTED = "CONVERTED"
+DEAL_PIPELINE = "DEAL"  # a converted lead's stages: "DEAL:<funnel>" (its deal's)
 CONTACT_SELECT = [
     "ID",
     "NAME",
@@ -180,8 +181,12 @@ def lead_fields(record: CrmRecord, row: dict[str, Any] | None, currency: str) ->
     fields.update(origin_fields(record, row))
     if row is None:
         fields.update(TITLE=record.title, SOURCE_ID="PARTNER", OPENED="Y", CURRENCY_ID=currency)
-    if record.stage is not None and (row is None or row.get("STATUS_ID") != record.stage[1]):
-        fields["STATUS_ID"] = record.stage[1]
+    # A lead status only, on a lead not converted (a converted lead's deal moves instead).
+    stage = record.stage if record.stage is not None and record.stage[0] == LEAD_PIPELINE else None
+    if stage is not None and (
+        row is None or (row.get("STATUS_ID") != stage[1] and not converted(row))
+    ):
+        fields["STATUS_ID"] = stage[1]
     return fields
 
 
@@ -279,7 +284,9 @@ def remote_record(
             deal = lead_deal(deals or [])
             money = deal or {}
             stage, semantic_code = money.get("STAGE_ID"), money.get("STAGE_SEMANTIC_ID")
-            pipeline = f"DEAL:{money.get('CATEGORY_ID') or '0'}" if deal else "DEAL"
+            pipeline = (
+                f"{DEAL_PIPELINE}:{money.get('CATEGORY_ID') or '0'}" if deal else DEAL_PIPELINE
+            )
     else:
         stage, semantic_code = row.get("STAGE_ID"), row.get("STAGE_SEMANTIC_ID")
         pipeline = str(row.get("CATEGORY_ID") or "0")

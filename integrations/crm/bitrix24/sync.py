@@ -47,6 +47,7 @@ class _Plan:
 
     row: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
+    deal: dict[str, Any] | None = None  # a converted lead's deal, when its stage moves
     matched: bool = False
     error: str = ""
 
@@ -62,6 +63,10 @@ class BitrixConnector(Connector):
         self.currency = str(self.settings.get("currency") or "RUB")
         if self.entity == "deal":
             self.batch_size = 25  # type: ignore[misc]
+        else:
+            # Lead statuses are where a lead's status goes unless it was converted (then
+            # its deal's stages): the stage rules' default pipeline (stored by the test).
+            self.settings.setdefault("pipeline_id", M.LEAD_PIPELINE)
         self.client = BitrixClient(
             base_url=self.base_url,
             auth_url=self.auth_url,
@@ -213,7 +218,39 @@ class BitrixConnector(Connector):
             people = self._rows(
                 "crm.contact.list", sorted(wanted - {"0"}, key=int), M.CONTACT_SELECT
             )
-        return self._choose(records, rows, by_key, people)
+        plans = self._choose(records, rows, by_key, people)
+        if lead:
+            self._deals_to_move(records, plans)
+        return plans
+
+    def _deals_to_move(self, records: list[CrmRecord], plans: list[_Plan]) -> None:
+        """A converted lead's status moves its deal: read those deals (one request,
+        only when some record moves to a deal stage)."""
+        moving = {
+            str(plan.row["ID"]): plan
+            for record, plan in zip(records, plans, strict=True)
+            if plan.row is not None
+            and M.converted(plan.row)
+            and record.stage is not None
+            and record.stage[0].startswith(M.DEAL_PIPELINE)
+        }
+        if not moving:
+            return
+        cmds = {
+            f"d{n}": (
+                "crm.deal.list",
+                {"filter": {"@LEAD_ID": part}, "select": M.LEAD_DEAL_SELECT, "start": -1},
+            )
+            for n, part in enumerate(_chunks(sorted(moving, key=int), LEAD_DEALS_CHUNK))
+        }
+        results, _ = self.client.read_batches(cmds)
+        deals: dict[str, list[dict[str, Any]]] = {}
+        for value in results.values():
+            for row in value if isinstance(value, list) else []:
+                if isinstance(row, dict):
+                    deals.setdefault(str(row.get("LEAD_ID") or ""), []).append(row)
+        for lead_id, plan in moving.items():
+            plan.deal = M.lead_deal(deals.get(lead_id, []))
 
     def _rows(self, method: str, ids: list[str], select: list[str]) -> dict[str, dict[str, Any]]:
         cmds = {
@@ -338,11 +375,16 @@ class BitrixConnector(Connector):
             fields = M.lead_fields(record, plan.row, self.currency)
             if plan.row is None:
                 return {f"a{n}": ("crm.lead.add", {"fields": fields, "params": add_params})}
-            return (
-                {f"u{n}": ("crm.lead.update", {"id": plan.row["ID"], "fields": fields})}
-                if fields
-                else {}
-            )
+            lead_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+            if fields:
+                lead_cmds[f"u{n}"] = ("crm.lead.update", {"id": plan.row["ID"], "fields": fields})
+            stage = record.stage[1] if record.stage is not None else ""
+            if plan.deal is not None and stage and plan.deal.get("STAGE_ID") != stage:
+                lead_cmds[f"g{n}"] = (
+                    "crm.deal.update",
+                    {"id": plan.deal["ID"], "fields": {"STAGE_ID": stage}},
+                )
+            return lead_cmds
         cmds: dict[str, tuple[str, dict[str, Any]]] = {}
         contact_ref = str((plan.contact or {}).get("ID") or "")
         if plan.contact is None:

@@ -118,6 +118,29 @@ def test_the_reconciliation_poll_reads_the_deal_won_without_an_event(
     assert ";deal=" in crm.poll_cursor
 
 
+def test_a_status_changed_here_moves_a_converted_leads_deal_not_the_lead(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    from programs.services.leads import lead_set_status
+
+    capture = django_capture_on_commit_callbacks
+    lead = pushed_lead(capture, program, alice, run_crm_jobs, "move@example.com")
+    other = pushed_lead(capture, program, alice, run_crm_jobs, "junk@example.com")
+    crm_id = crm_id_of(crm, lead)
+    deal_id = fake.convert(crm_id)
+    deliver(fake, crm, crm_id, "update", client_for(None), capture)
+    run_crm_jobs()
+
+    with capture(execute=True):
+        lead_set_status(tenant=crm.tenant, lead=lead, status=Lead.Status.REJECTED, actor=None)
+        lead_set_status(tenant=crm.tenant, lead=other, status=Lead.Status.REJECTED, actor=None)
+    run_crm_jobs()
+
+    assert fake.tables["deal"].rows[int(deal_id)]["STAGE_SEMANTIC_ID"] == "F"
+    assert fake.tables["lead"].rows[int(crm_id)]["STATUS_ID"] == "CONVERTED"
+    assert fake.tables["lead"].rows[int(crm_id_of(crm, other))]["STATUS_ID"] == "JUNK"
+
+
 def test_deal_events_name_the_deal_and_are_read_back_as_its_lead(fake, connect) -> None:
     connector = connect(fake)
     lead_id = fake.create_record("Lead", email="a@example.com")
