@@ -626,7 +626,8 @@ class FakeHubSpot:
         path, method = rec.path.rstrip("/"), rec.method
         if path == "/oauth/authorize" and method == "GET":
             code = self.issue_code(rec.query.get("redirect_uri", ""))
-            target = f"{rec.query.get('redirect_uri', '')}?code={code}&state={rec.query.get('state', '')}"
+            state = rec.query.get("state", "")
+            target = f"{rec.query.get('redirect_uri', '')}?code={code}&state={state}"
             return 302, None, {"Location": target}
         if path == "/oauth/v1/token" and method == "POST":
             form = rec.body if isinstance(rec.body, dict) else {}
