@@ -661,8 +661,9 @@ class FakeHubSpot:
             if kind not in PROPERTIES:
                 raise error(404, "OBJECT_NOT_FOUND", f"Unknown object type {kind}")
             return 200, {"results": [self._property(kind, n) for n in PROPERTIES[kind]]}
-        if parts[:3] == ["crm", "v4", "associations"] and len(parts) == 7:
-            return self._associations(parts[3], parts[4], parts[6], rec.body or {})
+        if parts[:3] == ["crm", "v4", "associations"] and len(parts) in (7, 8):
+            # .../batch/read and .../batch/associate/default
+            return self._associations(parts[3], parts[4], parts[-1], rec.body or {})
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) >= 4:
             kind = parts[3]
             if kind not in self.objects:
