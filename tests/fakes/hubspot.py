@@ -376,6 +376,13 @@ class FakeHubSpot:
             if (method is None or r.method == method) and (path is None or path in r.path)
         ]
 
+    def prefill(self, requests: int) -> None:
+        """Another integration of the portal has just sent ``requests`` requests: they
+        count in the current 10-second window."""
+        with self._lock:
+            now = time.monotonic()
+            self._window.extend([now] * requests)
+
     def contact_of(self, deal_id: str) -> dict[str, Any] | None:
         with self._lock:
             ids = sorted(self.links.get(deal_id, ()), key=int)
