@@ -308,20 +308,21 @@ class HubSpotConnector(Connector):
             if (row := by_key.get(chunk[n].key)) is not None:
                 deal_of[n] = row
                 matched.add(n)
-        contact_of = self._match_contacts(chunk, deal_of)
-        self._match_deals_of_contacts(chunk, deal_of, contact_of, matched, props)
+        contact_of, joined = self._match_contacts(chunk, deal_of)
+        joined |= self._match_deals_of_contacts(chunk, deal_of, contact_of, matched, props)
         for n, record in enumerate(chunk):
             if record.crm_id and n not in deal_of:
                 message = f"Deal {record.crm_id} no longer exists in HubSpot"
                 results[offset + n] = _failed(record, "validation", message)
         self._write_deals(chunk, deal_of, matched, results, offset)
-        self._write_contacts(chunk, deal_of, contact_of, results, offset)
+        self._write_contacts(chunk, deal_of, contact_of, joined, results, offset)
 
     def _match_contacts(
         self, chunk: list[CrmRecord], deal_of: dict[int, dict[str, Any]]
-    ) -> dict[int, dict[str, Any]]:
+    ) -> tuple[dict[int, dict[str, Any]], set[int]]:
         """The contact of each input: the deal's own (first associated), else one with
-        the same e-mail, else one with the same phone (any of its written forms)."""
+        the same e-mail, else one with the same phone (any of its written forms); and
+        the inputs whose contact is already associated with their deal."""
         contact_of: dict[int, dict[str, Any]] = {}
         known_ids = {n: chunk[n].crm_contact_id for n in deal_of if chunk[n].crm_contact_id}
         need_assoc = [str(deal_of[n]["id"]) for n in deal_of if n not in known_ids]
@@ -333,6 +334,7 @@ class HubSpotConnector(Connector):
         for n, contact_id in known_ids.items():
             if contact_id in by_id:
                 contact_of[n] = by_id[contact_id]
+        joined = set(contact_of)
         # Deals without a contact yet (new ones, or linked ones whose contact is gone).
         emails = {n: _email(r) for n, r in enumerate(chunk) if n not in contact_of and _email(r)}
         by_email = self._batch_read(
@@ -365,7 +367,7 @@ class HubSpotConnector(Connector):
         for n, variants in phones.items():
             if (row := by_digits.get(M.digits(variants[0]))) is not None:
                 contact_of[n] = row
-        return contact_of
+        return contact_of, joined
 
     def _match_deals_of_contacts(
         self,
@@ -374,13 +376,13 @@ class HubSpotConnector(Connector):
         contact_of: dict[int, dict[str, Any]],
         matched: set[int],
         props: list[str],
-    ) -> None:
+    ) -> set[int]:
         """A new lead whose contact HubSpot already has takes that contact's deal no PRM
         lead has claimed yet (the person's open deal); otherwise a new deal is made for
         the same contact."""
         waiting = [n for n in contact_of if n not in deal_of and not chunk[n].crm_id]
         if not waiting:
-            return
+            return set()
         deals_by_contact = self._associated(
             "contacts", "deals", [str(contact_of[n]["id"]) for n in waiting]
         )
@@ -400,6 +402,7 @@ class HubSpotConnector(Connector):
                 matched.add(n)
                 taken.add(deal_id)
                 break
+        return {n for n in waiting if n in deal_of}
 
     def _write_deals(
         self,
@@ -457,9 +460,11 @@ class HubSpotConnector(Connector):
         chunk: list[CrmRecord],
         deal_of: dict[int, dict[str, Any]],
         contact_of: dict[int, dict[str, Any]],
+        joined: set[int],
         results: list[PushResult | None],
         offset: int,
     ) -> None:
+        links: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         upserts: list[tuple[int, dict[str, Any]]] = []
         creates: list[tuple[int, dict[str, Any]]] = []
@@ -469,6 +474,11 @@ class HubSpotConnector(Connector):
                 continue
             contact = contact_of.get(n)
             if contact is not None:
+                result.crm_contact_id = str(contact["id"])
+                if n not in joined:  # found by e-mail or phone: link it to the deal
+                    links.append(
+                        {"from": {"id": str(deal_of[n]["id"])}, "to": {"id": str(contact["id"])}}
+                    )
                 changes = M.contact_changes(record, contact.get("properties") or {})
                 if changes:
                     updates.append((n, {"id": str(contact["id"]), "properties": changes}))
@@ -504,10 +514,7 @@ class HubSpotConnector(Connector):
                 )
         # Contact trouble never fails the deal that is already written: it is kept for
         # the next push (the deal is then found by our id and its contact completed).
-        _, errors = self._write("contacts", "update", [b for _, b in updates], idempotent=True)
-        for k, (n, _) in enumerate(updates):
-            if k not in errors:
-                results[offset + n].crm_contact_id = str(contact_of[n]["id"])
+        self._write("contacts", "update", [b for _, b in updates], idempotent=True)
         # One e-mail twice in a chunk (two leads, one person) is one contact.
         unique: dict[str, tuple[int, dict[str, Any]]] = {}
         for n, body in upserts:
@@ -517,7 +524,6 @@ class HubSpotConnector(Connector):
         )
         by_email = {str((r.get("properties") or {}).get("email") or "").lower(): r for r in made}
         created, _ = self._write("contacts", "create", [b for _, b in creates], idempotent=False)
-        links: list[dict[str, Any]] = []
         for n, body in upserts:
             if (row := by_email.get(body["id"])) is not None:
                 results[offset + n].crm_contact_id = str(row["id"])
