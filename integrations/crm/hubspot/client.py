@@ -68,7 +68,8 @@ def rate_limited(response: httpx.Response) -> float | None:
     _, policy, _ = error_of(response)
     if policy == "DAILY":
         return None
-    return WAITED.get(policy, 1.0)
+    # A share of the 10-second window (scaled like the window itself in tests).
+    return WAITED.get(policy, 1.0) / settings.PRM_CRM_RATE_SCALE
 
 
 class HubSpotClient:
