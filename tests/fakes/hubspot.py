@@ -180,6 +180,7 @@ class FakeHubSpot:
         )
         self.token_seconds = token_seconds
         self.rate_limit = False
+        self.search_max = SEARCH_MAX
         self.latency = 0.0
         self.hang_seconds = 0.2
         self.requests: list[RecordedRequest] = []
@@ -835,7 +836,7 @@ class FakeHubSpot:
             raise error(400, "VALIDATION_ERROR", "Too many filters or filter groups")
         limit = min(int(body.get("limit") or 10), 200)
         after = int(body.get("after") or 0)
-        if after + limit > SEARCH_MAX:
+        if after + limit > self.search_max:
             raise error(400, "VALIDATION_ERROR", "Paging past 10000 results is not supported")
         rows = [r for r in self.objects[kind].values() if not r["archived"]]
         if groups:

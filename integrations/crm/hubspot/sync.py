@@ -182,6 +182,7 @@ class HubSpotConnector(Connector):
         continues from the last modification time it saw)."""
         rows: dict[str, dict[str, Any]] = {}
         groups = filter_groups
+        since = ""
         while True:
             after = 0
             last: dict[str, Any] | None = None
@@ -215,7 +216,12 @@ class HubSpotConnector(Connector):
                     break
             if not (more_than_max and sort and last):
                 return list(rows.values())
-            since = str(M.epoch_ms(M.parse_datetime((last.get("properties") or {}).get(sort))))
+            following_since = str(
+                M.epoch_ms(M.parse_datetime((last.get("properties") or {}).get(sort)))
+            )
+            if following_since == since:  # 10,000 changes in one millisecond: give up here
+                return list(rows.values())
+            since = following_since
             groups = [{"filters": [{"propertyName": sort, "operator": "GTE", "value": since}]}]
 
     def _write(

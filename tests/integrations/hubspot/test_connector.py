@@ -100,3 +100,21 @@ def test_phone_only_lead_matches_the_contact_typed_another_way(hs, connector):
     record = CrmRecord(key="p1", title="P", phone="+7 900 555-01-01")
     [result] = connector.push([record])
     assert result.ok and result.matched and result.crm_id == existing
+
+
+def test_a_poll_over_more_deals_than_one_search_may_page_through_reads_them_all(
+    hs, connector, monkeypatch
+):
+    from integrations.crm.hubspot import sync
+
+    hs.search_max = 300  # HubSpot: 10,000 results per query; here a smaller portal
+    monkeypatch.setattr(sync, "SEARCH_MAX", 300)
+    made = {hs.create_record(f"Deal {i}", email=f"d{i}@example.com") for i in range(650)}
+    records, cursor = connector.changes_since("")
+    assert {r.crm_id for r in records} >= made
+    assert all(r.values["email"] for r in records)
+    # The next poll starts where this one ended: only what changed since.
+    some = sorted(made)[7]
+    hs.move(some, "won", "10")
+    again, _ = connector.changes_since(cursor)
+    assert some in {r.crm_id for r in again} and len(again) < 5
