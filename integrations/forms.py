@@ -49,6 +49,8 @@ class FieldMapForm(forms.ModelForm):
         choices = [("", _("— not mapped —"))] + [
             (f["key"], f"{f['label']} ({f['key']})") for f in crm_fields
         ]
+        if self.instance.prm_field == "status":  # the deal's stage, through the stage map
+            choices = [("stage", _("Deal stage (see Stages)"))]
         current = self.instance.crm_field
         if current and current not in {key for key, _label in choices}:
             choices.append((current, current))

@@ -46,6 +46,7 @@ from integrations.crm.base import (
 )
 from integrations.crm.registry import connector_for
 from integrations.crm.reward_values import REWARD_FIELDS
+from integrations.crm.stages import STATUS, StageRules, agreed_status, stage_to_push
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
 from prm.models import Job, Tenant
@@ -237,7 +238,10 @@ def _push_loop(crm: CrmConnection) -> int:
     except CrmAuthError as exc:  # the stored credentials no longer decrypt
         credentials_unreadable(crm, exc)
         return 0
-    field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
+    # The status map moves the deal's stage (integrations/crm/stages.py), not a field.
+    field_maps = [
+        f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes and f.prm_field != STATUS
+    ]
     total = 0
     flight: tuple[_Batch, Future] | None = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
@@ -410,6 +414,12 @@ def _prepare(
         )
         for r in rows
     ]
+    rules = StageRules.of(crm)
+    for r, (record, lead_values) in zip(rows, built, strict=True):
+        link = links.get(str(r.lead_id))
+        record.stage = stage_to_push(rules, r.lead, link)
+        if (agreed := agreed_status(rules, r.lead, link, record.stage)) is not None:
+            lead_values[STATUS] = agreed  # becomes the link's synced status
     return _Batch(rows=rows, built=built, links=links, skipped=len(gone))
 
 
@@ -505,17 +515,20 @@ def _file_results(
                         crm_contact_id=result.crm_contact_id,
                         synced_values=synced,
                         synced_at=now,
+                        stage=":".join(record.stage) if record.stage else "",
                     )
                 )
             else:
-                before = (link.crm_id, link.crm_contact_id, link.synced_values)
+                before = (link.crm_id, link.crm_contact_id, link.synced_values, link.stage)
+                if record.stage:  # where we moved the deal: its echo is no CRM move
+                    link.stage = ":".join(record.stage)
                 link.crm_id = result.crm_id or link.crm_id
                 link.crm_contact_id = result.crm_contact_id or link.crm_contact_id
                 link.synced_values = {**link.synced_values, **synced}
                 link.synced_values.pop(FORCE_KEY, None)
                 link.synced_at = now
                 changed_links.append(link)
-                if (link.crm_id, link.crm_contact_id, link.synced_values) != before:
+                if (link.crm_id, link.crm_contact_id, link.synced_values, link.stage) != before:
                     changed_content.add(link.pk)
         elif result.error_kind == "validation":
             skipped.append((row.pk, result.error))
@@ -560,7 +573,9 @@ def _file_results(
             pk__in=[link.pk for link in changed_links if link.pk not in changed_content]
         ).update(synced_at=now)
         CrmRecordLink.objects.bulk_update(
-            moved, ["crm_id", "crm_contact_id", "synced_values", "synced_at"], batch_size=500
+            moved,
+            ["crm_id", "crm_contact_id", "synced_values", "synced_at", "stage"],
+            batch_size=500,
         )
     failed = len(skipped) + len(dead) + len(retry)
     message = "; ".join(e for _, e in (skipped + dead)[:3])

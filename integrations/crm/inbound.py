@@ -36,12 +36,12 @@ from integrations.crm.base import (
 )
 from integrations.crm.engine import _log, applying_from, queue_leads
 from integrations.crm.registry import connector_for
+from integrations.crm.stages import StageRules, status_from_crm
 from integrations.models import (
     CrmConflict,
     CrmConnection,
     CrmFieldMap,
     CrmRecordLink,
-    CrmStageMap,
     CrmSyncLog,
 )
 from prm.inputs import clean_text
@@ -153,7 +153,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
         return 0, 0
     records = [_cleaned(r) for r in records]
     field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pulls]
-    stages = {(s.pipeline_id, s.stage_id): s for s in CrmStageMap.objects.filter(connection=crm)}
+    rules = StageRules.of(crm)
     links = {
         link.crm_id: link
         for link in CrmRecordLink.objects.select_related(
@@ -174,7 +174,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
                 link = _lead_from_crm(crm, record, field_maps)
                 if link is None:
                     continue
-            n, push_back = _apply_one(crm, link, record, field_maps, stages, prefetched)
+            n, push_back = _apply_one(crm, link, record, field_maps, rules, prefetched)
             conflicts += n
             applied += 1
             if push_back:
@@ -280,7 +280,7 @@ def _apply_one(
     link: CrmRecordLink,
     record: RemoteRecord,
     field_maps: list[CrmFieldMap],
-    stages: dict[tuple[str, str], CrmStageMap],
+    rules: StageRules,
     prefetched: dict[str, dict[str, str]],
 ) -> tuple[int, bool]:
     tenant = crm.tenant
@@ -300,7 +300,7 @@ def _apply_one(
     if current is None:
         current = V.lead_values(lead, {f.prm_field for f in field_maps})
     conflicts, push_back = _apply_fields(crm, link, lead, record, field_maps, current)
-    _apply_stage(crm, link, lead, record, stages)
+    push_back = _apply_stage(crm, link, lead, record, rules) or push_back
     link.remote_updated_at = record.updated_at or link.remote_updated_at
     link.crm_contact_id = record.crm_contact_id or link.crm_contact_id
     link.synced_at = timezone.now()
@@ -395,20 +395,21 @@ def _apply_stage(
     link: CrmRecordLink,
     lead: Lead,
     record: RemoteRecord,
-    stages: dict[tuple[str, str], CrmStageMap],
-) -> None:
+    rules: StageRules,
+) -> bool:
+    """The deal's stage here (see integrations/crm/stages.py); True to push our status
+    back. A won deal is a conversion whatever the status rules."""
     stage_key = f"{record.pipeline_id}:{record.stage_id}"
-    mapped = stages.get((record.pipeline_id, record.stage_id))
+    mapped = rules.by_key.get((record.pipeline_id, record.stage_id))
     semantic = record.semantic or (mapped.semantic if mapped else "open")
     if semantic == "won":
         _record_win(crm, lead, record)
-    status = (mapped.lead_status if mapped else "") or {
-        "won": Lead.Status.CONVERTED,
-        "lost": Lead.Status.REJECTED,
-    }.get(semantic, "")
-    if status and lead.status != status and link.stage != stage_key:
-        lead_set_status(tenant=crm.tenant, lead=lead, status=status, actor=None)
+    status = rules.status_of(record.pipeline_id, record.stage_id, semantic)
+    take, push_back = status_from_crm(rules, link, lead, stage_key, status, record.updated_at)
+    if take:
+        lead_set_status(tenant=crm.tenant, lead=lead, status=take, actor=None)
     link.stage = stage_key
+    return push_back
 
 
 def _record_win(crm: CrmConnection, lead: Lead, record: RemoteRecord) -> None:

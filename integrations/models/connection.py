@@ -105,6 +105,8 @@ class PrmField(models.TextChoices):
     REFERRAL_CODE = "referral_code", _("Referral code")
     PROMO_CODE = "promo_code", _("Promo code")
     PROGRAM = "program", _("Program")
+    # Not a CRM field: the deal's stage, through the stage map (integrations/crm/stages.py).
+    STATUS = "status", _("Lead status (the deal's stage)")
     # "Reward on this lead": written to the CRM only (see integrations/crm/reward_values.py).
     REWARD_AMOUNT = "reward_amount", _("Reward on this lead: amount")
     REWARD_CURRENCY = "reward_currency", _("Reward on this lead: currency")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from integrations.crm import values as V
 from integrations.crm.base import CrmError
 from integrations.crm.registry import connector_for
+from integrations.crm.stages import STAGE_FIELD
 from integrations.models import (
     CrmConflict,
     CrmConnection,
@@ -42,6 +43,8 @@ DEFAULT_FIELDS: dict[str, tuple[str, str, str]] = {
     PrmField.REFERRAL_CODE: (Direction.BOTH, Master.PRM, Strategy.MASTER),
     PrmField.PROMO_CODE: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.PROGRAM: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    # Stages both ways; when both moved since they agreed, the CRM's stage wins.
+    PrmField.STATUS: (Direction.BOTH, Master.CRM, Strategy.MASTER),
     PrmField.REWARD_AMOUNT: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_CURRENCY: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_STATUS: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
@@ -106,6 +109,7 @@ def connection_save(
                     tenant=tenant,
                     connection=crm,
                     prm_field=name,
+                    crm_field=STAGE_FIELD if name == PrmField.STATUS else "",
                     direction=d,
                     master=m,
                     strategy=s,

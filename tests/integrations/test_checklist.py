@@ -467,3 +467,53 @@ def test_a_permanent_read_error_is_logged_and_not_raised_for_a_retry(crm, fake):
     # The next poll reads again normally.
     inbound.poll(str(crm.pk))
     assert CrmSyncLog.objects.filter(connection=crm, failed=0).exists()
+
+
+def test_a_status_changed_here_moves_the_deal_and_a_crm_move_comes_back(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    """Stages both ways (integrations/crm/stages.py): a status changed in PRM moves the
+    deal to the stage that means it; the CRM's echo of that move changes nothing; a move
+    in the CRM sets the lead's status; with the status map "CRM → PRM" only, a status
+    changed here leaves the deal where it is."""
+    from integrations.models import CrmStageMap
+    from programs.services.leads import lead_set_status
+
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="stage@example.com")
+    run_crm_jobs()
+    crm_id = crm_id_of(crm, lead)
+    pipeline, first = record(fake, crm_id)["stage"]
+    target = (
+        CrmStageMap.objects.filter(connection=crm, pipeline_id=pipeline, semantic="open")
+        .exclude(stage_id=first)
+        .first()
+    )
+    target.lead_status = Lead.Status.QUALIFIED
+    target.save()
+
+    def set_status(status: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            lead_set_status(tenant=crm.tenant, lead=lead, status=status, actor=None)
+        run_crm_jobs()
+
+    set_status(Lead.Status.QUALIFIED)
+    assert record(fake, crm_id)["stage"] == (pipeline, target.stage_id)
+    deliver(fake, crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.QUALIFIED
+    assert not CrmConflict.objects.filter(lead=lead).exists()
+
+    fake.move(crm_id, "lost")
+    deliver(fake, crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.REJECTED
+    lost = record(fake, crm_id)["stage"]
+
+    CrmFieldMap.objects.filter(connection=crm, prm_field="status").update(
+        direction=CrmFieldMap.Direction.FROM_CRM
+    )
+    set_status(Lead.Status.QUALIFIED)
+    assert record(fake, crm_id)["stage"] == lost
+    assert len(live(fake)) == 1
