@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0003_crm_reward_fields'),
+        ('integrations', '0004_field_map_status'),
     ]
 
     operations = [
