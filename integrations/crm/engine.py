@@ -324,6 +324,18 @@ def _record_for(
     # A person who settled a conflict in favour of the PRM value wants it written even
     # where the CRM is the field's master. Merged fields carry both sides' lines.
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
+    # Under "last write wins" a value changed here since the sides last agreed is the
+    # newer one: it is written even where the CRM is the field's master (held back, the
+    # CRM's older value would come back as the newer, dated by our own write's echo).
+    if link is not None:
+        changed = {
+            f.prm_field
+            for f in field_maps
+            if f.strategy == CrmFieldMap.Strategy.LAST_WRITE
+            and f.prm_field in link.synced_values
+            and values.get(f.prm_field, "") != link.synced_values[f.prm_field]
+        }
+        forced |= changed
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
         if f.prm_field in REWARD_FIELDS:

@@ -517,3 +517,42 @@ def test_a_status_changed_here_moves_the_deal_and_a_crm_move_comes_back(
     set_status(Lead.Status.QUALIFIED)
     assert record(fake, crm_id)["stage"] == lost
     assert len(live(fake)) == 1
+
+
+def test_last_write_wins_lets_a_newer_prm_value_reach_a_crm_mastered_field(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    """Company: the CRM is its master, the last write wins (the defaults). A company
+    changed here is the newer value: it is written to the CRM, and the CRM's echo of
+    that write (it also carries our note) brings nothing back; a later change in the CRM
+    is the newer one and comes here."""
+    lead = new_lead(
+        django_capture_on_commit_callbacks,
+        program,
+        alice,
+        name="Lena",
+        email="lena@example.com",
+        company="Old Co",
+    )
+    run_crm_jobs()
+    crm_id = crm_id_of(crm, lead)
+    company = crm_key(crm, "company")
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update_contact(
+            tenant=crm.tenant, lead=lead, changes={"company": "New Co"}, source="console"
+        )
+        lead_add_note(tenant=crm.tenant, lead=lead, text="Moved offices", actor=None)
+    run_crm_jobs()
+    remote = record(fake, crm_id)
+    assert (remote["fields"].get(company) or remote.get(company)) == "New Co"
+    deliver(fake, crm, crm_id, "update", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.company == "New Co"
+    assert not CrmConflict.objects.filter(lead=lead).exists()
+
+    fake.update_record(crm_id, **{company: "CRM Co"})
+    deliver(fake, crm, crm_id, "update", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.company == "CRM Co"
