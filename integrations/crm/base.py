@@ -12,7 +12,7 @@ Connectors never touch the database except through ``Credentials.save``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -279,6 +279,20 @@ class Connector:
         """Whether an event reporting ``reported`` (None: nothing) about a record is the
         echo of our own write ``written`` (``PushResult.echo``): then it is not read."""
         return bool(written) and written == reported
+
+    def parse_request(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        method: str,
+        uris: list[str],
+        headers: Mapping[str, str],
+    ) -> list[str]:
+        """``parse_event`` for CRMs that sign the whole request (HubSpot's v3 signature
+        covers the method and the address): ``uris`` are the addresses the request may
+        have been sent to."""
+        return self.parse_event(body, content_type)
 
     def subscribe_events(self, destination: str) -> bool:
         """Register our webhook URL with the CRM where its API allows it (amoCRM

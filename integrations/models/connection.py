@@ -18,6 +18,7 @@ class Provider(models.TextChoices):
     AMOCRM = "amocrm", "amoCRM"
     BITRIX24 = "bitrix24", "Bitrix24"
     SALESFORCE = "salesforce", "Salesforce"
+    HUBSPOT = "hubspot", "HubSpot"
 
 
 def _hook_secret() -> str:

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from integrations.crm.base import CrmAuthError, CrmError
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmSyncLog
+from integrations.services.connections import event_url
 from prm.access import request_tenant
 from prm.inputs import clean_text
 from prm.jobs import job_enqueue
@@ -50,7 +51,13 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
         credentials_unreadable(crm, exc)
         return JsonResponse({"ok": True, "ignored": CrmConnection.Status.BROKEN})
     try:
-        ids = connector.parse_event(request.body, request.content_type or "")
+        ids = connector.parse_request(
+            request.body,
+            request.content_type or "",
+            method=request.method or "POST",
+            uris=[request.build_absolute_uri(), event_url(crm)],
+            headers=request.headers,
+        )
         versions = connector.event_versions(request.body, request.content_type or "")
     except CrmAuthError as exc:
         CrmSyncLog.objects.create(

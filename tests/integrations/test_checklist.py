@@ -6,8 +6,10 @@ real RQ worker; nothing of ours is mocked."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -24,6 +26,7 @@ from integrations.models import (
 from programs.models import Conversion, Lead, LeadEvent
 from programs.services.leads import lead_add_note, lead_update_contact
 from rewards.models import ExchangeRate, Reward
+from tests.integrations.conftest import FAKES, MORE_FAKES, make_fake
 from tests.integrations.helpers import (
     crm_id_of,
     crm_key,
@@ -34,6 +37,15 @@ from tests.integrations.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=[*FAKES, *MORE_FAKES])
+def fake(request: pytest.FixtureRequest) -> Iterator[Any]:
+    server = make_fake(request.param).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_happy_path_lead_out_won_deal_back_as_conversion_and_reward(
