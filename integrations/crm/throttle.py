@@ -81,6 +81,10 @@ _local_tat: dict[str, float] = {}
 _local_slots: dict[str, list[float]] = {}
 _clients: dict[str, Any] = {}
 
+# A sliding-window slot missed by more than this is given up for a new one (see wait).
+LATE = 0.02
+LATE_RETRIES = 3
+
 RATE_KEY = "prm:crm:rate:{key}:{minute}"
 REFUSED_KEY = "prm:crm:refused:{key}:{minute}"
 
@@ -151,11 +155,23 @@ class Throttle:
             return wait
 
     def wait(self) -> float:
-        """Take a slot; sleep until it comes. Returns the seconds slept."""
-        delay = self.reserve()
-        if delay > 0:
-            time.sleep(delay)
-        return delay
+        """Take a slot; sleep until it comes. Returns the seconds slept.
+
+        In a sliding window the slot must also be kept: a send that goes out late (the
+        thread woke up late on a busy machine) would land closer than ``window`` to the
+        sends already booked ``burst`` places after it. So a slot missed by more than
+        ``LATE`` is left booked (an unused slot only slows the others) and a new one is
+        taken, up to ``LATE_RETRIES`` times."""
+        slept = 0.0
+        for _ in range(LATE_RETRIES + 1):
+            start = time.monotonic()
+            delay = self.reserve()
+            if delay > 0:
+                time.sleep(delay)
+                slept += delay
+            if not self.window or time.monotonic() - start - delay <= LATE:
+                break
+        return slept
 
     def reserve(self) -> float:
         """Take a slot: the seconds until it comes (the caller sleeps)."""
