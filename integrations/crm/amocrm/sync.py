@@ -245,17 +245,45 @@ class AmoConnector(Connector):
         return M.remote_record(state, self._fields(), self._key_field, self.currency)
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        """The leads asked for (missing ones deleted), and for each ``contact:<id>`` (a
+        contact event) the leads of that contact: its name, e-mail and phone are theirs."""
         self._fields()
-        states = self._read(crm_ids)
+        ids = [str(i) for i in crm_ids]
+        contacts = [i[len(webhooks.CONTACT) :] for i in ids if i.startswith(webhooks.CONTACT)]
+        lead_ids = [i for i in ids if not i.startswith(webhooks.CONTACT)]
+        asked = set(lead_ids)
+        theirs = [i for i in self._leads_of_contacts(contacts)[0] if i not in asked]
+        states = self._read([*lead_ids, *theirs])
         return [
-            self._remote(states[str(i)]) if str(i) in states else M.deleted_record(str(i))
-            for i in crm_ids
+            self._remote(states[i]) if i in states else M.deleted_record(i) for i in lead_ids
+        ] + [self._remote(states[i]) for i in theirs if i in states]
+
+    def _leads_of_contacts(self, contact_ids: list[str], since: int = 0) -> tuple[list[str], int]:
+        """(ids of the leads of these contacts, the latest contact ``updated_at``); with
+        no ids, of every contact changed at or after ``since`` (none when 0)."""
+        if contact_ids:
+            contacts = self._by_ids(
+                "/api/v4/contacts", "contacts", contact_ids, [("with", "leads")]
+            )
+        elif since:
+            params = [("with", "leads"), ("filter[updated_at][from]", since)]
+            pages = self.client.pages("/api/v4/contacts", "contacts", params)
+            contacts = [c for page in pages for c in page]
+        else:
+            return [], 0
+        ids = [
+            str(lead["id"])
+            for c in contacts
+            for lead in (c.get("_embedded") or {}).get("leads") or []
         ]
+        latest = max((int(c.get("updated_at") or 0) for c in contacts), default=0)
+        return list(dict.fromkeys(ids)), latest
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
         """Leads updated at or after the cursor (unix seconds; amo filters by whole
         seconds, so the last second is read again next time rather than risk missing a
-        change made within it), then the deleted ones."""
+        change made within it), then the leads of contacts updated since (a contact's
+        edit does not touch its leads' ``updated_at``), then the deleted ones."""
         self._fields()
         since = int(cursor) if cursor.isdigit() else 0
         params: list[tuple[str, Any]] = [("with", "contacts"), ("order[updated_at]", "asc")]
@@ -264,13 +292,20 @@ class AmoConnector(Connector):
         leads = [
             lead for page in self.client.pages("/api/v4/leads", "leads", params) for lead in page
         ]
-        out = [self._remote(s) for s in self._states(leads).values()]
+        # From the start every lead is read already; after it, a contact changed since
+        # the cursor brings its leads.
+        have = {str(lead["id"]) for lead in leads}
+        of_contacts, contacts_latest = self._leads_of_contacts([], since)
+        more = [i for i in of_contacts if i not in have]
+        touched = self._by_ids("/api/v4/leads", "leads", more, [("with", "contacts")])
+        out = [self._remote(s) for s in self._states(leads + touched).values()]
         gone = [("with", "only_deleted"), *params[1:]]
         for page in self.client.pages("/api/v4/leads", "leads", gone):
             for lead in page:
                 leads.append(lead)
                 out.append(M.deleted_record(str(lead["id"])))
         latest = max((int(lead.get("updated_at") or 0) for lead in leads), default=since)
+        latest = max(latest, contacts_latest)
         return out, str(max(latest, since)) if (latest or since) else cursor
 
     # ---------------------------------------------------------------- events
