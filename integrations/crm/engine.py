@@ -232,9 +232,10 @@ def _send(
 
 def _push_loop(crm: CrmConnection) -> int:
     """Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
-    push thread, this thread files the chunk before it and prepares the next, so the
-    database work does not leave the CRM's allowance unused. Only this thread touches
-    the database; a chunk that needs the CRM's current notes (merge) waits for the
+    push thread, this thread prepares the next; when the chunk is back the next one is
+    sent before this one is filed, so the database work does not leave the CRM's
+    allowance unused (the first chunk is small: the first requests go out sooner). Only
+    this thread touches the database; a chunk that needs the CRM's current notes (merge) waits for the
     chunk in flight, so the connector is never used from two threads at once."""
     try:
         connector = connector_for(crm)

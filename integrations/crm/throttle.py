@@ -10,10 +10,15 @@ Two shapes of limit:
   whole burst allowance and wait, and from then on send at the sustained rate until we
   have been slower than it long enough to earn the burst back.
 - A sliding window (``window=`` seconds, at most ``burst`` requests in any window) for a
-  strict count like amoCRM's 7 requests per second: a sorted set of reserved send times;
-  a new slot is never closer than ``window`` to the slot ``burst`` places before it. This
-  keeps the full 7 per window (GCRA at 7/s with burst 1 would waste the window's slack)
-  without ever letting an 8th land in one window.
+  strict count like amoCRM's 7 requests per second. The CRM counts a request at some
+  moment between our send and its answer, and on a busy machine (or network) that moment
+  can be hundreds of milliseconds after the send. So ``wait`` lets a request go only
+  while fewer than ``burst`` requests still count: each counts from its send until
+  ``window`` after its answer (``answered``, called by the transport). Then no 8th can
+  land in one of the CRM's windows whatever the delays, the first ``burst`` go at once,
+  and the margin is only the answer time (GCRA at 7/s with burst 1 would waste the
+  window's slack). ``reserve`` plans slots from send times alone (no answers): it is what
+  the GCRA shape uses, and shows the window's arithmetic.
 
 Every request and every rate refusal is also counted per minute (``count``), so the
 status page and ``crm_health`` can show what each CRM allowed in the last hour.

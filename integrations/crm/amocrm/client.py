@@ -142,7 +142,8 @@ class AmoClient:
         self.auth_kind = auth_kind
         self.credentials = credentials
         self.transport = Transport(
-            # amo counts in one-second windows: at most 7 sends in any WINDOW seconds.
+            # amo counts 7 per one-second window: at most 7 requests count at once, each
+            # from its send until WINDOW seconds after its answer (Throttle.wait).
             throttle=Throttle(f"amocrm:{throttle_key}", rate=RATE, burst=7, window=WINDOW),
             stats=stats,
             rate_limited=rate_limited,
