@@ -1,6 +1,6 @@
 """CRM push benchmark (issue 5): `make bench` (or `python bench/crm.py`).
 
-Per CRM (amoCRM, Bitrix24, Salesforce), on a fresh PostgreSQL database of its own: a
+Per CRM (amoCRM, Bitrix24, Salesforce, HubSpot), on a fresh PostgreSQL database of its own: a
 tenant with BENCH_CRM_RECORDS leads (bulk-inserted; not measured) connected to that
 CRM's fake server (tests/fakes/, real HTTP on 127.0.0.1) with the CRM's real rate limit
 switched on and our throttle at its real rate (PRM_CRM_RATE_SCALE=1). Then
@@ -15,7 +15,7 @@ Requests the fake received are split into writes, look-ups and refusals for rate
 the time is split between the connector (HTTP, throttle sleeps) and the engine's own
 database work around it. Figures go into the "CRM push" section of BENCHMARKS.md.
 
-Knobs: BENCH_CRM_RECORDS (10000), BENCH_CRM_PROVIDERS (amocrm,bitrix24,salesforce),
+Knobs: BENCH_CRM_RECORDS (10000), BENCH_CRM_PROVIDERS (amocrm,bitrix24,salesforce,hubspot),
 BENCH_CRM_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_crm, dropped and
 created), BENCH_CRM_REDIS_URL (redis://127.0.0.1:6379/9, that database is flushed
 before and after; never database 0), BENCH_CRM_TIMEOUT (1800 s per pass),
@@ -52,12 +52,16 @@ REDIS_URL = os.environ.get("BENCH_CRM_REDIS_URL", "redis://127.0.0.1:6379/9")
 RECORDS = int(os.environ.get("BENCH_CRM_RECORDS", "10000"))
 PROVIDERS = [
     p.strip()
-    for p in os.environ.get("BENCH_CRM_PROVIDERS", "amocrm,bitrix24,salesforce").split(",")
+    for p in os.environ.get("BENCH_CRM_PROVIDERS", "amocrm,bitrix24,salesforce,hubspot").split(",")
     if p.strip()
 ]
 TIMEOUT = float(os.environ.get("BENCH_CRM_TIMEOUT", "1800"))
 WRITE = os.environ.get("BENCH_WRITE", "1") == "1"
-PREFILL = {"bitrix24": 45, "amocrm": 6}  # requests already in the CRM's bucket/window
+PREFILL = {
+    "bitrix24": 45,
+    "amocrm": 6,
+    "hubspot": 90,
+}  # requests already in the CRM's bucket/window
 PARTNERS = 100  # the leads are spread over them (referral and promo codes per partner)
 TARGET = 80.0  # % of the bound, issue 5
 
@@ -65,8 +69,14 @@ FAKES = {
     "amocrm": ("tests.fakes.amocrm", "FakeAmo"),
     "bitrix24": ("tests.fakes.bitrix24", "FakeBitrix"),
     "salesforce": ("tests.fakes.salesforce", "FakeSalesforce"),
+    "hubspot": ("tests.fakes.hubspot", "FakeHubSpot"),
 }
-NAMES = {"amocrm": "amoCRM", "bitrix24": "Bitrix24", "salesforce": "Salesforce"}
+NAMES = {
+    "amocrm": "amoCRM",
+    "bitrix24": "Bitrix24",
+    "salesforce": "Salesforce",
+    "hubspot": "HubSpot",
+}
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="prm.settings",
@@ -240,6 +250,13 @@ def classify(provider: str, request: Any) -> str:
         )
         writes = (".add", ".update", ".delete")
         return "write" if any(m.endswith(writes) for m in methods) else "lookup"
+    if provider == "hubspot":
+        if request.status == 429:
+            return "refused"
+        if request.path.startswith("/oauth/"):
+            return "other"
+        writes = ("/batch/create", "/batch/update", "/batch/upsert", "/batch/associate/default")
+        return "write" if request.path.endswith(writes) else "lookup"
     if request.status == 403:  # REQUEST_LIMIT_EXCEEDED: the daily allowance
         return "refused"
     if "/oauth2/" in request.path:
@@ -269,6 +286,7 @@ def fake_state(provider: str, fake: Any) -> dict[str, Any]:
         "api_used": getattr(fake, "api_used", 0),
         "daily_max": getattr(fake, "daily_max", 0),
         "max_level": getattr(fake, "max_level", 0.0),
+        "refused": getattr(fake, "refused", 0),
     }
 
 
@@ -379,6 +397,8 @@ def bound(provider: str) -> tuple[float, float, int]:
     from integrations.crm.amocrm import client as amo
     from integrations.crm.amocrm.sync import WRITE_BATCH
     from integrations.crm.bitrix24 import client as bitrix
+    from integrations.crm.hubspot import client as hs
+    from integrations.crm.hubspot.sync import BATCH as HS_BATCH
     from integrations.crm.salesforce import client as sf
     from integrations.crm.salesforce.sync import SalesforceConnector
 
@@ -386,6 +406,9 @@ def bound(provider: str) -> tuple[float, float, int]:
         return amo.RATE, amo.RATE / amo.WINDOW, WRITE_BATCH  # integrations/crm/*/client.py
     if provider == "bitrix24":
         return bitrix.RATE, bitrix.RATE * 0.97, bitrix.MAX_BATCH
+    if provider == "hubspot":
+        ours = int(hs.WINDOW_LIMIT * hs.WINDOW_MARGIN) / hs.WINDOW
+        return hs.WINDOW_LIMIT / hs.WINDOW, ours, HS_BATCH
     return sf.RATE, sf.RATE * 0.97, SalesforceConnector.batch_size
 
 
@@ -508,6 +531,18 @@ def note(r: dict[str, Any]) -> str:
             f"{allowed * ratio:,.0f} records/s ({100 * ratio / per_write:.0f} % of the "
             f"bound): {ratio:.1f}, not 50, because look-ups are requests too. Highest "
             f"bucket level seen: {again['fake']['max_level']:.1f} of 50.{odd}"
+        )
+    if p == "hubspot":
+        return (
+            f"- **HubSpot**: bound = 100 requests per rolling 10 s (a private app on "
+            f"Free/Starter; 429 `TEN_SECONDLY_ROLLING` beyond) × 100 inputs per batch "
+            f"request = 1,000 records/s. Our throttle is a sliding 10-s window shared in "
+            f"Redis at {ours * 10:.0f} requests per window ({ours:.1f}/s). A new lead costs a "
+            f"share of five requests per 100 (deals read by our id, contacts read by "
+            f"e-mail, deals upsert, contacts upsert, associations), so with the "
+            f"{ratio:.1f} records per request sent here the ceiling is {ours * ratio:,.0f} "
+            f"records/s ({100 * ours * ratio / (allowed * per_write):.0f} % of the bound); "
+            f"429s from the fake: {again['fake']['refused']}.{odd}"
         )
     used, most = again["fake"]["api_used"], again["fake"]["daily_max"]
     return (

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from integrations.crm.reward_values import REWARD_FIELDS
+from integrations.crm.reward_values import TO_CRM_ONLY
 from integrations.models import CrmFieldMap, CrmStageMap
 from programs.models import Lead, Program
 
@@ -49,6 +49,8 @@ class FieldMapForm(forms.ModelForm):
         choices = [("", _("— not mapped —"))] + [
             (f["key"], f"{f['label']} ({f['key']})") for f in crm_fields
         ]
+        if self.instance.prm_field == "status":  # the deal's stage, through the stage map
+            choices = [("stage", _("Deal stage (see Stages)"))]
         current = self.instance.crm_field
         if current and current not in {key for key, _label in choices}:
             choices.append((current, current))
@@ -68,7 +70,7 @@ class FieldMapForm(forms.ModelForm):
         ):
             self.add_error("strategy", _("Only notes can be merged."))
         if (
-            self.instance.prm_field in REWARD_FIELDS
+            self.instance.prm_field in TO_CRM_ONLY
             and data.get("direction") != CrmFieldMap.Direction.TO_CRM
         ):
             # Rewards are decided here: a CRM edit must never change what a partner earns.

@@ -350,6 +350,16 @@ PRM_CRM_POLL_SECONDS = int(os.environ.get("PRM_CRM_POLL_SECONDS", "60"))
 PRM_CRM_RECONCILE_SECONDS = int(os.environ.get("PRM_CRM_RECONCILE_SECONDS", "900"))
 PRM_CRM_HTTP_TIMEOUT = float(os.environ.get("PRM_CRM_HTTP_TIMEOUT", "15"))
 PRM_CRM_RATE_SCALE = float(os.environ.get("PRM_CRM_RATE_SCALE", "1"))
+# Fairness between connections (one crm queue for all of them): a push, poll or
+# reconciliation job works for about PRM_CRM_SLICE_SECONDS (a poll reads at most
+# PRM_CRM_POLL_SLICE records), saves where it is and queues itself again at the back of
+# the queue, so another connection's events wait one slice, not a whole backlog.
+PRM_CRM_SLICE_SECONDS = float(os.environ.get("PRM_CRM_SLICE_SECONDS", "20"))
+PRM_CRM_POLL_SLICE = int(os.environ.get("PRM_CRM_POLL_SLICE", "2000"))
+# How long the mark of our own write is kept for recognising its echo (the CRM's event
+# about it, which then is not read back).
+PRM_CRM_ECHO_SECONDS = int(os.environ.get("PRM_CRM_ECHO_SECONDS", "600"))
+PRM_CRM_PUSH_CHUNK = int(os.environ.get("PRM_CRM_PUSH_CHUNK", "2000"))  # rows per connector call
 
 # Branding uploads (prm.images): size limits in bytes. Files go to the "default" storage
 # (README "Branding and uploaded files"): the local MEDIA_ROOT, or an S3-compatible bucket

@@ -12,7 +12,7 @@ Connectors never touch the database except through ``Credentials.save``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,6 +169,13 @@ class PushResult:
     # Set when the CRM refused for rate (CrmRateLimited.retry_after): the engine waits
     # this long and does not count the attempt against the record.
     retry_after: float = 0.0
+    # False when a failure stopped the push before any request carrying this record
+    # was sent: the record waits with the others but the attempt does not count.
+    sent: bool = True
+    # What this push wrote, as the CRM's event about it will report it (``is_echo``):
+    # e.g. amoCRM the lead's updated_at from the answer, "new" for a create. "" when
+    # nothing recognisable was written (its event, if any, is read back).
+    echo: str = ""
 
 
 @dataclass
@@ -250,10 +257,42 @@ class Connector:
         Used for reconciliation (and for Salesforce, for polling)."""
         raise NotImplementedError
 
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
+        """``changes_since`` one slice at a time: about ``limit`` records (whole pages),
+        the cursor to go on from, and whether more remain (the poll job queues itself
+        again). A connector that cannot stop early reads everything at once."""
+        records, cursor = self.changes_since(cursor)
+        return records, cursor, False
+
     def parse_event(self, body: bytes, content_type: str) -> list[str]:
         """Verify an inbound webhook/event (raise CrmAuthError if it is not from the
         connected account) and return the CRM ids it is about."""
         raise NotImplementedError
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        """What a verified event reports of each record it names (amoCRM: the action
+        and the update time; Bitrix24: the action), by CRM id; {} when nothing."""
+        return {}
+
+    @staticmethod
+    def is_echo(written: str, reported: str | None) -> bool:
+        """Whether an event reporting ``reported`` (None: nothing) about a record is the
+        echo of our own write ``written`` (``PushResult.echo``): then it is not read."""
+        return bool(written) and written == reported
+
+    def parse_request(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        method: str,
+        uris: list[str],
+        headers: Mapping[str, str],
+    ) -> list[str]:
+        """``parse_event`` for CRMs that sign the whole request (HubSpot's v3 signature
+        covers the method and the address): ``uris`` are the addresses the request may
+        have been sent to."""
+        return self.parse_event(body, content_type)
 
     def subscribe_events(self, destination: str) -> bool:
         """Register our webhook URL with the CRM where its API allows it (amoCRM

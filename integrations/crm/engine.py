@@ -11,9 +11,17 @@ matches and writes in the CRM's batch sizes) and files every result:
 - validation: the CRM refused the data; logged, alerted, the row skipped, no retry;
 - retryable: attempts + 1 and the next attempt after 1, 2, 4, 8 s ... (times
   PRM_CRM_BACKOFF_BASE, at most PRM_CRM_BACKOFF_CAP); after PRM_CRM_MAX_ATTEMPTS the row
-  is dead (the console's dead-letter list, with a retry button);
+  is dead (the console's dead-letter list, with a retry button). Only a record sent in
+  the failing request is charged an attempt: the rest of its chunk, never sent, waits
+  as long but keeps its count, so nothing goes dead without being tried;
 - CrmAuthError: the connector already tried one refresh; the connection is marked
   broken, admins are alerted, nothing is retried until someone fixes the credentials.
+
+All connections share the crm queue, so a job works for one slice
+(PRM_CRM_SLICE_SECONDS) and then, when rows are still due, queues itself again at the
+back of the queue (``start_job`` keeps one waiting job per connection and kind): the
+outbox is the push's cursor, so nothing is lost or sent twice, and another connection's
+events wait one slice at most, not a whole backlog.
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ from integrations.crm.base import (
     PushResult,
 )
 from integrations.crm.registry import connector_for
-from integrations.crm.reward_values import REWARD_FIELDS
+from integrations.crm.reward_values import TO_CRM_ONLY
+from integrations.crm.stages import STATUS, StageRules, agreed_status, stage_to_push
 from integrations.models import CrmConnection, CrmFieldMap, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.jobs import job_enqueue
 from prm.models import Job, Tenant
@@ -57,12 +66,16 @@ log = logging.getLogger(__name__)
 PUSH_JOB = "integrations.crm.engine.push_connection"
 # Rows handed to the connector at once; it splits them into its CRM's batches (50, 200,
 # 400 for Bitrix24's look-ups), so a multiple of all of them wastes no request.
+# (settings.PRM_CRM_PUSH_CHUNK; this is its default.)
 CHUNK = 2000
 # The first chunk is small, so the first requests go out after a short preparation.
 FIRST_CHUNK = 400
 FETCH_CHUNK = 200  # ids per fetch(): keeps GET URLs well under the CRMs' limits
 WAIT_FOR_RETRY = 30.0  # a retry due this soon is waited for inside the job
 FORCE_KEY = "_force"  # in CrmRecordLink.synced_values: fields to write despite the master
+# What our push wrote to a CRM record (PushResult.echo), so that the CRM's event about
+# our own write is recognised and not read back (inbound.pull_records).
+ECHO_KEY = "prm:crm:echo:{connection}:{crm_id}"
 
 # Set while an inbound change from a connection is applied, so that change is not
 # pushed straight back to the CRM it came from.
@@ -172,17 +185,27 @@ def _connection_lock(crm: CrmConnection) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def push_connection(connection_id: str) -> int:
-    """Job: push every due outbox row of one connection. Returns rows filed."""
+def push_connection(connection_id: str, slice_seconds: float | None = None) -> int:
+    """Job: push the due outbox rows of one connection for one slice (``slice_seconds``,
+    PRM_CRM_SLICE_SECONDS by default), then queue the rest. Returns rows filed."""
     crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
     if crm is None or not crm.is_active:
         return 0
+    if slice_seconds is None:
+        slice_seconds = settings.PRM_CRM_SLICE_SECONDS
     if db_connection.vendor != "postgresql":
-        return _push_loop(crm)
-    with _connection_lock(crm) as got:
-        if not got:
-            return 0  # another worker is pushing; it loops until nothing is due
-        return _push_loop(crm)
+        total, more = _push_loop(crm, slice_seconds)
+    else:
+        with _connection_lock(crm) as got:
+            if not got:
+                return 0  # another worker is pushing; it loops until nothing is due
+            total, more = _push_loop(crm, slice_seconds)
+    if more:
+        # The slice is used up with rows still due: the next slice waits behind the
+        # other connections' jobs (queued after the lock is released, so a second
+        # worker taking it at once does not find the connection still locked).
+        start_push(crm)
+    return total
 
 
 @dataclass
@@ -198,7 +221,7 @@ class _Batch:
     stats_after: ApiStats | None = None  # the connector's counts when its push ended
 
 
-def _due_rows(crm: CrmConnection, exclude: set[int], limit: int = CHUNK) -> list[CrmOutbox]:
+def _due_rows(crm: CrmConnection, exclude: set[int], limit: int) -> list[CrmOutbox]:
     # Ids first, then the rows with their joins: joining every pending row before the
     # LIMIT costs twice as much on a long queue.
     due = list(
@@ -230,19 +253,25 @@ def _send(
         db_connections.close_all()  # this thread's connection, if a token was saved
 
 
-def _push_loop(crm: CrmConnection) -> int:
-    """Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
+def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
+    """Returns (rows filed, whether rows are still due when the slice ended).
+
+    Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
     push thread, this thread prepares the next; when the chunk is back the next one is
     sent before this one is filed, so the database work does not leave the CRM's
     allowance unused (the first chunk is small: the first requests go out sooner). Only
-    this thread touches the database; a chunk that needs the CRM's current notes (merge) waits for the
-    chunk in flight, so the connector is never used from two threads at once."""
+    this thread touches the database; a chunk that needs the CRM's current notes (merge)
+    waits for the chunk in flight, so the connector is never used from two threads at
+    once."""
     try:
         connector = connector_for(crm)
     except CrmAuthError as exc:  # the stored credentials no longer decrypt
         credentials_unreadable(crm, exc)
-        return 0
-    field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes]
+        return 0, False
+    # The status map moves the deal's stage (integrations/crm/stages.py), not a field.
+    field_maps = [
+        f for f in CrmFieldMap.objects.filter(connection=crm) if f.pushes and f.prm_field != STATUS
+    ]
     total = 0
     flight: tuple[_Batch, Future] | None = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
@@ -255,15 +284,23 @@ def _push_loop(crm: CrmConnection) -> int:
         records = [record for record, _ in batch.built]
         return batch, pool.submit(_send, connector, records)
 
+    deadline = time.monotonic() + slice_seconds
     try:
         while True:
-            exclude = {r.pk for r in flight[0].rows} if flight else set()
-            rows = _due_rows(crm, exclude, CHUNK if total or flight else FIRST_CHUNK)
+            # The slice is over once a chunk went out: no new chunk, the one in flight
+            # is filed, and the job queues itself again behind the other connections.
+            yielding = (total or flight) and time.monotonic() >= deadline
+            if yielding:
+                rows = []
+            else:
+                exclude = {r.pk for r in flight[0].rows} if flight else set()
+                chunk = settings.PRM_CRM_PUSH_CHUNK if total or flight else FIRST_CHUNK
+                rows = _due_rows(crm, exclude, min(chunk, settings.PRM_CRM_PUSH_CHUNK))
             if flight and rows and _needs_merge(crm, field_maps, rows):
                 done = _finish(crm, connector, field_maps, *flight)
                 flight = None
                 if done is None:
-                    return total
+                    return total, False
                 total += done
             batch = _prepare(crm, connector, field_maps, rows) if rows else None
             sent = False
@@ -277,14 +314,14 @@ def _push_loop(crm: CrmConnection) -> int:
                     flight, sent = send(batch), True
                 done = _finish(crm, connector, field_maps, *finished)
                 if done is None:
-                    return total
+                    return total, False
                 total += done
             if batch is not None:
                 total += batch.skipped
                 if batch.rows and not sent:
                     flight = send(batch)
                 if batch.rows and flight is None:
-                    return total  # the connection was paused or broken meanwhile
+                    return total, False  # the connection was paused or broken meanwhile
                 continue
             soon = (
                 CrmOutbox.objects.filter(connection=crm, state=CrmOutbox.State.PENDING)
@@ -293,8 +330,11 @@ def _push_loop(crm: CrmConnection) -> int:
                 .first()
             )
             wait = (soon - timezone.now()).total_seconds() if soon else None
-            if wait is None or wait > WAIT_FOR_RETRY or not _still_active(crm):
-                return total  # the periodic tick starts a job when it is due
+            if yielding:
+                return total, wait is not None and wait <= 0 and _still_active(crm)
+            left = deadline - time.monotonic()
+            if wait is None or wait > min(WAIT_FOR_RETRY, left) or not _still_active(crm):
+                return total, False  # the periodic tick starts a job when it is due
             time.sleep(max(wait, 0.0))
     finally:
         if flight:  # an exception here: let the push end before the client closes
@@ -339,9 +379,21 @@ def _record_for(
     # A person who settled a conflict in favour of the PRM value wants it written even
     # where the CRM is the field's master. Merged fields carry both sides' lines.
     forced = set(link.synced_values.get(FORCE_KEY, [])) if link else set()
+    # Under "last write wins" a value changed here since the sides last agreed is the
+    # newer one: it is written even where the CRM is the field's master (held back, the
+    # CRM's older value would come back as the newer, dated by our own write's echo).
+    if link is not None:
+        changed = {
+            f.prm_field
+            for f in field_maps
+            if f.strategy == CrmFieldMap.Strategy.LAST_WRITE
+            and f.prm_field in link.synced_values
+            and values.get(f.prm_field, "") != link.synced_values[f.prm_field]
+        }
+        forced |= changed
     for f in field_maps:
         record.values[f.crm_field] = values.get(f.prm_field, "")
-        if f.prm_field in REWARD_FIELDS:
+        if f.prm_field in TO_CRM_ONLY:  # rewards and balances: on the deal
             record.deal_keys.add(f.crm_field)
         if (
             f.master == CrmFieldMap.Master.CRM
@@ -429,6 +481,12 @@ def _prepare(
         )
         for r in rows
     ]
+    rules = StageRules.of(crm)
+    for r, (record, lead_values) in zip(rows, built, strict=True):
+        link = links.get(str(r.lead_id))
+        record.stage = stage_to_push(rules, r.lead, link)
+        if (agreed := agreed_status(rules, r.lead, link, record.stage)) is not None:
+            lead_values[STATUS] = agreed  # becomes the link's synced status
     return _Batch(rows=rows, built=built, links=links, skipped=len(gone))
 
 
@@ -509,12 +567,15 @@ def _file_results(
     latency = 0.0
     new_links, changed_links = [], []
     changed_content: set[int] = set()
+    echoes: list[tuple[str, str]] = []
     for row, (record, values) in zip(rows, built, strict=True):
         result = by_key.get(record.key) or PushResult(
             key=record.key, ok=False, error_kind="retryable", error="no result from connector"
         )
         if result.ok:
             done.append(row.pk)
+            if result.echo and result.crm_id:
+                echoes.append((result.crm_id, result.echo))
             latency = max(latency, (now - row.changed_at).total_seconds())
             # What both sides now agree on: our values, except the CRM-mastered ones we
             # did not write to a record the CRM already had (it kept its own).
@@ -534,26 +595,31 @@ def _file_results(
                         crm_contact_id=result.crm_contact_id,
                         synced_values=synced,
                         synced_at=now,
+                        stage=":".join(record.stage) if record.stage else "",
                     )
                 )
             else:
-                before = (link.crm_id, link.crm_contact_id, link.synced_values)
+                before = (link.crm_id, link.crm_contact_id, link.synced_values, link.stage)
+                if record.stage:  # where we moved the deal: its echo is no CRM move
+                    link.stage = ":".join(record.stage)
                 link.crm_id = result.crm_id or link.crm_id
                 link.crm_contact_id = result.crm_contact_id or link.crm_contact_id
                 link.synced_values = {**link.synced_values, **synced}
                 link.synced_values.pop(FORCE_KEY, None)
                 link.synced_at = now
                 changed_links.append(link)
-                if (link.crm_id, link.crm_contact_id, link.synced_values) != before:
+                if (link.crm_id, link.crm_contact_id, link.synced_values, link.stage) != before:
                     changed_content.add(link.pk)
         elif result.error_kind == "validation":
             skipped.append((row.pk, result.error))
         elif result.retry_after:
-            retry.append((row, result.error, result.retry_after))
+            retry.append((row, result.error, result.retry_after, False))
+        elif not result.sent:
+            retry.append((row, result.error, backoff(row.attempts + 1), False))
         elif row.attempts + 1 >= max_attempts:
             dead.append((row.pk, result.error))
         else:
-            retry.append((row, result.error, 0.0))
+            retry.append((row, result.error, backoff(row.attempts + 1), True))
     with transaction.atomic():
         CrmOutbox.objects.filter(pk__in=done).update(
             state=CrmOutbox.State.DONE, done_at=now, attempts=F("attempts") + 1, last_error=""
@@ -569,13 +635,10 @@ def _file_results(
                 attempts=F("attempts") + 1,
                 last_error=error[:2000],
             )
-        for row, error, wait in retry:
-            if wait:  # refused for rate: wait as told, the attempt does not count
-                attempts, delay = row.attempts, wait
-            else:
-                attempts, delay = row.attempts + 1, backoff(row.attempts + 1)
+        # Refused for rate (wait as told) or never sent: the attempt does not count.
+        for row, error, delay, counted in retry:
             CrmOutbox.objects.filter(pk=row.pk).update(
-                attempts=attempts,
+                attempts=row.attempts + 1 if counted else row.attempts,
                 next_attempt_at=now + timedelta(seconds=delay),
                 last_error=error[:2000],
             )
@@ -589,8 +652,11 @@ def _file_results(
             pk__in=[link.pk for link in changed_links if link.pk not in changed_content]
         ).update(synced_at=now)
         CrmRecordLink.objects.bulk_update(
-            moved, ["crm_id", "crm_contact_id", "synced_values", "synced_at"], batch_size=500
+            moved,
+            ["crm_id", "crm_contact_id", "synced_values", "synced_at", "stage"],
+            batch_size=500,
         )
+    remember_echoes(crm, echoes)
     failed = len(skipped) + len(dead) + len(retry)
     message = "; ".join(e for _, e in (skipped + dead)[:3])
     if not message and retry:
@@ -611,6 +677,26 @@ def _file_results(
 
         alert_records_refused(crm, skipped=len(skipped), dead=len(dead), example=message)
     return len(rows)
+
+
+def remember_echoes(crm: CrmConnection, echoes: list[tuple[str, str]]) -> None:
+    """Mark what we just wrote, per CRM record, for PRM_CRM_ECHO_SECONDS. Without
+    Redis nothing is marked: every event is read back, as before."""
+    from integrations.crm.throttle import redis_client
+
+    client = redis_client()
+    if client is None or not echoes:
+        return
+    import redis
+
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for crm_id, echo in echoes:
+                key = ECHO_KEY.format(connection=crm.pk, crm_id=crm_id)
+                pipe.set(key, echo, ex=settings.PRM_CRM_ECHO_SECONDS)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("could not mark our own writes to %s; their events are read", crm.pk)
 
 
 def _log(

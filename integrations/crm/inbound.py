@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,14 +35,15 @@ from integrations.crm.base import (
     CrmValidationError,
     RemoteRecord,
 )
-from integrations.crm.engine import _log, applying_from, queue_leads
-from integrations.crm.registry import connector_for
+from integrations.crm.engine import ECHO_KEY, _log, applying_from, queue_leads, start_job
+from integrations.crm.registry import connector_for, module
+from integrations.crm.stages import StageRules, status_from_crm
+from integrations.crm.throttle import redis_client
 from integrations.models import (
     CrmConflict,
     CrmConnection,
     CrmFieldMap,
     CrmRecordLink,
-    CrmStageMap,
     CrmSyncLog,
 )
 from prm.inputs import clean_text
@@ -55,8 +57,14 @@ log = logging.getLogger(__name__)
 FETCH_CHUNK = 200
 
 
-def pull_records(connection_id: str, crm_ids: list[str]) -> int:
-    """Job: re-read these CRM records (an event is only a hint) and apply them."""
+def pull_records(
+    connection_id: str, crm_ids: list[str], versions: dict[str, str] | None = None
+) -> int:
+    """Job: re-read these CRM records (an event is only a hint) and apply them, except
+    the echoes of our own writes (``versions``: what the event reported per id)."""
+    crm_ids = _not_echoes(connection_id, crm_ids, versions or {})
+    if not crm_ids:
+        return 0
 
     def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], None]:
         records: list[RemoteRecord] = []
@@ -67,14 +75,54 @@ def pull_records(connection_id: str, crm_ids: list[str]) -> int:
     return _read_and_apply(connection_id, CrmSyncLog.Kind.EVENT, read)
 
 
+POLL_JOB = "integrations.crm.inbound.poll"
+
+
+def _not_echoes(connection_id: str, crm_ids: list[str], versions: dict[str, str]) -> list[str]:
+    """The ids whose event is not the echo of our own write (engine.remember_echoes:
+    what the push wrote, compared by the connector with what the event reports)."""
+    crm = CrmConnection.objects.filter(pk=connection_id).first()
+    client = redis_client()
+    if crm is None or client is None or not crm_ids or not versions:
+        return crm_ids
+    import redis
+
+    is_echo = module(crm.provider, "sync").CONNECTOR.is_echo
+    keys = [ECHO_KEY.format(connection=crm.pk, crm_id=i) for i in crm_ids]
+    try:
+        written = client.mget(keys)
+    except redis.RedisError:
+        return crm_ids
+    keep = [
+        crm_id
+        for crm_id, mark in zip(crm_ids, written, strict=True)
+        if not is_echo(mark.decode() if mark is not None else "", versions.get(crm_id))
+    ]
+    if len(keep) < len(crm_ids):
+        skipped = len(crm_ids) - len(keep)
+        log.info("%s: %d event(s) about our own writes not read back", crm.pk, skipped)
+    return keep
+
+
 def poll(connection_id: str) -> int:
     """Job: everything changed in the CRM since the stored cursor (Salesforce's way of
-    hearing about changes, and everyone's reconciliation)."""
+    hearing about changes, and everyone's reconciliation), one slice of at most
+    PRM_CRM_POLL_SLICE records at a time: the cursor is saved after each slice and the
+    job queues itself again at the back of the crm queue while more remains, so a
+    reconciliation of 10,000 leads does not hold back other connections' events."""
+    more = False
 
     def read(connector: Connector, crm: CrmConnection) -> tuple[list[RemoteRecord], str]:
-        return connector.changes_since(crm.poll_cursor)
+        nonlocal more
+        records, cursor, more = connector.changes_page(crm.poll_cursor, settings.PRM_CRM_POLL_SLICE)
+        return records, cursor
 
-    return _read_and_apply(connection_id, CrmSyncLog.Kind.POLL, read)
+    applied = _read_and_apply(connection_id, CrmSyncLog.Kind.POLL, read)
+    if more:
+        crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+        if crm is not None and crm.is_active:
+            start_job(POLL_JOB, crm)
+    return applied
 
 
 def _read_and_apply(
@@ -153,7 +201,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
         return 0, 0
     records = [_cleaned(r) for r in records]
     field_maps = [f for f in CrmFieldMap.objects.filter(connection=crm) if f.pulls]
-    stages = {(s.pipeline_id, s.stage_id): s for s in CrmStageMap.objects.filter(connection=crm)}
+    rules = StageRules.of(crm)
     links = {
         link.crm_id: link
         for link in CrmRecordLink.objects.select_related(
@@ -174,7 +222,7 @@ def apply_records(crm: CrmConnection, records: list[RemoteRecord]) -> tuple[int,
                 link = _lead_from_crm(crm, record, field_maps)
                 if link is None:
                     continue
-            n, push_back = _apply_one(crm, link, record, field_maps, stages, prefetched)
+            n, push_back = _apply_one(crm, link, record, field_maps, rules, prefetched)
             conflicts += n
             applied += 1
             if push_back:
@@ -280,7 +328,7 @@ def _apply_one(
     link: CrmRecordLink,
     record: RemoteRecord,
     field_maps: list[CrmFieldMap],
-    stages: dict[tuple[str, str], CrmStageMap],
+    rules: StageRules,
     prefetched: dict[str, dict[str, str]],
 ) -> tuple[int, bool]:
     tenant = crm.tenant
@@ -300,7 +348,7 @@ def _apply_one(
     if current is None:
         current = V.lead_values(lead, {f.prm_field for f in field_maps})
     conflicts, push_back = _apply_fields(crm, link, lead, record, field_maps, current)
-    _apply_stage(crm, link, lead, record, stages)
+    push_back = _apply_stage(crm, link, lead, record, rules) or push_back
     link.remote_updated_at = record.updated_at or link.remote_updated_at
     link.crm_contact_id = record.crm_contact_id or link.crm_contact_id
     link.synced_at = timezone.now()
@@ -395,20 +443,21 @@ def _apply_stage(
     link: CrmRecordLink,
     lead: Lead,
     record: RemoteRecord,
-    stages: dict[tuple[str, str], CrmStageMap],
-) -> None:
+    rules: StageRules,
+) -> bool:
+    """The deal's stage here (see integrations/crm/stages.py); True to push our status
+    back. A won deal is a conversion whatever the status rules."""
     stage_key = f"{record.pipeline_id}:{record.stage_id}"
-    mapped = stages.get((record.pipeline_id, record.stage_id))
+    mapped = rules.by_key.get((record.pipeline_id, record.stage_id))
     semantic = record.semantic or (mapped.semantic if mapped else "open")
     if semantic == "won":
         _record_win(crm, lead, record)
-    status = (mapped.lead_status if mapped else "") or {
-        "won": Lead.Status.CONVERTED,
-        "lost": Lead.Status.REJECTED,
-    }.get(semantic, "")
-    if status and lead.status != status and link.stage != stage_key:
-        lead_set_status(tenant=crm.tenant, lead=lead, status=status, actor=None)
+    status = rules.status_of(record.pipeline_id, record.stage_id, semantic)
+    take, push_back = status_from_crm(rules, link, lead, stage_key, status, record.updated_at)
+    if take:
+        lead_set_status(tenant=crm.tenant, lead=lead, status=take, actor=None)
     link.stage = stage_key
+    return push_back
 
 
 def _record_win(crm: CrmConnection, lead: Lead, record: RemoteRecord) -> None:

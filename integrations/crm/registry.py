@@ -20,7 +20,7 @@ from integrations.models import CrmConnection
 from prm.crypto import DecryptionError
 from prm.tenancy import tenant_scope
 
-PROVIDERS = ("amocrm", "bitrix24", "salesforce")
+PROVIDERS = ("amocrm", "bitrix24", "salesforce", "hubspot")
 
 
 def module(provider: str, name: str) -> ModuleType:

@@ -38,6 +38,10 @@ def _flush() -> None:
 
     batches = list(_pending().items())
     _pending().clear()
+    partner_batches = dict(_partners())
+    _partners().clear()
+    for tenant_id in partner_batches.keys() - {t for t, _ in batches}:
+        batches.append((tenant_id, set()))
     for tenant_id, reward_ids in batches:
         active = CrmConnection.all_tenants_unscoped.filter(
             tenant_id=tenant_id, status=CrmConnection.Status.ACTIVE
@@ -54,8 +58,43 @@ def _flush() -> None:
                 pk__in=list(reward_ids),
             ).values_list("lead_id", "conversion__lead_id"):
                 lead_ids.add(str(lead_id or via_conversion))
+            lead_ids |= _partner_leads(active, partner_batches.get(tenant_id, set()), reward_ids)
             if lead_ids:
                 leads_changed(tenant, sorted(lead_ids))
+
+
+def _partner_leads(active: Any, partner_ids: set[Any], reward_ids: set[Any]) -> set[str]:
+    """The CRM-linked leads of partners whose balances changed (a ledger movement, or
+    rewards changed in bulk), where a connection writes those balances (optional
+    fields; one query otherwise)."""
+    from integrations.crm.reward_values import PARTNER_FIELDS
+    from integrations.models import CrmFieldMap, CrmRecordLink
+    from rewards.models import Reward
+
+    if not partner_ids and not reward_ids:
+        return set()
+    writing = CrmFieldMap.objects.filter(
+        connection__in=active, prm_field__in=list(PARTNER_FIELDS)
+    ).exclude(crm_field="")
+    connections = set(writing.values_list("connection_id", flat=True))
+    if not connections:
+        return set()
+    if reward_ids:
+        partner_ids = partner_ids | set(
+            Reward.objects.filter(pk__in=list(reward_ids)).values_list("partner_id", flat=True)
+        )
+    return {
+        str(lead_id)
+        for lead_id in CrmRecordLink.objects.filter(
+            connection_id__in=connections, lead__partner_id__in=list(partner_ids)
+        ).values_list("lead_id", flat=True)
+    }
+
+
+def _partners() -> dict[Any, set[Any]]:
+    if not hasattr(_local, "partners"):
+        _local.partners = {}
+    return _local.partners
 
 
 def rewards_touched(tenant_id: Any, reward_ids: list[Any]) -> None:
@@ -69,8 +108,13 @@ def rewards_touched(tenant_id: Any, reward_ids: list[Any]) -> None:
 def ledger_entry_saved(
     sender: type, instance: LedgerEntry, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
-    if created and not raw and instance.reward_id:
-        rewards_touched(instance.tenant_id, [instance.reward_id])
+    if created and not raw:
+        # Any movement changes the partner's balances (payouts too, which have no reward).
+        _partners().setdefault(instance.tenant_id, set()).add(instance.partner_id)
+        if instance.reward_id:
+            rewards_touched(instance.tenant_id, [instance.reward_id])
+        else:
+            transaction.on_commit(_flush)
 
 
 @receiver(rewards_changed, dispatch_uid="crm_rewards_changed")

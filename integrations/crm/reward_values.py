@@ -13,6 +13,13 @@ from decimal import Decimal
 from django.db.models import Case, CharField, F, Q, Sum, When
 
 REWARD_FIELDS = ("reward_amount", "reward_currency", "reward_status")
+# The lead's partner's balances: on hold, approved (available), paid.
+PARTNER_FIELDS = {
+    "partner_accrued": "pending",
+    "partner_approved": "available",
+    "partner_paid": "paid",
+}
+TO_CRM_ONLY = (*REWARD_FIELDS, *PARTNER_FIELDS)
 
 # Machine values, the same in every language, so CRM filters and reports keep working.
 PENDING, APPROVED, REJECTED, REVERSED = "pending", "approved", "rejected", "reversed"
@@ -87,3 +94,30 @@ def reward_values_for(lead_ids: Iterable[object], fields: set[str]) -> dict[str,
         every = {"reward_amount": amount, "reward_currency": currency, "reward_status": status}
         out[key] = {name: every[name] for name in wanted}
     return out
+
+
+def partner_values_for(
+    partner_ids: Iterable[object], fields: set[str]
+) -> dict[str, dict[str, str]]:
+    """{partner id: {"partner_accrued": "150.00 USD; 0.00 EUR", ...}}: each balance in
+    every currency the partner's ledger has (in currency order; '' when it has none:
+    a CRM keeps a blank as "no change", so a balance gone to zero reads 0.00), from one
+    aggregate query of the ledger."""
+    wanted = [f for f in PARTNER_FIELDS if f in fields]
+    ids = {str(i) for i in partner_ids if i}
+    if not wanted or not ids:
+        return {}
+    from rewards.models import LedgerEntry
+
+    rows = (
+        LedgerEntry.objects.filter(partner_id__in=ids)
+        .values("partner_id", "currency")
+        .annotate(pending=Sum("pending"), available=Sum("available"), paid=Sum("paid"))
+        .order_by("partner_id", "currency")
+    )
+    parts: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        for name in wanted:
+            amount = Decimal(row[PARTNER_FIELDS[name]] or 0).quantize(Decimal("0.01"))
+            parts[str(row["partner_id"])][name].append(f"{amount} {row['currency']}")
+    return {pid: {name: "; ".join(parts[pid][name]) for name in wanted} for pid in ids}

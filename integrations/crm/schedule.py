@@ -18,7 +18,7 @@ from integrations.models import CrmConnection, CrmOutbox
 from prm.tenancy import tenant_scope
 
 POLL_JOB = "integrations.crm.inbound.poll"
-POLLED = ("salesforce",)  # providers whose changes we learn only by polling
+POLLED = ("salesforce", "hubspot")  # providers whose changes we learn by polling
 
 
 def tick() -> int:

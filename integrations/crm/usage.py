@@ -16,7 +16,7 @@ from prm.crypto import DecryptionError
 
 # Requests per second each CRM allows one connection (Salesforce: our own politeness
 # limit; its real bound is the daily allowance reported in Sforce-Limit-Info).
-BOUNDS = {"amocrm": 7.0, "bitrix24": 2.0, "salesforce": 25.0}
+BOUNDS = {"amocrm": 7.0, "bitrix24": 2.0, "salesforce": 25.0, "hubspot": 10.0}
 
 
 def throttle_name(crm: CrmConnection) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from integrations.crm.reward_values import reward_values_for
+from integrations.crm.reward_values import PARTNER_FIELDS, partner_values_for, reward_values_for
 from integrations.models import CrmConnection
 from programs.models import Enrollment, Lead, LeadEvent, PromoCode
 
@@ -56,6 +56,7 @@ def values_for(leads: list[Lead], fields: set[str]) -> dict[str, dict[str, str]]
             promos[(program_id, partner_id)] = code  # the oldest active one wins
     notes = notes_for([lead.pk for lead in leads]) if "notes" in fields else {}
     rewards = reward_values_for([lead.pk for lead in leads], fields)
+    balances = partner_values_for({lead.partner_id for lead in leads}, fields)
     out: dict[str, dict[str, str]] = {}
     for lead in leads:
         key = str(lead.pk)
@@ -72,6 +73,7 @@ def values_for(leads: list[Lead], fields: set[str]) -> dict[str, dict[str, str]]
             "promo_code": promos.get(pair, ""),
             "notes": notes.get(key, ""),
             **rewards.get(key, {}),
+            **balances.get(str(lead.partner_id), dict.fromkeys(PARTNER_FIELDS, "")),
         }
         out[key] = {name: every[name] for name in fields if name in every}
     return out

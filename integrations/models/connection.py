@@ -18,6 +18,7 @@ class Provider(models.TextChoices):
     AMOCRM = "amocrm", "amoCRM"
     BITRIX24 = "bitrix24", "Bitrix24"
     SALESFORCE = "salesforce", "Salesforce"
+    HUBSPOT = "hubspot", "HubSpot"
 
 
 def _hook_secret() -> str:
@@ -104,10 +105,16 @@ class PrmField(models.TextChoices):
     REFERRAL_CODE = "referral_code", _("Referral code")
     PROMO_CODE = "promo_code", _("Promo code")
     PROGRAM = "program", _("Program")
+    # Not a CRM field: the deal's stage, through the stage map (integrations/crm/stages.py).
+    STATUS = "status", _("Lead status (the deal's stage)")
     # "Reward on this lead": written to the CRM only (see integrations/crm/reward_values.py).
     REWARD_AMOUNT = "reward_amount", _("Reward on this lead: amount")
     REWARD_CURRENCY = "reward_currency", _("Reward on this lead: currency")
     REWARD_STATUS = "reward_status", _("Reward on this lead: status")
+    # The lead's partner's balances, per currency (rewards.services.ledger.balances).
+    PARTNER_ACCRUED = "partner_accrued", _("Partner's rewards on hold")
+    PARTNER_APPROVED = "partner_approved", _("Partner's approved rewards, not yet paid")
+    PARTNER_PAID = "partner_paid", _("Partner's rewards paid")
 
 
 class CrmFieldMap(TenantOwned):

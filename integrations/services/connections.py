@@ -12,6 +12,7 @@ from django.utils import timezone
 from integrations.crm import values as V
 from integrations.crm.base import CrmError
 from integrations.crm.registry import connector_for
+from integrations.crm.stages import STAGE_FIELD
 from integrations.models import (
     CrmConflict,
     CrmConnection,
@@ -42,9 +43,14 @@ DEFAULT_FIELDS: dict[str, tuple[str, str, str]] = {
     PrmField.REFERRAL_CODE: (Direction.BOTH, Master.PRM, Strategy.MASTER),
     PrmField.PROMO_CODE: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.PROGRAM: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    # Stages both ways; when both moved since they agreed, the CRM's stage wins.
+    PrmField.STATUS: (Direction.BOTH, Master.CRM, Strategy.MASTER),
     PrmField.REWARD_AMOUNT: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_CURRENCY: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
     PrmField.REWARD_STATUS: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_ACCRUED: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_APPROVED: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
+    PrmField.PARTNER_PAID: (Direction.TO_CRM, Master.PRM, Strategy.MASTER),
 }
 # Labels of the CRM custom fields we look for when mapping automatically.
 DEFAULT_LABELS = {
@@ -56,6 +62,9 @@ DEFAULT_LABELS = {
     PrmField.REWARD_AMOUNT: "PRM reward amount",
     PrmField.REWARD_CURRENCY: "PRM reward currency",
     PrmField.REWARD_STATUS: "PRM reward status",
+    PrmField.PARTNER_ACCRUED: "PRM partner accrued",
+    PrmField.PARTNER_APPROVED: "PRM partner approved",
+    PrmField.PARTNER_PAID: "PRM partner paid",
 }
 SECRET_KEYS = ("secret", "token", "password", "webhook_url", "code")
 
@@ -106,6 +115,7 @@ def connection_save(
                     tenant=tenant,
                     connection=crm,
                     prm_field=name,
+                    crm_field=STAGE_FIELD if name == PrmField.STATUS else "",
                     direction=d,
                     master=m,
                     strategy=s,

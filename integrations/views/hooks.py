@@ -3,7 +3,8 @@
 The secret in the URL names the connection (amoCRM webhooks carry no signature); the
 connector then verifies the body (amoCRM's account id, Bitrix24's application token).
 An event is only a hint: the records it names are re-read from the CRM by a job, so the
-answer goes back at once (amoCRM wants it within 2 seconds)."""
+answer goes back at once (amoCRM wants it within 2 seconds); the job leaves out the
+echoes of our own writes (what the event reports of each record goes with it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from integrations.crm.base import CrmAuthError, CrmError
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmSyncLog
+from integrations.services.connections import event_url
 from prm.access import request_tenant
 from prm.inputs import clean_text
 from prm.jobs import job_enqueue
@@ -49,7 +51,14 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
         credentials_unreadable(crm, exc)
         return JsonResponse({"ok": True, "ignored": CrmConnection.Status.BROKEN})
     try:
-        ids = connector.parse_event(request.body, request.content_type or "")
+        ids = connector.parse_request(
+            request.body,
+            request.content_type or "",
+            method=request.method or "POST",
+            uris=[request.build_absolute_uri(), event_url(crm)],
+            headers=request.headers,
+        )
+        versions = connector.event_versions(request.body, request.content_type or "")
     except CrmAuthError as exc:
         CrmSyncLog.objects.create(
             tenant=tenant,
@@ -67,11 +76,14 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
     # The ids go into the job's arguments (jsonb): cleaned like any outside text.
     ids = list(dict.fromkeys(clean_text(str(i), 128) for i in ids))[:500]
     if ids:
+        # What the event reports of each record tells the echo of our own write apart.
+        reported = {i: clean_text(str(versions[i]), 64) for i in ids if i in versions}
         job_enqueue(
             "integrations.crm.inbound.pull_records",
             queue="crm",
             tenant=tenant,
             connection_id=str(crm.pk),
             crm_ids=ids,
+            **({"versions": reported} if reported else {}),
         )
     return JsonResponse({"ok": True, "records": len(ids)})

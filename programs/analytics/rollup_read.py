@@ -76,10 +76,15 @@ class Filters:
     q: str = ""  # partner name or e-mail contains
     kind: str = ""  # channel kind
     q_ids: tuple[str, ...] | None = None  # the partners ``q`` finds (``searched``)
+    # The partners ``q`` does not find, when it finds all but a few (``searched``).
+    q_not: tuple[str, ...] | None = None
 
     def params(self, tenant: Tenant) -> dict[str, Any]:
         found = self.q_ids if self.q_ids is not None or not self.q else searched(tenant, self).q_ids
         wide = bool(self.q) and len(found or ()) > WIDE_SEARCH
+        but = list(self.q_not) if self.q and self.q_not is not None else None
+        if but is not None:
+            wide = False
         return {
             "tenant": str(tenant.pk),
             "start": self.start,
@@ -90,12 +95,14 @@ class Filters:
             "q": f"%{self.q}%" if self.q else None,
             # A search that finds many partners is matched by a semi-join on the search
             # itself: ``= ANY`` of thousands of ids is compared row by row (0.9 s).
-            "q_ids": list(found or ()) if self.q and not wide else None,
+            "q_ids": list(found or ()) if self.q and not wide and but is None else None,
             "q_wide": f"%{self.q}%" if wide else None,
+            "q_not": but,
             "kind": self.kind or None,
         }
 
 
+NO_PARTNER = "00000000-0000-0000-0000-000000000000"
 # Any of these partners; the "no partner" key (NO_ID) selects the unattributed rows.
 PARTNERS_ANY = f"""(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)s::uuid[])
     OR ({NO_ID} = ANY(%(partners)s::uuid[]) AND partner_id IS NULL))"""
@@ -108,23 +115,48 @@ SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
 WHERE p.tenant_id = %(tenant)s AND (p.display_name ILIKE %(q)s OR u.email ILIKE %(q)s)
 """
 # Up to this many partners found, the rollups are read by their ids (index look-ups);
-# beyond, by a hashed semi-join on the search (``q_wide``).
+# beyond, by a hashed semi-join on the search (``q_wide``), or, when all but this many
+# are found, as every partner but those (``q_not``; totals are then the workspace's
+# minus theirs, see ``totals``).
 WIDE_SEARCH = 200
 Q_IDS = """((%(q_ids)s::uuid[] IS NULL OR {col} = ANY(%(q_ids)s::uuid[]))
+    AND (%(q_not)s::uuid[] IS NULL OR ({col} IS NOT NULL AND {col} <> ALL(%(q_not)s::uuid[])))
     AND (%(q_wide)s::text IS NULL OR {col} IN (
         SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
         WHERE p.tenant_id = %(tenant)s
           AND (p.display_name ILIKE %(q_wide)s OR u.email ILIKE %(q_wide)s))))"""
+NOT_FOUND_SQL = """
+SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
+WHERE p.tenant_id = %(tenant)s AND NOT (p.display_name ILIKE %(q)s OR u.email ILIKE %(q)s)
+LIMIT %(limit)s
+"""
 
 
 def searched(tenant: Tenant, filters: Filters) -> Filters:
     """The filters with the partners their name search finds (one query; none if no
-    search)."""
+    search), and, when it finds many, those it does not if they are few (one more)."""
     if not filters.q or filters.q_ids is not None:
         return filters
+    params = {"tenant": str(tenant.pk), "q": f"%{filters.q}%", "limit": WIDE_SEARCH + 1}
     with connection.cursor() as cursor:
-        cursor.execute(SEARCH_SQL, {"tenant": str(tenant.pk), "q": f"%{filters.q}%"})
-        return replace(filters, q_ids=tuple(str(row[0]) for row in cursor.fetchall()))
+        cursor.execute(SEARCH_SQL, params)
+        found = tuple(str(row[0]) for row in cursor.fetchall())
+        q_not = None
+        if len(found) > WIDE_SEARCH:
+            cursor.execute(NOT_FOUND_SQL, params)
+            rest = tuple(str(row[0]) for row in cursor.fetchall())
+            q_not = rest if len(rest) <= WIDE_SEARCH else None
+        return replace(filters, q_ids=found, q_not=q_not)
+
+
+def _everyone_but(filters: Filters) -> tuple[Filters, Filters] | None:
+    """For a search that finds all partners but a few (``q_not``): the filters of the
+    whole workspace and those of the few and the unattributed rows, whose difference
+    is the search's figures (both read from small or summed rows)."""
+    if filters.q_not is None or not filters.q or filters.partner_id or filters.partner_ids:
+        return None
+    whole = replace(filters, q="", q_ids=None, q_not=None)
+    return whole, replace(whole, partner_ids=(*filters.q_not, NO_PARTNER))
 
 
 def _where() -> str:
@@ -339,6 +371,31 @@ def spans_of(start: date, end: date) -> tuple[list[date], list[date], list[date]
     return months, weeks, days
 
 
+# Any rollup row after a day: when there is none (a period ending today, the usual
+# case), the weeks and the month that hold the period's last day are read whole from
+# PartnerPeriod (what they hold beyond the period is nothing), so a period of the last
+# 30 days reads 3-4 single days, not 8-10 of ~10,000 rows each.
+DATA_AFTER_SQL = """
+SELECT EXISTS (SELECT 1 FROM programs_clickday WHERE tenant_id = %(tenant)s AND day > %(end)s)
+    OR EXISTS (SELECT 1 FROM programs_activityday WHERE tenant_id = %(tenant)s AND day > %(end)s)
+"""
+
+
+def spans_for(tenant: Tenant, start: date, end: date) -> tuple[list[date], list[date], list[date]]:
+    """``spans_of`` the period, its end stretched to the end of its month when no
+    rollup holds anything after it (two index probes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(DATA_AFTER_SQL, {"tenant": str(tenant.pk), "end": end})
+        data_after = cursor.fetchone()[0]
+    if data_after:
+        return spans_of(start, end)
+    from datetime import timedelta
+
+    month_end = (end.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    months, weeks, days = spans_of(start, month_end)
+    return months, [w for w in weeks if w <= end], [d for d in days if d <= end]
+
+
 @dataclass
 class Page:
     rows: list[dict[str, Any]]
@@ -365,7 +422,7 @@ def grouped(
     params = {**filters.params(tenant), **rates.sql_params(), "limit": limit, "offset": offset}
     spans = span_level(group, filters)
     if spans:
-        months, weeks, edge_days = spans_of(filters.start, filters.end)
+        months, weeks, edge_days = spans_for(tenant, filters.start, filters.end)
         params.update(months=months, weeks=weeks, edge_days=edge_days)
     with connection.cursor() as cursor:
         sql = _sql(
@@ -504,7 +561,7 @@ def _ranked_partners(
 ) -> Page:
     from programs.analytics.rollup_sql import ACTIVITY_NONZERO
 
-    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    months, weeks, edge_days = spans_for(tenant, filters.start, filters.end)
     amonths, masks = month_masks(filters.start, filters.end)
     direction = "DESC" if desc else "ASC"
     value = "key" if sort == "k" else "coalesce(v.v, 0)"
@@ -566,6 +623,10 @@ def derive(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def totals(tenant: Tenant, filters: Filters, rates: Rates) -> dict[str, Any]:
+    if split := _everyone_but(filters):
+        whole, few = (totals(tenant, f, rates) for f in split)
+        summed = CLICK_MEASURES + COUNT_MEASURES + TOTAL_MEASURES
+        return derive({**whole, **{name: whole[name] - few[name] for name in summed}})
     page = grouped(tenant, filters, "all", rates)
     if page.rows:
         return page.rows[0]
@@ -578,6 +639,15 @@ def money_of(
 ) -> dict[str, dict[str, dict[str, Decimal]]]:
     """key -> currency -> {revenue (net of refunds), refunded, accrued, approved, paid,
     clawed_back}: the exact figures, per currency, never converted."""
+    if group == "all" and (split := _everyone_but(filters)):
+        whole, few = (money_of(tenant, f, "all").get("", {}) for f in split)
+        out = {}
+        for currency, figures in whole.items():
+            less = few.get(currency, {})
+            left = {name: value - less.get(name, ZERO) for name, value in figures.items()}
+            if any(left.values()):
+                out[currency] = left
+        return {"": out} if out else {}
     key = GROUPS[group]
     if keys is None:
         only = ""
@@ -616,7 +686,7 @@ def with_period(filters: Filters, start: date, end: date) -> Filters:
 
 
 def _span_params(tenant: Tenant, filters: Filters) -> dict[str, Any]:
-    months, weeks, edge_days = spans_of(filters.start, filters.end)
+    months, weeks, edge_days = spans_for(tenant, filters.start, filters.end)
     return {**filters.params(tenant), "months": months, "weeks": weeks, "edge_days": edge_days}
 
 

@@ -254,9 +254,11 @@ class PartnerPeriod(Measures, TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "partner", "start"]),
             # Ranking partners over a period's whole weeks and months reads these alone
-            # (the rows of one week are spread over the whole table): the money rows and
-            # the lead rows. Neither holds the clicks, so that the flush's increments
-            # touch no index of theirs.
+            # (the rows of one week are spread over the whole table): the money rows, the
+            # lead rows and the click rows. The last holds the clicks, so the flush's
+            # increments of them are not HOT updates (every index of the row gets a new
+            # entry): the price of ranking 10,000 partners by clicks over 30 days in
+            # 65 ms instead of 156 (a sequential scan of the table for its weeks).
             models.Index(
                 fields=["tenant", "span", "start"],
                 include=[
@@ -275,6 +277,12 @@ class PartnerPeriod(Measures, TenantOwned):
                 include=["partner", "program", "kind", *PERIOD_COUNTS],
                 condition=models.Q(currency=""),
                 name="partnerperiod_count_rank",
+            ),
+            models.Index(
+                fields=["tenant", "span", "start"],
+                include=["partner", "program", "kind", "clicks", "visitors"],
+                condition=models.Q(currency=""),
+                name="partnerperiod_click_rank",
             ),
         ]
 

@@ -72,6 +72,9 @@ LEAD_FIELDS = [
     (1278898015, "PRM reward amount", "text"),
     (1278898017, "PRM reward currency", "text"),
     (1278898019, "PRM reward status", "text"),
+    (1278898021, "PRM partner accrued", "text"),
+    (1278898023, "PRM partner approved", "text"),
+    (1278898025, "PRM partner paid", "text"),
     (1278898011, "Deal date", "date"),
     (1278898013, "Budget", "numeric"),
 ]

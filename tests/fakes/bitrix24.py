@@ -52,6 +52,9 @@ USER_FIELDS = {  # preset custom fields and the labels the engine maps by
     "UF_CRM_PRM_REWARD_AMOUNT": "PRM reward amount",
     "UF_CRM_PRM_REWARD_CURRENCY": "PRM reward currency",
     "UF_CRM_PRM_REWARD_STATUS": "PRM reward status",
+    "UF_CRM_PRM_PARTNER_ACCRUED": "PRM partner accrued",
+    "UF_CRM_PRM_PARTNER_APPROVED": "PRM partner approved",
+    "UF_CRM_PRM_PARTNER_PAID": "PRM partner paid",
 }
 STANDARD = {
     "lead": [
@@ -88,6 +91,7 @@ STANDARD = {
         "CURRENCY_ID",
         "CONTACT_ID",
         "COMPANY_ID",
+        "LEAD_ID",
         "ASSIGNED_BY_ID",
         "OPENED",
         "COMMENTS",
@@ -146,8 +150,8 @@ _CANNED = {
 }
 
 
-def _now() -> str:
-    return datetime.now(MSK).replace(microsecond=0).isoformat()
+def _now(ahead: float = 0.0) -> str:
+    return (datetime.now(MSK) + timedelta(seconds=ahead)).replace(microsecond=0).isoformat()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -232,6 +236,7 @@ class _Table:
             "PHONE": {},
             "ORIGIN_ID": {},
             "CONTACT_ID": {},
+            "LEAD_ID": {},
         }
 
     def _keys(self, row: dict[str, Any]) -> dict[str, set[str]]:
@@ -240,6 +245,7 @@ class _Table:
             "PHONE": {_digits(i["VALUE"]) for i in row.get("PHONE", [])},
             "ORIGIN_ID": {str(row.get("ORIGIN_ID") or "")} - {""},
             "CONTACT_ID": {str(row.get("CONTACT_ID") or "")} - {"", "0"},
+            "LEAD_ID": {str(row.get("LEAD_ID") or "")} - {"", "0"},
         }
 
     def unindex(self, row: dict[str, Any]) -> None:
@@ -283,6 +289,7 @@ class FakeBitrix:
         self.rate_rejections = 0
         self.max_level = 0.0  # highest bucket level seen (for the benchmark)
         self.token_refreshes = 0  # refresh grants honoured
+        self.ahead = 0.0  # seconds the portal's clock is ahead (later(): time passes)
         self._ids = 0
         self._item_ids = 100000  # multifield value ids
         self._item_ids = 100000  # multifield value ids
@@ -375,6 +382,11 @@ class FakeBitrix:
         with self._lock:
             self._level = float(level)
             self._last = time.monotonic()
+
+    def later(self, seconds: float = 1.0) -> None:
+        """Time passes on the portal (DATE_MODIFY has whole seconds): no sleeping."""
+        with self._lock:
+            self.ahead += seconds
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -482,6 +494,14 @@ class FakeBitrix:
     def move(
         self, crm_id: str, semantic: str, amount: str | None = None, currency: str | None = None
     ) -> None:
+        """The record reaches a stage of this meaning. A lead is won as in Bitrix24: it
+        is converted (a contact and a deal with LEAD_ID, the lead CONVERTED) and the
+        deal is won with the amount; a lead itself carries no sale."""
+        if self.entity == "lead" and semantic == "won":
+            deals = self.deals_of(crm_id)
+            deal_id = deals[-1] if deals else self.convert(crm_id)
+            self.move_deal(deal_id, "won", amount, currency)
+            return
         fields: dict[str, Any] = {}
         stage = SEMANTIC_STAGE[(self.entity, semantic)]
         fields["STATUS_ID" if self.entity == "lead" else "STAGE_ID"] = stage
@@ -493,14 +513,66 @@ class FakeBitrix:
             self._update(self.entity, crm_id, fields)
         self._emit(crm_id, "UPDATE")
 
+    def convert(self, lead_id: str) -> str:
+        """A person converts the lead (crm.lead conversion in the UI): a contact and a
+        deal in the default funnel, the deal carrying LEAD_ID, the lead's amount and
+        currency; the lead becomes CONVERTED. Events: the lead's update, the contact's
+        and the deal's add. Returns the deal id."""
+        with self._lock:
+            lead = self._row("lead", lead_id)
+            person = {k: lead[k] for k in ("NAME", "LAST_NAME", "EMAIL", "PHONE") if lead.get(k)}
+            for key in MULTI:
+                if key in person:
+                    person[key] = [
+                        {"VALUE": i["VALUE"], "VALUE_TYPE": i["VALUE_TYPE"]} for i in person[key]
+                    ]
+            contact = self._add("contact", {"NAME": lead.get("TITLE", ""), **person})
+            deal = self._add(
+                "deal",
+                {
+                    "TITLE": lead.get("TITLE", ""),
+                    "LEAD_ID": str(lead["ID"]),
+                    "CONTACT_ID": str(contact),
+                    "OPPORTUNITY": lead.get("OPPORTUNITY") or "0",
+                    "CURRENCY_ID": lead.get("CURRENCY_ID") or "RUB",
+                    **{k: v for k, v in lead.items() if k.startswith("UF_CRM_")},
+                },
+            )
+            self._update("lead", lead_id, {"STATUS_ID": "CONVERTED"})
+        self._emit(str(lead_id), "UPDATE", "lead")
+        self._emit(str(contact), "ADD", "contact")
+        self._emit(str(deal), "ADD", "deal")
+        return str(deal)
+
+    def deals_of(self, lead_id: str) -> list[str]:
+        """Ids of the deals made from this lead, oldest first."""
+        with self._lock:
+            found = self.tables["deal"].index["LEAD_ID"].get(str(lead_id), set())
+            return [str(i) for i in sorted(found)]
+
+    def move_deal(
+        self, deal_id: str, semantic: str, amount: str | None = None, currency: str | None = None
+    ) -> None:
+        """A deal (of any connection's entity) reaches a stage of this meaning."""
+        fields: dict[str, Any] = {"STAGE_ID": SEMANTIC_STAGE[("deal", semantic)]}
+        if amount is not None:
+            fields["OPPORTUNITY"] = amount
+        if currency:
+            fields["CURRENCY_ID"] = currency
+        with self._lock:
+            self._update("deal", deal_id, fields)
+        self._emit(str(deal_id), "UPDATE", "deal")
+
     def delete_record(self, crm_id: str) -> None:
         with self._lock:
             self._delete(self.entity, crm_id)
         self._emit(crm_id, "DELETE")
 
-    def event_body(self, crm_id: str, kind: str) -> tuple[str, bytes] | None:
-        verb = "DELETE" if kind == "delete" else "UPDATE"
-        event = f"ONCRM{self.entity.upper()}{verb}"
+    def event_body(
+        self, crm_id: str, kind: str, entity: str | None = None
+    ) -> tuple[str, bytes] | None:
+        verb = {"delete": "DELETE", "add": "ADD"}.get(kind, "UPDATE")
+        event = f"ONCRM{(entity or self.entity).upper()}{verb}"
         return "application/x-www-form-urlencoded", self._event(event, crm_id, 0)
 
     def _event(self, event: str, crm_id: str, handler_id: int) -> bytes:
@@ -523,9 +595,9 @@ class FakeBitrix:
         content_type, body = self.event_body(crm_id, kind)  # type: ignore[misc]
         return _post(url, content_type, body)
 
-    def _emit(self, crm_id: str, verb: str) -> None:
+    def _emit(self, crm_id: str, verb: str, entity: str | None = None) -> None:
         """Deliver to bound handlers and the outgoing webhook once: no retries."""
-        event = f"ONCRM{self.entity.upper()}{verb}"
+        event = f"ONCRM{(entity or self.entity).upper()}{verb}"
         targets = set(self.handlers.get(event, set()))
         if self.outgoing_url:
             targets.add(self.outgoing_url)
@@ -608,7 +680,7 @@ class FakeBitrix:
     def _add(self, entity: str, fields: dict[str, Any]) -> int:
         self._check(entity, fields, creating=True)
         self._ids += 1
-        new_id, now = self._ids, _now()
+        new_id, now = self._ids, _now(self.ahead)
         row: dict[str, Any] = {
             "ID": str(new_id),
             "DATE_CREATE": now,
@@ -637,7 +709,7 @@ class FakeBitrix:
         table = self.tables[entity]
         table.unindex(row)
         self._apply(entity, row, fields)
-        row["DATE_MODIFY"] = _now()
+        row["DATE_MODIFY"] = _now(self.ahead)
         table.reindex(row)
 
     def _delete(self, entity: str, crm_id: Any) -> None:

@@ -69,7 +69,7 @@ class FakeCrm(Protocol):
     # -- events the CRM sends to us (None for Salesforce, which we poll)
     def event_body(self, crm_id: str, kind: str) -> tuple[str, bytes] | None:
         """(content type, body) of the webhook the CRM would POST for this change;
-        ``kind`` is "update", "status" or "delete"."""
+        ``kind`` is "add", "update", "status" or "delete"."""
 
     def send_event(self, url: str, crm_id: str, kind: str) -> int | None:
         """POST that body to ``url`` over real HTTP (``*.localhost`` hosts are sent to

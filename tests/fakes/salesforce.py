@@ -51,6 +51,9 @@ CUSTOM_FIELDS = {
     "PRM_Reward_Amount__c": "PRM reward amount",
     "PRM_Reward_Currency__c": "PRM reward currency",
     "PRM_Reward_Status__c": "PRM reward status",
+    "PRM_Partner_Accrued__c": "PRM partner accrued",
+    "PRM_Partner_Approved__c": "PRM partner approved",
+    "PRM_Partner_Paid__c": "PRM partner paid",
 }
 LEAD_STATUSES = [  # (api name, converted?, default?)
     ("Open - Not Contacted", False, True),
@@ -144,8 +147,14 @@ OTHER_OBJECTS = {
         "Amount": "currency",
         "CloseDate": "date",
         "AccountId": "reference",
-        # The deal's copies of the Lead's reward fields (an admin adds them to both).
-        **{n: "string" for n in CUSTOM_FIELDS if n.startswith("PRM_Reward_")},
+        # The deal's copies of the Lead's reward and partner balance fields (an admin adds
+        # them to both).
+        **{
+            n: "string"
+            for n in CUSTOM_FIELDS
+            if n.startswith(("PRM_Reward_", "PRM_Partner_Accrued", "PRM_Partner_Approved"))
+            or n == "PRM_Partner_Paid__c"
+        },
     },
     "Account": _COMMON | {"Name": "string"},
     "Contact": _COMMON | {"LastName": "string", "FirstName": "string", "Email": "email"},

@@ -274,6 +274,7 @@ NATIVE = {
     "amocrm": "application/x-www-form-urlencoded",
     "bitrix24": "application/json",
     "salesforce": "text/xml",
+    "hubspot": "application/json",
 }
 path_param(HOOK, "/hooks/crm/{}/", "POST")
 for provider, ctype in NATIVE.items():
@@ -389,6 +390,20 @@ add(
     content_type="text/xml",
     body={"repeat": ["", "<a>", 50_000, ""]},
 )
+HS_EVENT = '[{"portalId": 1, "subscriptionType": "deal.propertyChange", "objectId": %s}]'
+for label in ("nul", "surrogate"):
+    add(
+        HOOK,
+        f"hubspot deal id = {label}, forged signature",
+        "POST",
+        "/hooks/crm/{HOOK_hubspot}/",
+        content_type="application/json",
+        body={"text": HS_EVENT % json.dumps(TEXTS[label])},
+        headers={
+            "X-HubSpot-Signature-v3": TEXTS[label],
+            "X-HubSpot-Request-Timestamp": "99999999999999999999999",
+        },
+    )
 
 # ----------------------------------------------------------------------------- API v1
 

@@ -74,6 +74,7 @@ def world(acme: Any) -> dict[str, str]:
             {"entity": "deal"},
         ),
         "salesforce": ({"access_token": "x"}, {"org_id": "00D000000000001AAA"}),
+        "hubspot": ({"access_token": "x", "client_secret": "s"}, {"portal_id": "1"}),
     }.items():
         crm = CrmConnection(
             tenant=acme,

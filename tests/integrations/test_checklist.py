@@ -6,8 +6,10 @@ real RQ worker; nothing of ours is mocked."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -24,6 +26,7 @@ from integrations.models import (
 from programs.models import Conversion, Lead, LeadEvent
 from programs.services.leads import lead_add_note, lead_update_contact
 from rewards.models import ExchangeRate, Reward
+from tests.integrations.conftest import FAKES, MORE_FAKES, make_fake
 from tests.integrations.helpers import (
     crm_id_of,
     crm_key,
@@ -34,6 +37,15 @@ from tests.integrations.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=[*FAKES, *MORE_FAKES])
+def fake(request: pytest.FixtureRequest) -> Iterator[Any]:
+    server = make_fake(request.param).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_happy_path_lead_out_won_deal_back_as_conversion_and_reward(
@@ -455,3 +467,92 @@ def test_a_permanent_read_error_is_logged_and_not_raised_for_a_retry(crm, fake):
     # The next poll reads again normally.
     inbound.poll(str(crm.pk))
     assert CrmSyncLog.objects.filter(connection=crm, failed=0).exists()
+
+
+def test_a_status_changed_here_moves_the_deal_and_a_crm_move_comes_back(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    """Stages both ways (integrations/crm/stages.py): a status changed in PRM moves the
+    deal to the stage that means it; the CRM's echo of that move changes nothing; a move
+    in the CRM sets the lead's status; with the status map "CRM → PRM" only, a status
+    changed here leaves the deal where it is."""
+    from integrations.models import CrmStageMap
+    from programs.services.leads import lead_set_status
+
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="stage@example.com")
+    run_crm_jobs()
+    crm_id = crm_id_of(crm, lead)
+    pipeline, first = record(fake, crm_id)["stage"]
+    target = (
+        CrmStageMap.objects.filter(connection=crm, pipeline_id=pipeline, semantic="open")
+        .exclude(stage_id=first)
+        .first()
+    )
+    target.lead_status = Lead.Status.QUALIFIED
+    target.save()
+
+    def set_status(status: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            lead_set_status(tenant=crm.tenant, lead=lead, status=status, actor=None)
+        run_crm_jobs()
+
+    set_status(Lead.Status.QUALIFIED)
+    assert record(fake, crm_id)["stage"] == (pipeline, target.stage_id)
+    deliver(fake, crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.QUALIFIED
+    assert not CrmConflict.objects.filter(lead=lead).exists()
+
+    fake.move(crm_id, "lost")
+    deliver(fake, crm, crm_id, "status", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.REJECTED
+    lost = record(fake, crm_id)["stage"]
+
+    CrmFieldMap.objects.filter(connection=crm, prm_field="status").update(
+        direction=CrmFieldMap.Direction.FROM_CRM
+    )
+    set_status(Lead.Status.QUALIFIED)
+    assert record(fake, crm_id)["stage"] == lost
+    assert len(live(fake)) == 1
+
+
+def test_last_write_wins_lets_a_newer_prm_value_reach_a_crm_mastered_field(
+    crm, fake, program, alice, run_crm_jobs, client_for, django_capture_on_commit_callbacks
+):
+    """Company: the CRM is its master, the last write wins (the defaults). A company
+    changed here is the newer value: it is written to the CRM, and the CRM's echo of
+    that write (it also carries our note) brings nothing back; a later change in the CRM
+    is the newer one and comes here."""
+    lead = new_lead(
+        django_capture_on_commit_callbacks,
+        program,
+        alice,
+        name="Lena",
+        email="lena@example.com",
+        company="Old Co",
+    )
+    run_crm_jobs()
+    crm_id = crm_id_of(crm, lead)
+    company = crm_key(crm, "company")
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update_contact(
+            tenant=crm.tenant, lead=lead, changes={"company": "New Co"}, source="console"
+        )
+        lead_add_note(tenant=crm.tenant, lead=lead, text="Moved offices", actor=None)
+    run_crm_jobs()
+    remote = record(fake, crm_id)
+    assert (remote["fields"].get(company) or remote.get(company)) == "New Co"
+    deliver(fake, crm, crm_id, "update", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.company == "New Co"
+    assert not CrmConflict.objects.filter(lead=lead).exists()
+
+    fake.update_record(crm_id, **{company: "CRM Co"})
+    deliver(fake, crm, crm_id, "update", client_for(None), django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.company == "CRM Co"

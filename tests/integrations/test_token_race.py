@@ -2,12 +2,13 @@
 
 Each CRM's fake expires every access token on demand and rotates refresh tokens
 (Bitrix24 spends the old one on use; amoCRM keeps it until the new one is used;
-Salesforce here with rotation switched on). Two worker processes build the connector
-from the stored (committed) connection, as the push thread and the poll job do, and
-push their own half of the leads in three chunks; between chunks the parent expires the
-tokens, so both processes hit 401 at the same moment; at the end both poll after one
-more expiry. Each expiry must cost exactly one refresh (the second process takes the
-pair the first one stored), no process may call the connection broken, and every lead
+Salesforce here with rotation switched on; HubSpot keeps it). Two worker processes
+build the connector from the stored (committed) connection, as the push thread and the
+poll job do, and push their own half of the leads in three chunks; between chunks the
+parent expires the tokens, so both processes hit 401 at the same moment; at the end
+both poll after one more expiry. Each expiry must cost exactly one refresh (the second
+process takes the pair the first one stored), no process may call the connection
+broken, and every lead
 must be in the CRM exactly once. No tenant scope is active in the children: the refresh
 enters the connection's own.
 
@@ -38,8 +39,8 @@ CHUNKS, PER_CHUNK = race_worker.CHUNKS, race_worker.PER_CHUNK
 
 
 def test_two_processes_refresh_once_per_expiry(transactional_db: Any, in_acme: Any) -> None:
-    # One committed world (one flush) for the three CRMs.
-    for provider in ("amocrm", "bitrix24", "salesforce"):
+    # One committed world (one flush) for the four CRMs.
+    for provider in ("amocrm", "bitrix24", "salesforce", "hubspot"):
         _walk(provider, in_acme)
 
 

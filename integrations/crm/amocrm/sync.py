@@ -258,15 +258,20 @@ class AmoConnector(Connector):
             self._remote(states[i]) if i in states else M.deleted_record(i) for i in lead_ids
         ] + [self._remote(states[i]) for i in theirs if i in states]
 
-    def _leads_of_contacts(self, contact_ids: list[str], since: int = 0) -> tuple[list[str], int]:
+    def _leads_of_contacts(
+        self, contact_ids: list[str], since: int = 0, until: str = ""
+    ) -> tuple[list[str], int]:
         """(ids of the leads of these contacts, the latest contact ``updated_at``); with
-        no ids, of every contact changed at or after ``since`` (none when 0)."""
+        no ids, of every contact changed at or after ``since`` (none when 0) and, when
+        given, at or before ``until``."""
         if contact_ids:
             contacts = self._by_ids(
                 "/api/v4/contacts", "contacts", contact_ids, [("with", "leads")]
             )
         elif since:
-            params = [("with", "leads"), ("filter[updated_at][from]", since)]
+            params: list[tuple[str, Any]] = [("with", "leads"), ("filter[updated_at][from]", since)]
+            if until:
+                params.append(("filter[updated_at][to]", until))
             pages = self.client.pages("/api/v4/contacts", "contacts", params)
             contacts = [c for page in pages for c in page]
         else:
@@ -280,33 +285,48 @@ class AmoConnector(Connector):
         return list(dict.fromkeys(ids)), latest
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
         """Leads updated at or after the cursor (unix seconds; amo filters by whole
         seconds, so the last second is read again next time rather than risk missing a
-        change made within it), then the leads of contacts updated since (a contact's
-        edit does not touch its leads' ``updated_at``), then the deleted ones."""
+        change made within it), then the leads of contacts updated in the same span (a
+        contact's edit does not touch its leads' ``updated_at``), then the deleted ones.
+        With ``limit``, whole pages up to it, ending past the cursor's second (so the
+        next slice moves on)."""
         self._fields()
         since = int(cursor) if cursor.isdigit() else 0
         params: list[tuple[str, Any]] = [("with", "contacts"), ("order[updated_at]", "asc")]
         if since:
             params.append(("filter[updated_at][from]", since))
-        leads = [
-            lead for page in self.client.pages("/api/v4/leads", "leads", params) for lead in page
-        ]
-        # From the start every lead is read already; after it, a contact changed since
-        # the cursor brings its leads.
+        leads: list[dict] = []
+        more = False
+        for page in self.client.pages("/api/v4/leads", "leads", params):
+            leads += page
+            if limit and len(leads) >= limit and int(leads[-1].get("updated_at") or 0) > since:
+                more = True  # perhaps: the next slice finds out
+                break
+        # A slice goes on from its last live lead; the deleted ones are listed from the
+        # same ``since`` in every slice (a few, and seeing one twice changes nothing).
+        stop = str(int(leads[-1].get("updated_at") or since)) if more else ""
+        # From the start every lead is read anyway; after it, a contact changed since
+        # the cursor (up to where this slice stops) brings its leads.
         have = {str(lead["id"]) for lead in leads}
-        of_contacts, contacts_latest = self._leads_of_contacts([], since)
-        more = [i for i in of_contacts if i not in have]
-        touched = self._by_ids("/api/v4/leads", "leads", more, [("with", "contacts")])
+        of_contacts, contacts_latest = self._leads_of_contacts([], since, stop)
+        more_leads = [i for i in of_contacts if i not in have]
+        touched = self._by_ids("/api/v4/leads", "leads", more_leads, [("with", "contacts")])
         out = [self._remote(s) for s in self._states(leads + touched).values()]
         gone = [("with", "only_deleted"), *params[1:]]
         for page in self.client.pages("/api/v4/leads", "leads", gone):
             for lead in page:
                 leads.append(lead)
                 out.append(M.deleted_record(str(lead["id"])))
+        if stop:
+            return out, stop, True
         latest = max((int(lead.get("updated_at") or 0) for lead in leads), default=since)
         latest = max(latest, contacts_latest)
-        return out, str(max(latest, since)) if (latest or since) else cursor
+        return out, str(max(latest, since)) if (latest or since) else cursor, False
 
     # ---------------------------------------------------------------- events
 
@@ -314,6 +334,21 @@ class AmoConnector(Connector):
         form = webhooks.parse(body, content_type)
         webhooks.verify(form, self.settings)
         return webhooks.lead_ids(form)
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        return webhooks.lead_versions(webhooks.parse(body, content_type))
+
+    @staticmethod
+    def is_echo(written: str, reported: str | None) -> bool:
+        """The echo of a lead we created is its ``add`` event (a lead is added once);
+        of our PATCH, an ``update`` event reporting the update time it was answered
+        with (amo has whole seconds: a person's edit within that second is taken for
+        ours, and reconciliation, which reads that second again, brings it in). A
+        ``status`` event is always read: a stage a person moves matters at once."""
+        action, _, updated = (reported or "").partition(":")
+        if written == "new":
+            return action == "add"
+        return bool(written) and action == "update" and updated == written
 
     def subscribe_events(self, destination: str) -> bool:
         return webhooks.subscribe(self.client, destination)
@@ -431,7 +466,9 @@ class AmoConnector(Connector):
                 notes = any(records[i].values.get("notes") for i, _, _ in updates)
                 states = self._read([lead_id for _, lead_id, _ in updates], notes=notes)
             except CrmRetryable as exc:
-                self._stop(records, [item for _, chunk in steps for item in chunk], results, exc)
+                # The read carried the updates; the creates were never sent.
+                self._stop(records, updates, results, exc)
+                self._stop(records, creates, results, exc, sent=False)
                 steps = []
             except CrmValidationError:
                 pass  # each update then says its lead was not found
@@ -439,15 +476,23 @@ class AmoConnector(Connector):
         return [r or _failed(records[i], "retryable", "not sent") for i, r in enumerate(results)]
 
     def _stop(
-        self, records: list[CrmRecord], items: list[Any], results: list[Any], exc: CrmError
+        self,
+        records: list[CrmRecord],
+        items: list[Any],
+        results: list[Any],
+        exc: CrmError,
+        *,
+        sent: bool = True,
     ) -> None:
         """A request failed for a reason that may pass: these items go back to the outbox
-        (and a write may have happened: the index is read again next time)."""
+        (and a write may have happened: the index is read again next time). ``sent``:
+        a request carrying them went out (their attempt counts)."""
         self._index = None
         for item in items:
             if results[item[0]] is None:
                 results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
                 results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
+                results[item[0]].sent = sent
 
     def _send_steps(
         self,
@@ -495,7 +540,8 @@ class AmoConnector(Connector):
         if fatal is not None:
             raise fatal
         if stopped is not None:
-            self._stop(records, [item for _, chunk in waiting for item in chunk], results, stopped)
+            never = [item for _, chunk in waiting for item in chunk]
+            self._stop(records, never, results, stopped, sent=False)
 
     def _write(
         self, method: str, path: str, items: list[dict[str, Any]]
@@ -564,6 +610,7 @@ class AmoConnector(Connector):
                     ok=True,
                     crm_id=lead_id,
                     crm_contact_id=new_contact or contact_id,
+                    echo="new",
                 )
             elif results[i] is None:
                 results[i] = _failed(records[i], "retryable", "amoCRM did not return the lead")
@@ -609,13 +656,18 @@ class AmoConnector(Connector):
                 notes.append(M.note_item(lead_id, text))
             ok[i] = (str(lead_id), contact_id, matched)
         refused: dict[str, str] = {}
+        stamps: dict[str, str] = {}  # request_id -> the lead's updated_at after our PATCH
         for path, items in (
             ("/api/v4/leads", leads),
             ("/api/v4/contacts", contacts),
             ("/api/v4/companies", companies),
         ):
             if items:
-                refused.update(self._write("PATCH", path, items)[1])
+                answer, bad = self._write("PATCH", path, items)
+                refused.update(bad)
+                if path == "/api/v4/leads":
+                    for row in ((answer or {}).get("_embedded") or {}).get("leads") or []:
+                        stamps[str(row.get("request_id"))] = str(row.get("updated_at") or "")
         created_contacts = self._create_linked("contacts", new_contacts, refused)
         self._create_linked("companies", new_companies, refused)
         if notes:
@@ -631,6 +683,7 @@ class AmoConnector(Connector):
                     crm_id=lead_id,
                     crm_contact_id=contact_id,
                     matched=matched,
+                    echo=stamps.get(str(i), ""),
                 )
 
     def _create_linked(

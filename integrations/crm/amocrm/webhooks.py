@@ -66,6 +66,25 @@ def lead_ids(form: dict[str, str]) -> list[str]:
     return list(seen)
 
 
+def lead_versions(form: dict[str, str]) -> dict[str, str]:
+    """What each lead event reports, by lead id: "<action>:<updated_at>", e.g.
+    "add:1733390000". A lead named by two actions of one body reports nothing."""
+    versions: dict[str, str] = {}
+    seen: set[str] = set()
+    for key, value in form.items():
+        match = _LEAD_ID.fullmatch(key)
+        lead_id = value.strip()
+        if not match or not lead_id.isdigit():
+            continue
+        updated = form.get(f"{key[: -len('[id]')]}[updated_at]", "").strip()
+        if lead_id in seen:
+            versions.pop(lead_id, None)
+        elif updated.isdigit():
+            versions[lead_id] = f"{match.group(1)}:{updated}"
+        seen.add(lead_id)
+    return versions
+
+
 def subscribe(client: AmoClient, destination: str) -> bool:
     """Register ``destination`` for lead and contact events unless it is already
     registered with them (a second POST would make amo send every event twice; the

@@ -44,6 +44,19 @@ MULTI = ("EMAIL", "PHONE")
 SEMANTICS = {"S": "won", "F": "lost", "success": "won", "failure": "lost"}
 LEAD_SELECT = ["*", "UF_*", "EMAIL", "PHONE"]
 DEAL_SELECT = ["*", "UF_*"]
+# What a lead's deal (made when the lead was converted) tells us: its outcome.
+LEAD_DEAL_SELECT = [
+    "ID",
+    "LEAD_ID",
+    "CATEGORY_ID",
+    "STAGE_ID",
+    "STAGE_SEMANTIC_ID",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "DATE_MODIFY",
+]
+LEAD_CONVERTED = "CONVERTED"
+DEAL_PIPELINE = "DEAL"  # a converted lead's stages: "DEAL:<funnel>" (its deal's)
 CONTACT_SELECT = [
     "ID",
     "NAME",
@@ -168,8 +181,12 @@ def lead_fields(record: CrmRecord, row: dict[str, Any] | None, currency: str) ->
     fields.update(origin_fields(record, row))
     if row is None:
         fields.update(TITLE=record.title, SOURCE_ID="PARTNER", OPENED="Y", CURRENCY_ID=currency)
-    if record.stage is not None and (row is None or row.get("STATUS_ID") != record.stage[1]):
-        fields["STATUS_ID"] = record.stage[1]
+    # A lead status only, on a lead not converted (a converted lead's deal moves instead).
+    stage = record.stage if record.stage is not None and record.stage[0] == LEAD_PIPELINE else None
+    if stage is not None and (
+        row is None or (row.get("STATUS_ID") != stage[1] and not converted(row))
+    ):
+        fields["STATUS_ID"] = stage[1]
     return fields
 
 
@@ -224,17 +241,52 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def converted(row: dict[str, Any]) -> bool:
+    """A lead that was converted (into a deal and/or contact): its outcome is its deal's."""
+    return str(row.get("STATUS_SEMANTIC_ID") or "") == "S" or (
+        str(row.get("STATUS_ID") or "") == LEAD_CONVERTED
+    )
+
+
+def lead_deal(deals: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The deal that decides a converted lead: a won one, else an open one, else the
+    latest (lost); the newest of its kind."""
+    rank = {"S": 0, "F": 2}
+
+    def key(deal: dict[str, Any]) -> tuple[int, int]:
+        code = str(deal.get("STAGE_SEMANTIC_ID") or "")
+        return rank.get(code, 1), -int(str(deal.get("ID") or 0))
+
+    return min(deals, key=key) if deals else None
+
+
 def remote_record(
-    row: dict[str, Any], *, entity: str, contact: dict[str, Any] | None = None
+    row: dict[str, Any],
+    *,
+    entity: str,
+    contact: dict[str, Any] | None = None,
+    deals: list[dict[str, Any]] | None = None,
 ) -> RemoteRecord:
-    """A lead or deal row (``select`` with UF_* and, for leads, EMAIL/PHONE) as read back."""
+    """A lead or deal row (``select`` with UF_* and, for leads, EMAIL/PHONE) as read back.
+
+    A converted lead is no sale by itself: its stage, outcome and amount are those of
+    the deal made from it (``deals``: the deals whose LEAD_ID is this lead), on the
+    pipeline "DEAL:<funnel>"; with no deal (converted to a contact only) it is open."""
     person = row if entity == "lead" else (contact or {})
+    money = row
     if entity == "lead":
         stage, semantic_code, pipeline = (
             row.get("STATUS_ID"),
             row.get("STATUS_SEMANTIC_ID"),
             (LEAD_PIPELINE),
         )
+        if converted(row):
+            deal = lead_deal(deals or [])
+            money = deal or {}
+            stage, semantic_code = money.get("STAGE_ID"), money.get("STAGE_SEMANTIC_ID")
+            pipeline = (
+                f"{DEAL_PIPELINE}:{money.get('CATEGORY_ID') or '0'}" if deal else DEAL_PIPELINE
+            )
     else:
         stage, semantic_code = row.get("STAGE_ID"), row.get("STAGE_SEMANTIC_ID")
         pipeline = str(row.get("CATEGORY_ID") or "0")
@@ -249,15 +301,18 @@ def remote_record(
         values["company"] = _plain(row.get("COMPANY_TITLE"))
     values.update({k: _plain(v) for k, v in row.items() if k.startswith("UF_CRM_")})
     external = str(row.get("ORIGIN_ID") or "") if row.get("ORIGINATOR_ID") == ORIGINATOR else ""
+    updated = _when(row.get("DATE_MODIFY"))
+    if money is not row and (dealt := _when(money.get("DATE_MODIFY"))):
+        updated = max(updated, dealt) if updated else dealt
     return RemoteRecord(
         crm_id=str(row.get("ID")),
         crm_contact_id=str(row.get("CONTACT_ID") or "") if entity == "deal" else "",
         pipeline_id=pipeline,
         stage_id=str(stage or ""),
         semantic=SEMANTICS.get(str(semantic_code or ""), "open"),
-        amount=_decimal(row.get("OPPORTUNITY")),
-        currency=str(row.get("CURRENCY_ID") or ""),
-        updated_at=_when(row.get("DATE_MODIFY")),
+        amount=_decimal(money.get("OPPORTUNITY")),
+        currency=str(money.get("CURRENCY_ID") or ""),
+        updated_at=updated,
         values=values,
         external_key=external,
     )

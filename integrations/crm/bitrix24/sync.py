@@ -31,6 +31,8 @@ from integrations.crm.bitrix24.client import PAGE, BitrixClient, command_error, 
 MATCH_CHUNK = 400  # records matched per lookup request (8 key + 40 comm commands)
 COMM_VALUES = 20  # values per crm.duplicate.findbycomm
 PAGES_PER_POLL = 45  # list pages of 50 fetched in one batch while polling
+LEAD_DEALS_CHUNK = 25  # leads per crm.deal.list by LEAD_ID (room for two deals each)
+DEAL_CURSOR = ";deal="  # separates a lead connection's lead and deal poll cursors
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -45,6 +47,7 @@ class _Plan:
 
     row: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
+    deal: dict[str, Any] | None = None  # a converted lead's deal, when its stage moves
     matched: bool = False
     error: str = ""
 
@@ -60,6 +63,10 @@ class BitrixConnector(Connector):
         self.currency = str(self.settings.get("currency") or "RUB")
         if self.entity == "deal":
             self.batch_size = 25  # type: ignore[misc]
+        else:
+            # Lead statuses are where a lead's status goes unless it was converted (then
+            # its deal's stages): the stage rules' default pipeline (stored by the test).
+            self.settings.setdefault("pipeline_id", M.LEAD_PIPELINE)
         self.client = BitrixClient(
             base_url=self.base_url,
             auth_url=self.auth_url,
@@ -92,24 +99,32 @@ class BitrixConnector(Connector):
 
     def list_stages(self) -> list[CrmStage]:
         if self.entity == "lead":
-            status_entity, pipeline, name = "STATUS", M.LEAD_PIPELINE, "Leads"
+            # A converted lead's outcome is its deal's (default funnel) stage.
+            lists = [
+                ("STATUS", M.LEAD_PIPELINE, "Leads"),
+                ("DEAL_STAGE", "DEAL:0", "Deals from converted leads"),
+            ]
         else:
             cid = self.category_id
             status_entity = f"DEAL_STAGE_{cid}" if cid else "DEAL_STAGE"
-            pipeline, name = str(cid), "Deals" if not cid else f"Deals (funnel {cid})"
-        rows = self.client.list_all(
-            "crm.status.list", {"filter": {"ENTITY_ID": status_entity}, "order": {"SORT": "ASC"}}
-        )
-        return [
-            CrmStage(
-                pipeline,
-                name,
-                str(r.get("STATUS_ID")),
-                str(r.get("NAME") or ""),
-                M.stage_semantic(r),
+            lists = [(status_entity, str(cid), "Deals" if not cid else f"Deals (funnel {cid})")]
+        stages = []
+        for status_entity, pipeline, name in lists:
+            rows = self.client.list_all(
+                "crm.status.list",
+                {"filter": {"ENTITY_ID": status_entity}, "order": {"SORT": "ASC"}},
             )
-            for r in rows
-        ]
+            stages += [
+                CrmStage(
+                    pipeline,
+                    name,
+                    str(r.get("STATUS_ID")),
+                    str(r.get("NAME") or ""),
+                    M.stage_semantic(r),
+                )
+                for r in rows
+            ]
+        return stages
 
     # ------------------------------------------------------------ PRM -> CRM
 
@@ -117,6 +132,7 @@ class BitrixConnector(Connector):
         out: list[PushResult | None] = [None] * len(records)
         stopped = ""  # why the rest was not sent (a retryable failure)
         wait = 0.0  # how long the CRM asked us to wait, if it refused for rate
+        tried: set[int] = set()  # records of the request that failed (the rest: unsent)
         positions = list(range(len(records)))
         for part in _chunks(positions, MATCH_CHUNK):
             if stopped:
@@ -128,7 +144,7 @@ class BitrixConnector(Connector):
                     out[p] = self._failed(records[p], "validation", str(exc))
                 continue
             except CrmRetryable as exc:
-                stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
+                stopped, wait, tried = str(exc), getattr(exc, "retry_after", 0.0), set(part)
                 break
             for chunk in _chunks(list(zip(part, plans, strict=True)), self.batch_size):
                 try:
@@ -138,6 +154,7 @@ class BitrixConnector(Connector):
                 except CrmRetryable as exc:
                     # This chunk and the rest: the next run matches first.
                     stopped, wait = str(exc), getattr(exc, "retry_after", 0.0)
+                    tried = {p for p, _ in chunk}
                     break
                 except CrmValidationError as exc:
                     for p, _ in chunk:
@@ -149,6 +166,7 @@ class BitrixConnector(Connector):
         for n, r in enumerate(out):
             if r is None:
                 results[n].retry_after = wait
+                results[n].sent = not stopped or n in tried
         return results
 
     @staticmethod
@@ -203,7 +221,39 @@ class BitrixConnector(Connector):
             people = self._rows(
                 "crm.contact.list", sorted(wanted - {"0"}, key=int), M.CONTACT_SELECT
             )
-        return self._choose(records, rows, by_key, people)
+        plans = self._choose(records, rows, by_key, people)
+        if lead:
+            self._deals_to_move(records, plans)
+        return plans
+
+    def _deals_to_move(self, records: list[CrmRecord], plans: list[_Plan]) -> None:
+        """A converted lead's status moves its deal: read those deals (one request,
+        only when some record moves to a deal stage)."""
+        moving = {
+            str(plan.row["ID"]): plan
+            for record, plan in zip(records, plans, strict=True)
+            if plan.row is not None
+            and M.converted(plan.row)
+            and record.stage is not None
+            and record.stage[0].startswith(M.DEAL_PIPELINE)
+        }
+        if not moving:
+            return
+        cmds = {
+            f"d{n}": (
+                "crm.deal.list",
+                {"filter": {"@LEAD_ID": part}, "select": M.LEAD_DEAL_SELECT, "start": -1},
+            )
+            for n, part in enumerate(_chunks(sorted(moving, key=int), LEAD_DEALS_CHUNK))
+        }
+        results, _ = self.client.read_batches(cmds)
+        deals: dict[str, list[dict[str, Any]]] = {}
+        for value in results.values():
+            for row in value if isinstance(value, list) else []:
+                if isinstance(row, dict):
+                    deals.setdefault(str(row.get("LEAD_ID") or ""), []).append(row)
+        for lead_id, plan in moving.items():
+            plan.deal = M.lead_deal(deals.get(lead_id, []))
 
     def _rows(self, method: str, ids: list[str], select: list[str]) -> dict[str, dict[str, Any]]:
         cmds = {
@@ -328,11 +378,16 @@ class BitrixConnector(Connector):
             fields = M.lead_fields(record, plan.row, self.currency)
             if plan.row is None:
                 return {f"a{n}": ("crm.lead.add", {"fields": fields, "params": add_params})}
-            return (
-                {f"u{n}": ("crm.lead.update", {"id": plan.row["ID"], "fields": fields})}
-                if fields
-                else {}
-            )
+            lead_cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+            if fields:
+                lead_cmds[f"u{n}"] = ("crm.lead.update", {"id": plan.row["ID"], "fields": fields})
+            stage = record.stage[1] if record.stage is not None else ""
+            if plan.deal is not None and stage and plan.deal.get("STAGE_ID") != stage:
+                lead_cmds[f"g{n}"] = (
+                    "crm.deal.update",
+                    {"id": plan.deal["ID"], "fields": {"STAGE_ID": stage}},
+                )
+            return lead_cmds
         cmds: dict[str, tuple[str, dict[str, Any]]] = {}
         contact_ref = str((plan.contact or {}).get("ID") or "")
         if plan.contact is None:
@@ -380,6 +435,9 @@ class BitrixConnector(Connector):
             crm_id=crm_id,
             crm_contact_id=contact_id if self.entity == "deal" else "",
             matched=plan.matched,
+            # Created here: its ADD event is the echo (an update's event carries
+            # nothing that tells ours from a person's, so it is read).
+            echo="add" if any(key[0] in "ad" for key in mine) else "",
         )
 
     # ------------------------------------------------------------ CRM -> PRM
@@ -397,13 +455,99 @@ class BitrixConnector(Connector):
         ]
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        if self.entity == "lead":
+            return self._fetch_leads(crm_ids)
         wanted = [i for i in dict.fromkeys(crm_ids) if i.isdigit()]
         rows = self._rows(f"crm.{self.entity}.list", wanted, self.select)
         remote = {r.crm_id: r for r in self._remote(list(rows.values()))}
         return [remote.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in crm_ids]
 
+    def _fetch_leads(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        """Leads by id, and for "deal:<id>" (a deal event) the lead it was made from;
+        each converted lead with its deals, in one request (two for deal events)."""
+        asked = [i for i in crm_ids if not i.startswith(webhooks.DEAL_PREFIX)]
+        deal_ids = [i.removeprefix(webhooks.DEAL_PREFIX) for i in crm_ids if i not in asked]
+        deal_ids = [i for i in dict.fromkeys(deal_ids) if i.isdigit()]
+        followed: list[str] = []
+        if deal_ids:
+            deals = self._rows("crm.deal.list", sorted(deal_ids, key=int), M.LEAD_DEAL_SELECT)
+            # A deal not made from a lead is none of a lead connection's business.
+            followed = [str(d.get("LEAD_ID") or "") for d in deals.values()]
+            followed = [i for i in followed if i.isdigit() and i != "0"]
+        wanted = [i for i in dict.fromkeys(asked + followed) if i.isdigit()]
+        remote = {r.crm_id: r for r in self._lead_records(wanted, {})}
+        out = [remote.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in asked]
+        # A followed lead that is gone is not marked deleted on the deal's word.
+        return out + [remote[i] for i in dict.fromkeys(followed) if i in remote and i not in asked]
+
+    def _lead_records(self, ids: list[str], known: dict[str, dict[str, Any]]) -> list[RemoteRecord]:
+        """Lead records for ``ids`` (rows in ``known`` are not read again), each converted
+        lead with the deals made from it: one batch of lead and deal lists."""
+        cmds: dict[str, tuple[str, dict[str, Any]]] = {}
+        need = [i for i in ids if i not in known]
+        for n, part in enumerate(_chunks(need, PAGE)):
+            cmds[f"r{n}"] = (
+                "crm.lead.list",
+                {"filter": {"@ID": part}, "select": M.LEAD_SELECT, "start": -1},
+            )
+        ask = [i for i in ids if i not in known or M.converted(known[i])]
+        for n, part in enumerate(_chunks(ask, LEAD_DEALS_CHUNK)):
+            cmds[f"d{n}"] = (
+                "crm.deal.list",
+                {"filter": {"@LEAD_ID": part}, "select": M.LEAD_DEAL_SELECT, "start": -1},
+            )
+        results, _ = self.client.read_batches(cmds) if cmds else ({}, {})
+        rows = {i: known[i] for i in ids if i in known}
+        deals: dict[str, list[dict[str, Any]]] = {}
+        for key, value in results.items():
+            for row in value if isinstance(value, list) else []:
+                if not isinstance(row, dict):
+                    continue
+                if key.startswith("r"):
+                    rows[str(row["ID"])] = row
+                else:
+                    deals.setdefault(str(row.get("LEAD_ID") or ""), []).append(row)
+        return [
+            M.remote_record(rows[i], entity="lead", deals=deals.get(i, []))
+            for i in ids
+            if i in rows
+        ]
+
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
-        """Everything modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first.
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
+        """Everything modified after ``cursor``, oldest first (with ``limit``: the
+        requests that reach it, the keyset cursor goes on from there). A lead connection
+        also reads the deals made from leads, by their own DATE_MODIFY (a deal won does
+        not touch its lead): the cursor is "<leads>;deal=<deals>"."""
+        if self.entity != "lead":
+            rows, cursor, more = self._changed(
+                f"crm.{self.entity}.list", self.select, cursor, {}, limit
+            )
+            return self._remote(rows), cursor, more
+        lead_cursor, sep, deal_cursor = cursor.partition(DEAL_CURSOR)
+        if not sep and lead_cursor:
+            # A cursor from before deals were followed: deals from the same moment on.
+            deal_cursor = lead_cursor.partition("|")[0] + "|0"
+        rows, lead_cursor, more_leads = self._changed(
+            "crm.lead.list", M.LEAD_SELECT, lead_cursor, {}, limit
+        )
+        deals, deal_cursor, more_deals = self._changed(
+            "crm.deal.list", M.LEAD_DEAL_SELECT, deal_cursor, {">LEAD_ID": 0}, limit
+        )
+        known = {str(r["ID"]): r for r in rows}
+        ids = list(known) + [str(d.get("LEAD_ID") or "") for d in deals]
+        ids = [i for i in dict.fromkeys(ids) if i.isdigit() and i != "0"]
+        cursor = f"{lead_cursor}{DEAL_CURSOR}{deal_cursor}"
+        return self._lead_records(ids, known), cursor, more_leads or more_deals
+
+    def _changed(
+        self, method: str, select: list[str], cursor: str, extra: dict[str, Any], limit: int = 0
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """Rows modified after ``cursor`` ("<DATE_MODIFY>|<ID>"), oldest first, and
+        whether more remain (with ``limit``: stopping once that many are read).
         Keyset paging on (DATE_MODIFY, ID): Bitrix dates have whole seconds, so the
         rest of the cursor's second is read by ID, then later seconds by date; each
         request carries up to 45 pages of 50 rows."""
@@ -411,15 +555,20 @@ class BitrixConnector(Connector):
         last_id = int(last) if last.isdigit() else 0
         seen: dict[str, dict[str, Any]] = {}
         order = {"DATE_MODIFY": "ASC", "ID": "ASC"}
+        pages = min(PAGES_PER_POLL, -(-limit // PAGE)) if limit else PAGES_PER_POLL
+
+        def listing(filter: dict[str, Any], **more: Any) -> tuple[str, dict[str, Any]]:
+            return method, {"filter": {**filter, **extra}, "select": select, **more}
+
         while True:
             cmds: dict[str, tuple[str, dict[str, Any]]] = {}
-            same = 5 if date else 0
+            same = min(5, pages) if date else 0
             for n in range(same):
-                cmds[f"eq{n}"] = self._list(
+                cmds[f"eq{n}"] = listing(
                     {"=DATE_MODIFY": date, ">ID": last_id}, order={"ID": "ASC"}, start=n * PAGE
                 )
-            for n in range(PAGES_PER_POLL):
-                cmds[f"gt{n}"] = self._list(
+            for n in range(pages):
+                cmds[f"gt{n}"] = listing(
                     {">DATE_MODIFY": date} if date else {}, order=order, start=n * PAGE
                 )
             results, _ = self.client.read_batches(cmds)
@@ -427,18 +576,17 @@ class BitrixConnector(Connector):
             if same and len(results.get(f"eq{same - 1}") or []) == PAGE:
                 page, more = same_rows, True  # the cursor's second is not finished yet
             else:
-                later = [r for n in range(PAGES_PER_POLL) for r in results.get(f"gt{n}") or []]
+                later = [r for n in range(pages) for r in results.get(f"gt{n}") or []]
                 page = same_rows + later
-                more = len(results.get(f"gt{PAGES_PER_POLL - 1}") or []) == PAGE
+                more = len(results.get(f"gt{pages - 1}") or []) == PAGE
             for row in page:
                 seen.pop(str(row["ID"]), None)  # a row seen twice: keep its latest state
                 seen[str(row["ID"])] = row
             if page:
                 date, last_id = str(page[-1]["DATE_MODIFY"]), int(page[-1]["ID"])
-            if not more:
+            if not more or (limit and len(seen) >= limit):
                 break
-        records = self._remote(list(seen.values()))
-        return records, f"{date}|{last_id}" if date else cursor
+        return list(seen.values()), f"{date}|{last_id}" if date else cursor, more
 
     # ------------------------------------------------------------ events
 
@@ -456,6 +604,11 @@ class BitrixConnector(Connector):
             raise CrmAuthError("Bitrix24 install event from an unknown portal")
         webhooks.verify(form, application_token=token, member_id=member_id)
         return webhooks.event_ids(form, self.entity)
+
+    def event_versions(self, body: bytes, content_type: str) -> dict[str, str]:
+        form = webhooks.parse_body(body, content_type)
+        action = webhooks.event_action(form)
+        return dict.fromkeys(webhooks.event_ids(form, self.entity), action) if action else {}
 
     def subscribe_events(self, destination: str) -> bool:
         if self.auth_kind != "oauth":

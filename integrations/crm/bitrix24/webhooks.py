@@ -21,6 +21,10 @@ ENTITY_EVENTS = {
     "lead": ("ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE"),
     "deal": ("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"),
 }
+# A lead connection follows the deals its leads are converted into: their events are
+# reported as "deal:<id>", which the connector reads back as the deal's lead.
+FOLLOWED_EVENTS = {"lead": ("ONCRMDEALADD", "ONCRMDEALUPDATE")}
+DEAL_PREFIX = "deal:"
 INSTALL_EVENT = "ONAPPINSTALL"
 
 
@@ -61,18 +65,35 @@ def verify(form: dict[str, str], *, application_token: str, member_id: str) -> N
 
 
 def event_ids(form: dict[str, str], entity: str) -> list[str]:
-    """Ids of our entity the event is about (other entities' events: none)."""
-    if form.get("event", "").upper() not in ENTITY_EVENTS.get(entity, ()):
-        return []
+    """Ids of our entity the event is about ("deal:<id>" for a deal a lead connection
+    follows; other entities' events: none)."""
+    event = form.get("event", "").upper()
     crm_id = form.get("data[FIELDS][ID]", "").strip()
-    return [crm_id] if crm_id.isdigit() else []
+    if not crm_id.isdigit():
+        return []
+    if event in ENTITY_EVENTS.get(entity, ()):
+        return [crm_id]
+    if event in FOLLOWED_EVENTS.get(entity, ()):
+        return [f"{DEAL_PREFIX}{crm_id}"]
+    return []
+
+
+def event_action(form: dict[str, str]) -> str:
+    """ "add", "update" or "delete" for our entities' events ("" for others)."""
+    name = form.get("event", "").upper()
+    for verb in ("ADD", "UPDATE", "DELETE"):
+        if name.startswith("ONCRM") and name.endswith(verb):
+            return verb.lower()
+    return ""
 
 
 def bind_commands(entity: str, destination: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    """``event.bind`` for our entity's add/update/delete events, one batch."""
+    """``event.bind`` for our entity's add/update/delete events (and the deal events a
+    lead connection follows), one batch."""
+    names = (*ENTITY_EVENTS[entity], *FOLLOWED_EVENTS.get(entity, ()))
     return {
         f"bind_{n}": ("event.bind", {"event": name, "handler": destination, "event_type": "online"})
-        for n, name in enumerate(ENTITY_EVENTS[entity])
+        for n, name in enumerate(names)
     }
 
 

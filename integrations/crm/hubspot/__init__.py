@@ -1,3 +1,4 @@
-"""HubSpot (CRM v3) connector — PARTIAL: only ``webhooks`` (signature v3 check and
-event parsing) exists so far. The client, mapping, sync and console form are not built,
-so HubSpot is not in the registry or the provider choices yet (see README)."""
+"""HubSpot (CRM v3) connector: a PRM lead is a deal with its contact. ``client`` (bearer
+auth: private app token or OAuth with refresh; 10-second, search and daily limits),
+``mapping``, ``sync`` (batch writes, matching, polling), ``webhooks`` (signature v3) and
+``forms`` (the console form)."""

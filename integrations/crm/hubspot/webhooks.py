@@ -58,8 +58,9 @@ def verify(
         raise CrmAuthError("HubSpot webhook signature does not match")
 
 
-def deal_ids(body: bytes) -> list[str]:
-    """Ids of the deals the events are about, in order, without repeats."""
+def deal_ids(body: bytes, portal_id: str = "") -> list[str]:
+    """Ids of the deals the events are about, in order, without repeats; with
+    ``portal_id``, events of another portal (an app installed in several) are refused."""
     try:
         events = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -70,6 +71,8 @@ def deal_ids(body: bytes) -> list[str]:
     for event in events:
         if not isinstance(event, dict):
             continue
+        if portal_id and str(event.get("portalId") or "") != portal_id:
+            raise CrmAuthError("HubSpot webhook from another portal")
         kind = str(event.get("subscriptionType") or "")
         object_id = str(event.get("objectId") or "")
         if kind.startswith("deal.") and object_id.isdigit():

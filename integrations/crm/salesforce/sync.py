@@ -141,10 +141,14 @@ class SalesforceConnector(Connector):
                 for n in range(start, start + len(chunk)):
                     results[n] = results[n] or _failed(records[n], "validation", str(exc))
             except CrmRetryable as exc:  # incl. CrmRateLimited; CrmAuthError propagates
+                # Charged: the records of the request that failed (the chunk's look-up,
+                # or the write that carried them); the rest was never sent.
+                tried = getattr(exc, "sent_at", None) or range(start, start + len(chunk))
                 for n in range(start, len(records)):
                     if results[n] is None:
                         results[n] = _failed(records[n], "retryable", str(exc))
                         results[n].retry_after = getattr(exc, "retry_after", 0.0)
+                        results[n].sent = n in tried
                 break
         return [
             r or _failed(records[n], "retryable", "not attempted") for n, r in enumerate(results)
@@ -228,6 +232,9 @@ class SalesforceConnector(Connector):
             for at, _ in items:
                 results[at] = _failed(by_at[at], "validation", str(exc))
             return
+        except CrmRetryable as exc:
+            exc.sent_at = {at for at, _ in items}  # type: ignore[attr-defined]
+            raise
         answers = answer if isinstance(answer, list) else []
         for n, (at, _) in enumerate(items):
             save = answers[n] if n < len(answers) and isinstance(answers[n], dict) else {}
@@ -317,12 +324,17 @@ class SalesforceConnector(Connector):
         return [by_id.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in crm_ids]
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
+        records, cursor, _ = self.changes_page(cursor, 0)
+        return records, cursor
+
+    def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
         """Leads modified (or deleted: ``queryAll`` keeps them) after the cursor, plus
         converted Leads whose Opportunity changed (that does not touch the Lead).
 
         The cursor is ``<lead SystemModstamp>|<lead Id>|<opportunity SystemModstamp>``.
         Queries ask from the start of the cursor's second (SOQL datetimes have whole
-        seconds) and rows already seen are dropped here."""
+        seconds) and rows already seen are dropped here. With ``limit``, the query's
+        pages stop once that many new Leads are read; the keyset cursor goes on."""
         lead_at, lead_id, opp_at = _parse_cursor(cursor)
         columns = self._lead_columns()
         where = ""
@@ -330,11 +342,16 @@ class SalesforceConnector(Connector):
             where = f" WHERE SystemModstamp >= {M.soql_datetime(_floor(lead_at))}"
         rows: dict[str, dict[str, Any]] = {}
         soql = f"SELECT {columns} FROM Lead{where} ORDER BY SystemModstamp, Id"  # noqa: S608
-        for row in self.client.query(soql, all_rows=True):
-            stamp = M.parse_datetime(row.get("SystemModstamp"))
-            if lead_at and stamp and (stamp, str(row["Id"])) <= (lead_at, lead_id):
-                continue
-            rows[str(row["Id"])] = row
+        more = False
+        for page in self.client.query_pages(soql, all_rows=True):
+            for row in page:
+                stamp = M.parse_datetime(row.get("SystemModstamp"))
+                if lead_at and stamp and (stamp, str(row["Id"])) <= (lead_at, lead_id):
+                    continue
+                rows[str(row["Id"])] = row
+            if limit and len(rows) >= limit:
+                more = True  # perhaps: the next slice finds out
+                break
         last = max(
             ((M.parse_datetime(r.get("SystemModstamp")), str(r["Id"])) for r in rows.values()),
             default=None,
@@ -367,7 +384,7 @@ class SalesforceConnector(Connector):
                 rows[lead_key] = row
         newest_opp = newest_opp or lead_at
         records = [self._one(row, opportunities) for row in rows.values()]
-        return records, _format_cursor(lead_at, lead_id, newest_opp)
+        return records, _format_cursor(lead_at, lead_id, newest_opp), more
 
     def _opportunities(self, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(str(r["ConvertedOpportunityId"]) for r in rows))

@@ -38,7 +38,8 @@ class Command(BaseCommand):
             else:
                 if opts["full"]:
                     result["queued"] = engine.sync_all(crm)
-                result["pushed"] = engine.push_connection(str(crm.pk))
+                # Here, unlike a worker's job, the whole backlog in one go.
+                result["pushed"] = engine.push_connection(str(crm.pk), slice_seconds=10**9)
             crm.refresh_from_db()
             result["status"] = crm.status
             # Without Redis the queued push already ran inline; these count what is left.

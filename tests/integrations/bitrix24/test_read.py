@@ -20,7 +20,9 @@ def test_it_fetches_stage_semantic_amount_and_our_key(fake, connect) -> None:
         Decimal("150000.50"),
         "RUB",
     )
-    assert (records[won].pipeline_id, records[won].stage_id) == ("STATUS", "CONVERTED")
+    # Won as in Bitrix24: the lead converted, the deal made from it won.
+    assert fake.tables["lead"].rows[int(won)]["STATUS_ID"] == "CONVERTED"
+    assert (records[won].pipeline_id, records[won].stage_id) == ("DEAL:0", "WON")
     assert records[lost].semantic == "lost" and records[open_].semantic == "open"
     assert records[won].external_key == "lead-1"
     assert records[won].values["email"] == "person1@example.test"
@@ -53,6 +55,7 @@ def test_changes_since_pages_to_the_end_and_then_only_new_changes(fake, connect)
     assert len(fake.calls("batch")) >= 2  # more than one request's worth of pages
     assert connector.changes_since(cursor) == ([], cursor)
 
+    fake.later()  # DATE_MODIFY has whole seconds: the changes come in a later one
     fake.update_record(ids[5], title="Changed")
     fake.move(ids[0], "won", amount="10")
     changed, cursor2 = connector.changes_since(cursor)
@@ -105,7 +108,7 @@ def test_it_lists_fields_by_label_and_stages(fake, connect) -> None:
     connector = connect(fake)
 
     labels = {f.label: f.key for f in connector.list_fields()}
-    stages = {s.stage_id: s.semantic for s in connector.list_stages()}
+    stages = {(s.pipeline_id, s.stage_id): s.semantic for s in connector.list_stages()}
 
     for label, key in [
         ("PRM lead id", "UF_CRM_PRM_LEAD_ID"),
@@ -117,4 +120,6 @@ def test_it_lists_fields_by_label_and_stages(fake, connect) -> None:
         assert labels[label] == key
     standard = {f.key for f in connector.list_fields() if f.standard}
     assert standard == {"name", "email", "phone", "company", "notes"}
-    assert stages["CONVERTED"] == "won" and stages["JUNK"] == "lost" and stages["NEW"] == "open"
+    assert stages["STATUS", "JUNK"] == "lost" and stages["STATUS", "NEW"] == "open"
+    # A converted lead is followed into its deal: the deal's stages map its outcome.
+    assert stages["DEAL:0", "WON"] == "won" and stages["DEAL:0", "LOSE"] == "lost"
