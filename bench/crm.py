@@ -505,14 +505,15 @@ def note(r: dict[str, Any]) -> str:
         return (
             f"- **amoCRM**: bound = 7 requests/s (429 beyond, in any one-second window) × 50 "
             f"leads per `POST /api/v4/leads/complex` = 350 records/s. Our throttle is a "
-            f"sliding window shared in Redis: at most 7 sends in any {amo_window():.2f} s "
-            f"({ours:.2f} requests/s), so send-time jitter cannot cost a "
-            f"429: back to back at that rate its {sent} requests take {sent / ours:.1f} s, a "
-            f"ceiling of "
-            f"{first['queued'] * ours / sent:,.0f} records/s "
-            f"({100 * first['queued'] * ours / sent / (allowed * per_write):.0f} % of the "
-            f"bound). With no burst, any engine work not hidden behind the push thread "
-            f"(table below) is time in which no request goes out.{odd}"
+            f"sliding window shared in Redis: a request counts from its send until "
+            f"{amo_window():.2f} s after its answer and at most 7 count at once, so no delay "
+            f"on the way can put an 8th into one of amo's seconds; the first 7 go at once "
+            f"and up to 3 are in flight. The ceiling is 7 requests per ({amo_window():.2f} s "
+            f"+ an answer's time): {sent} requests at {ours:.2f}/s would take "
+            f"{sent / ours:.1f} s ({first['queued'] * ours / sent:,.0f} records/s, "
+            f"{100 * first['queued'] * ours / sent / (allowed * per_write):.0f} % of the "
+            f"bound) with instant answers. Throttle sleeps below add up the parallel "
+            f"threads' sleeps.{odd}"
         )
     if p == "bitrix24":
         burst = (

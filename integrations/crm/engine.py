@@ -33,7 +33,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from integrations.crm import values as V
 from integrations.crm.base import (
+    ApiStats,
     Connector,
     CrmAuthError,
     CrmError,
@@ -67,6 +68,8 @@ PUSH_JOB = "integrations.crm.engine.push_connection"
 # 400 for Bitrix24's look-ups), so a multiple of all of them wastes no request.
 # (settings.PRM_CRM_PUSH_CHUNK; this is its default.)
 CHUNK = 2000
+# The first chunk is small, so the first requests go out after a short preparation.
+FIRST_CHUNK = 400
 FETCH_CHUNK = 200  # ids per fetch(): keeps GET URLs well under the CRMs' limits
 WAIT_FOR_RETRY = 30.0  # a retry due this soon is waited for inside the job
 FORCE_KEY = "_force"  # in CrmRecordLink.synced_values: fields to write despite the master
@@ -215,9 +218,10 @@ class _Batch:
     skipped: int = 0  # rows whose record was deleted in the CRM, filed at once
     calls_before: int = 0
     errors_before: int = 0
+    stats_after: ApiStats | None = None  # the connector's counts when its push ended
 
 
-def _due_rows(crm: CrmConnection, exclude: set[int]) -> list[CrmOutbox]:
+def _due_rows(crm: CrmConnection, exclude: set[int], limit: int) -> list[CrmOutbox]:
     # Ids first, then the rows with their joins: joining every pending row before the
     # LIMIT costs twice as much on a long queue.
     due = list(
@@ -228,7 +232,7 @@ def _due_rows(crm: CrmConnection, exclude: set[int]) -> list[CrmOutbox]:
         )
         .exclude(pk__in=exclude)
         .order_by("next_attempt_at", "id")
-        .values_list("pk", flat=True)[: settings.PRM_CRM_PUSH_CHUNK]
+        .values_list("pk", flat=True)[:limit]
     )
     return list(
         CrmOutbox.objects.select_related("lead__program", "lead__partner__user")
@@ -253,10 +257,12 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
     """Returns (rows filed, whether rows are still due when the slice ended).
 
     Pipelined: while the CRM works on (or the throttle spaces out) one chunk on the
-    push thread, this thread files the chunk before it and prepares the next, so the
-    database work does not leave the CRM's allowance unused. Only this thread touches
-    the database; a chunk that needs the CRM's current notes (merge) waits for the
-    chunk in flight, so the connector is never used from two threads at once."""
+    push thread, this thread prepares the next; when the chunk is back the next one is
+    sent before this one is filed, so the database work does not leave the CRM's
+    allowance unused (the first chunk is small: the first requests go out sooner). Only
+    this thread touches the database; a chunk that needs the CRM's current notes (merge)
+    waits for the chunk in flight, so the connector is never used from two threads at
+    once."""
     try:
         connector = connector_for(crm)
     except CrmAuthError as exc:  # the stored credentials no longer decrypt
@@ -269,6 +275,15 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
     total = 0
     flight: tuple[_Batch, Future] | None = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-push")
+
+    def send(batch: _Batch) -> tuple[_Batch, Future] | None:
+        if not _still_active(crm):
+            return None
+        batch.calls_before = connector.stats.calls
+        batch.errors_before = connector.stats.errors
+        records = [record for record, _ in batch.built]
+        return batch, pool.submit(_send, connector, records)
+
     deadline = time.monotonic() + slice_seconds
     try:
         while True:
@@ -278,7 +293,9 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
             if yielding:
                 rows = []
             else:
-                rows = _due_rows(crm, {r.pk for r in flight[0].rows} if flight else set())
+                exclude = {r.pk for r in flight[0].rows} if flight else set()
+                chunk = settings.PRM_CRM_PUSH_CHUNK if total or flight else FIRST_CHUNK
+                rows = _due_rows(crm, exclude, min(chunk, settings.PRM_CRM_PUSH_CHUNK))
             if flight and rows and _needs_merge(crm, field_maps, rows):
                 done = _finish(crm, connector, field_maps, *flight)
                 flight = None
@@ -286,21 +303,25 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
                     return total, False
                 total += done
             batch = _prepare(crm, connector, field_maps, rows) if rows else None
+            sent = False
             if flight:
-                done = _finish(crm, connector, field_maps, *flight)
-                flight = None
+                finished, flight = flight, None
+                _, exc = finished[1].result()
+                finished[0].stats_after = replace(connector.stats)
+                # The next chunk goes to the CRM before this one is filed, so the filing
+                # does not leave the CRM's allowance unused.
+                if batch is not None and batch.rows and not isinstance(exc, CrmAuthError):
+                    flight, sent = send(batch), True
+                done = _finish(crm, connector, field_maps, *finished)
                 if done is None:
                     return total, False
                 total += done
             if batch is not None:
                 total += batch.skipped
-                if batch.rows:
-                    if not _still_active(crm):
-                        return total, False
-                    batch.calls_before = connector.stats.calls
-                    batch.errors_before = connector.stats.errors
-                    records = [record for record, _ in batch.built]
-                    flight = (batch, pool.submit(_send, connector, records))
+                if batch.rows and not sent:
+                    flight = send(batch)
+                if batch.rows and flight is None:
+                    return total, False  # the connection was paused or broken meanwhile
                 continue
             soon = (
                 CrmOutbox.objects.filter(connection=crm, state=CrmOutbox.State.PENDING)
@@ -479,6 +500,8 @@ def _finish(
     """File a pushed chunk's results; None when the credentials were refused (the
     connection is marked broken and the loop stops)."""
     results, exc = future.result()
+    if batch.stats_after is not None:  # the next chunk may be in flight: count this one's
+        connector = _Counted(batch.stats_after)  # type: ignore[assignment]
     if isinstance(exc, CrmAuthError):
         from integrations.services.connections import connection_mark_broken
 
@@ -516,6 +539,14 @@ def _finish(
         batch.calls_before,
         batch.errors_before,
     )
+
+
+@dataclass
+class _Counted:
+    """The connector's request counts as they were when a chunk's push ended (what the
+    sync log of that chunk reports)."""
+
+    stats: ApiStats
 
 
 def _file_results(

@@ -10,10 +10,15 @@ Two shapes of limit:
   whole burst allowance and wait, and from then on send at the sustained rate until we
   have been slower than it long enough to earn the burst back.
 - A sliding window (``window=`` seconds, at most ``burst`` requests in any window) for a
-  strict count like amoCRM's 7 requests per second: a sorted set of reserved send times;
-  a new slot is never closer than ``window`` to the slot ``burst`` places before it. This
-  keeps the full 7 per window (GCRA at 7/s with burst 1 would waste the window's slack)
-  without ever letting an 8th land in one window.
+  strict count like amoCRM's 7 requests per second. The CRM counts a request at some
+  moment between our send and its answer, and on a busy machine (or network) that moment
+  can be hundreds of milliseconds after the send. So ``wait`` lets a request go only
+  while fewer than ``burst`` requests still count: each counts from its send until
+  ``window`` after its answer (``answered``, called by the transport). Then no 8th can
+  land in one of the CRM's windows whatever the delays, the first ``burst`` go at once,
+  and the margin is only the answer time (GCRA at 7/s with burst 1 would waste the
+  window's slack). ``reserve`` plans slots from send times alone (no answers): it is what
+  the GCRA shape uses, and shows the window's arithmetic.
 
 Every request and every rate refusal is also counted per minute (``count``), so the
 status page and ``crm_health`` can show what each CRM allowed in the last hour.
@@ -21,6 +26,8 @@ status page and ``crm_health`` can show what each CRM allowed in the last hour.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 import time
 from typing import Any
@@ -76,7 +83,49 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + window) * 1000) + 1000)
 return tostring(slot - now)
 """
 
+# Sliding window, as sent and answered (``Throttle.wait`` / ``answered``): a sorted set
+# of requests scored by the moment they stop counting against the window's start: the
+# answer's time, or send time + ``flight`` while no answer came (a crashed worker's
+# request expires). A request may go when fewer than ``limit`` members are left after
+# dropping those answered over ``window`` ago; else the caller waits for the oldest to
+# leave (or polls, while the one holding the window is still unanswered).
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local flight = tonumber(ARGV[3])
+local poll = tonumber(ARGV[4])
+local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pause > now then return {tostring(pause - now), false} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n < limit then
+  local seq = redis.call('INCR', KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], 3600000)
+  local member = tostring(seq)
+  redis.call('ZADD', KEYS[1], now + flight, member)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((flight + window) * 1000) + 1000)
+  return {'0', member}
+end
+local kth = tonumber(redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')[2])
+if kth > now then return {tostring(poll), false} end
+return {tostring(math.max(kth + window - now, 0.001)), false}
+"""
+
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 1
+"""
+
+# While the request holding the window is unanswered, look again this often (seconds).
+FLYING_POLL = 0.01
+
 _local_lock = threading.Lock()
+_local_flying: dict[str, dict[str, float | None]] = {}
+_local_seq = itertools.count()
 _local_tat: dict[str, float] = {}
 _local_slots: dict[str, list[float]] = {}
 _clients: dict[str, Any] = {}
@@ -117,6 +166,7 @@ class Throttle:
         self.tolerance = max(burst - 1, 0) * self.interval
         self.window = window / scale if window else None
         self._scripts: dict[str, Any] = {}
+        self._thread = threading.local()  # the window member of this thread's request
 
     # -- redis
 
@@ -151,11 +201,86 @@ class Throttle:
             return wait
 
     def wait(self) -> float:
-        """Take a slot; sleep until it comes. Returns the seconds slept."""
+        """Take a slot; sleep until it comes. Returns the seconds slept. In a sliding
+        window the request then counts as in flight until ``answered`` (same thread)."""
+        if self.window:
+            return self._wait_window()
         delay = self.reserve()
         if delay > 0:
             time.sleep(delay)
         return delay
+
+    def answered(self) -> None:
+        """The request sent after this thread's ``wait`` has its answer (or failed): in a
+        sliding window it now counts from the moment of the answer, not the send."""
+        member = getattr(self._thread, "member", None)
+        if not self.window or member is None:
+            return
+        self._thread.member = None
+        if member.startswith("local:"):
+            with _local_lock:
+                flying = _local_flying.setdefault(self.key, {})
+                if member in flying:
+                    flying[member] = time.monotonic()
+            return
+        client = redis_client()
+        if client is None:
+            return
+        import redis
+
+        with contextlib.suppress(redis.RedisError):
+            self._script("answered", _ANSWERED)(keys=[self.key + ":f"], args=[member])
+
+    def _wait_window(self) -> float:
+        """Send only while fewer than ``burst`` requests may have reached the CRM within
+        the last ``window``: a request counts from its send until ``window`` after its
+        answer (the CRM counted it at some moment in between: the answer is the latest
+        it can be). Jitter on the way, a slow CRM or a descheduled server then cannot
+        put an extra request into one of the CRM's windows, whatever the machine load."""
+        slept = 0.0
+        while True:
+            delay, member = self._take_window()
+            if member is not None:
+                self._thread.member = member
+                return slept
+            time.sleep(delay)
+            slept += delay
+
+    def _take_window(self) -> tuple[float, str | None]:
+        """(0, member) when the request may go now, else (seconds to wait, None)."""
+        flight = settings.PRM_CRM_HTTP_TIMEOUT + 5.0  # an answer that never came
+        client = redis_client()
+        if client is not None:
+            import redis
+
+            try:
+                wait, member = self._script("take", _TAKE)(
+                    keys=[self.key + ":f", self.key + ":pause", self.key + ":seq"],
+                    args=[self.window, self.burst, flight, FLYING_POLL],
+                )
+                return float(wait), member.decode() if member else None
+            except redis.RedisError:
+                pass
+        with _local_lock:
+            now = time.monotonic()
+            flying = _local_flying.setdefault(self.key, {})
+            for key, at in list(flying.items()):
+                if at is not None and at <= now - self.window:
+                    del flying[key]
+            if len(flying) < self.burst:
+                member = f"local:{next(_local_seq)}"
+                flying[member] = None  # None: no answer yet
+                return 0.0, member
+            ends = sorted(
+                now + FLYING_POLL if at is None else at + self.window for at in flying.values()
+            )
+            return max(ends[len(flying) - self.burst] - now, 0.001), None
+
+    def _script(self, name: str, source: str) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = redis_client().register_script(source)
+        return script
 
     def reserve(self) -> float:
         """Take a slot: the seconds until it comes (the caller sleeps)."""

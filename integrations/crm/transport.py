@@ -65,12 +65,18 @@ class Transport:
             idempotent = method.upper() in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
         delays = backoff_delays(self.retries) if idempotent else []
         rate_waited = 0.0
+        # Encoded before the throttle's slot, so the send follows the slot at once.
+        request = self.client.build_request(method, url, **kwargs)
         while True:
             if self.throttle is not None:
                 self.stats.throttled_seconds += self.throttle.wait()
             self.stats.calls += 1
             try:
-                response = self.client.request(method, url, **kwargs)
+                try:
+                    response = self.client.send(request)
+                finally:
+                    if self.throttle is not None:
+                        self.throttle.answered()  # a sliding window counts from here
             except BlockedAddress as exc:
                 self.stats.errors += 1
                 self.stats.last_error = str(exc)[:300]

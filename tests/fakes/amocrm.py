@@ -25,6 +25,9 @@ What it does, as amo does:
   (sliding window) -> 429 problem-JSON with ``retry_after``.
 - Webhooks: ``/api/v4/webhooks`` subscriptions; changes made through the control panel
   or the web page at ``/`` are POSTed (form-encoded, v2 names) to every subscriber.
+  A contact's name / e-mail / phone edit is a ``contacts[update]`` event (to
+  ``update_contact`` subscribers) and bumps the contact's ``updated_at`` only: the
+  lead's stays, as in amo.
 
 Deviations, on purpose: an unknown ``filter[...]`` is ignored; ``required_lead_fields``
 (ids of lead fields that must be filled, empty by default) stands in for amo's
@@ -51,6 +54,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 FAULTS = ("500", "timeout", "drop", "rate", "401", "404")
 RATE_LIMIT = 7  # requests per second
+CONTACT_KEYS = ("name", "email", "phone")  # neutral keys that live on the main contact
 MAX_PAGE = 250
 MAX_COMPLEX = 50
 MAIN_PIPELINE = 3177727
@@ -370,7 +374,11 @@ class FakeAmo:
 
     def update_record(self, crm_id: str, **values: str) -> None:
         """``title`` renames the deal and its main contact (a person editing the
-        customer's name in the card); email / phone / name / company / notes / cf:N."""
+        customer's name in the card); email / phone / name / company / notes / cf:N.
+
+        As in amo, name, e-mail and phone live on the contact: changing only those
+        changes the contact (its ``updated_at``, a ``contacts[update]`` event), not the
+        lead, whose ``updated_at`` and events stay as they were."""
         with self._lock:
             lead = self.world.leads[int(crm_id)]
             for key, value in values.items():
@@ -379,8 +387,28 @@ class FakeAmo:
                     self._set_value(lead, "name", value)
                 else:
                     self._set_value(lead, key, value)
-            lead["updated_at"] = _now()
-        self._emit(int(crm_id), "update")
+            lead_changed = any(key not in CONTACT_KEYS for key in values)
+            if lead_changed:
+                lead["updated_at"] = _now()
+            touched = any(key in ("title", *CONTACT_KEYS) for key in values)
+            contact = self._main_contact(lead) if touched else None
+        if lead_changed:
+            self._emit(int(crm_id), "update")
+        if contact is not None:
+            self._emit_contact(contact["id"], "update")
+
+    def contact_of(self, crm_id: str) -> str:
+        """The id of a lead's main contact ("" when it has none)."""
+        with self._lock:
+            contact = self._main_contact(self.world.leads[int(crm_id)])
+        return str(contact["id"]) if contact else ""
+
+    def contact_event_body(self, contact_id: str, kind: str = "update") -> tuple[str, bytes]:
+        """(content type, body) of the ``contacts[<kind>]`` webhook for a contact."""
+        with self._lock:
+            contact = self.world.contacts[int(contact_id)]
+            pairs = self._contact_event_pairs(contact, kind)
+        return "application/x-www-form-urlencoded", urlencode(pairs).encode()
 
     def move(self, crm_id: str, semantic: str, amount: str | None = None) -> None:
         with self._lock:
@@ -654,6 +682,53 @@ class FakeAmo:
             ("account[_links][self]", f"https://{self.subdomain}.amocrm.ru"),
         ]
 
+    def _contact_event_pairs(self, contact: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+        """amo's v2 names; companies come under ``contacts`` too, with type=company."""
+        p = f"contacts[{kind}][0]"
+        pairs = [(f"{p}[id]", str(contact["id"])), (f"{p}[type]", "contact")]
+        if kind != "delete":
+            pairs += [
+                (f"{p}[name]", contact.get("name") or ""),
+                (f"{p}[responsible_user_id]", str(USER)),
+                (f"{p}[date_create]", str(contact["created_at"])),
+                (f"{p}[last_modified]", str(contact["updated_at"])),
+                (f"{p}[created_user_id]", str(USER)),
+                (f"{p}[modified_user_id]", str(USER)),
+                (f"{p}[account_id]", str(self.account_id)),
+                (f"{p}[created_at]", str(contact["created_at"])),
+                (f"{p}[updated_at]", str(contact["updated_at"])),
+            ]
+            for n, cf in enumerate(contact["custom_fields_values"] or []):
+                pairs += [
+                    (f"{p}[custom_fields][{n}][id]", str(cf["field_id"])),
+                    (f"{p}[custom_fields][{n}][name]", cf["field_name"]),
+                    (f"{p}[custom_fields][{n}][code]", str(cf.get("field_code") or "")),
+                ]
+                for m, v in enumerate(cf["values"]):
+                    pairs.append((f"{p}[custom_fields][{n}][values][{m}][value]", str(v["value"])))
+                    if v.get("enum_id"):
+                        pairs.append(
+                            (f"{p}[custom_fields][{n}][values][{m}][enum]", str(v["enum_id"]))
+                        )
+        return pairs + [
+            ("account[subdomain]", self.subdomain),
+            ("account[id]", str(self.account_id)),
+            ("account[_links][self]", f"https://{self.subdomain}.amocrm.ru"),
+        ]
+
+    def _emit_contact(self, contact_id: int, kind: str) -> None:
+        """POST ``contacts[<kind>]`` to every subscriber of ``<kind>_contact``."""
+        setting = f"{kind}_contact"
+        with self._lock:
+            targets = [
+                h["destination"]
+                for h in self.world.webhooks
+                if setting in h["settings"] and not h["disabled"]
+            ]
+        for url in targets:
+            content_type, body = self.contact_event_body(str(contact_id), kind)
+            _post(url, content_type, body)
+
     def _emit(self, lead_id: int, kind: str) -> None:
         """POST the event to every subscriber of it (amo waits 2 s for an answer)."""
         setting = {
@@ -682,11 +757,14 @@ class FakeAmo:
         return None
 
     def _over_limit(self) -> bool:
-        """Sliding one-second window of accepted API requests."""
+        """Sliding one-second window of accepted API requests. The moment is taken
+        under the lock, so the window's times are in order even when requests arrive
+        side by side (a time taken before waiting for the lock could land behind a later
+        one and keep an expired request counted)."""
         if not self.rate_limit:
             return False
-        now = time.monotonic()
         with self._lock:
+            now = time.monotonic()
             while self._window and now - self._window[0] >= 1.0:
                 self._window.popleft()
             if len(self._window) >= RATE_LIMIT:

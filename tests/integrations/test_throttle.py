@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -40,3 +42,36 @@ def test_requests_and_refusals_are_counted_for_the_last_hour() -> None:
     for refused in (False, False, True):
         throttle.count(refused=refused)
     assert last_hour(key) == {"requests": 3, "refused": 1}
+
+
+def test_the_window_counts_each_request_until_a_window_after_its_answer(settings) -> None:
+    """Three threads send 28 requests with a slow answer each: the first 7 go at once
+    (the burst), and no request is sent while 7 others may still count in the CRM's
+    window, i.e. were sent before it and answered less than a window before it."""
+    settings.PRM_CRM_RATE_SCALE = 20.0  # a 50 ms window, so the test takes ~0.3 s
+    throttle = Throttle(f"t-{uuid.uuid4()}", rate=7, burst=7, window=1.0)
+    window, lock = throttle.window, threading.Lock()
+    log: list[tuple[float, float]] = []  # (sent, answered) per request
+    waits: list[float] = []
+
+    def sender() -> None:
+        for _ in range(28 // 4):
+            slept = throttle.wait()
+            sent = time.monotonic()
+            time.sleep(0.005)  # the CRM's work
+            answered = time.monotonic()
+            throttle.answered()
+            with lock:
+                log.append((sent, answered))
+                waits.append(slept)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(log) == 28
+    assert sorted(waits)[6] == 0.0  # the burst: 7 went without waiting
+    for sent, _ in log:
+        counting = [1 for s, a in log if s < sent and a > sent - window]
+        assert len(counting) < 7

@@ -36,7 +36,7 @@ from integrations.crm.throttle import Throttle
 from integrations.crm.transport import Transport
 
 RATE_WAIT_CAP = 1.0  # seconds: the longest we wait after a 429, whatever it says
-WINDOW = 1.08  # seconds per 7 requests: 93 % of the bound, 80 ms slack for arrival jitter
+WINDOW = 1.01  # seconds from an answer until its request no longer counts (amo: 1 s)
 RATE = 7.0  # requests per second per account (K-limits); the CRM answers 429 beyond
 PAGE = 250  # the largest page amo serves
 DEFAULT_AUTH_URL = "https://www.amocrm.ru"
@@ -142,7 +142,8 @@ class AmoClient:
         self.auth_kind = auth_kind
         self.credentials = credentials
         self.transport = Transport(
-            # amo counts in one-second windows: at most 7 sends in any WINDOW seconds.
+            # amo counts 7 per one-second window: at most 7 requests count at once, each
+            # from its send until WINDOW seconds after its answer (Throttle.wait).
             throttle=Throttle(f"amocrm:{throttle_key}", rate=RATE, burst=7, window=WINDOW),
             stats=stats,
             rate_limited=rate_limited,

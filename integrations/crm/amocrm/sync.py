@@ -29,9 +29,12 @@ the rest of the batch is sent again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import connections as db_connections
 
 from integrations.crm.amocrm import mapping as M
 from integrations.crm.amocrm import webhooks
@@ -50,6 +53,9 @@ from integrations.crm.base import (
 
 QUERY_MAX = 25  # unmatched records matched by query=; more build the account index
 WRITE_BATCH = 50
+# Requests in flight at once. The throttle, not the answers, paces the sends: with one
+# request at a time, an answer slower than 1/7 s would leave the window's slots unused.
+PIPELINE = 3
 
 
 @dataclass
@@ -82,6 +88,15 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 def _failed(record: CrmRecord, kind: str, error: str) -> PushResult:
     return PushResult(key=record.key, ok=False, error_kind=kind, error=error[:500])
+
+
+def _own_thread(call: Callable[[], Any]) -> Any:
+    """Run ``call`` on a pipeline thread. A token refresh there saves the new pair on
+    that thread's own database connection (Credentials.save): closed when done."""
+    try:
+        return call()
+    finally:
+        db_connections.close_all()
 
 
 class AmoConnector(Connector):
@@ -155,32 +170,63 @@ class AmoConnector(Connector):
     # ---------------------------------------------------------------- reading
 
     def _by_ids(self, path: str, embedded: str, ids: Iterable[str], extra=()) -> list[dict]:  # type: ignore[no-untyped-def]
-        found: list[dict] = []
-        for chunk in _chunks(sorted(set(ids) - {""}), PAGE):
-            params = [*extra, *(("filter[id][]", i) for i in chunk)]
-            for page in self.client.pages(path, embedded, params):
-                found += page
-        return found
+        parts = self._parallel(self._by_ids_calls(path, embedded, ids, extra))
+        return [row for part in parts for row in part]
+
+    def _by_ids_calls(
+        self,
+        path: str,
+        embedded: str,
+        ids: Iterable[str],
+        extra: Iterable[tuple[str, Any]] = (),
+        key: str = "filter[id][]",
+    ) -> list[Callable[[], list[dict]]]:
+        """One call per 250 ids (one request each), to run side by side."""
+
+        def read(chunk: list[str]) -> list[dict]:
+            params = [*extra, *((key, i) for i in chunk)]
+            return [row for page in self.client.pages(path, embedded, params) for row in page]
+
+        return [lambda c=chunk: read(c) for chunk in _chunks(sorted(set(ids) - {""}), PAGE)]
+
+    def _parallel(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Results of ``calls`` in order, at most PIPELINE running at once; the first
+        error is raised once the others have ended."""
+        if len(calls) <= 1:
+            return [call() for call in calls]
+        out: list[Any] = [None] * len(calls)
+        with ThreadPoolExecutor(PIPELINE, thread_name_prefix="amo") as pool:
+            futures = [pool.submit(_own_thread, call) for call in calls]
+        for n, future in enumerate(futures):
+            out[n] = future.result()
+        return out
 
     def _states(self, leads: list[dict], notes: bool = True) -> dict[str, M.LeadState]:
         """Leads with their main contact, company and common notes (3 more lists)."""
         contact_ids = {M.main_contact_id(lead) for lead in leads}
         company_ids = {M.company_id(lead) for lead in leads}
-        contacts = {
-            str(c["id"]): c for c in self._by_ids("/api/v4/contacts", "contacts", contact_ids)
-        }
-        companies = {
-            str(c["id"]): c for c in self._by_ids("/api/v4/companies", "companies", company_ids)
-        }
-        texts: dict[str, list[tuple[int, str]]] = {}
+        # Contacts, companies and notes are read side by side (one request per 250).
+        kinds = [
+            ("contacts", self._by_ids_calls("/api/v4/contacts", "contacts", contact_ids)),
+            ("companies", self._by_ids_calls("/api/v4/companies", "companies", company_ids)),
+        ]
         if notes and leads:
-            for chunk in _chunks([str(lead["id"]) for lead in leads], PAGE):
-                params = [("filter[note_type]", "common")]
-                params += [("filter[entity_id][]", i) for i in chunk]
-                for page in self.client.pages("/api/v4/leads/notes", "notes", params):
-                    for note in page:
-                        text = str((note.get("params") or {}).get("text") or "")
-                        texts.setdefault(str(note["entity_id"]), []).append((int(note["id"]), text))
+            note_calls = self._by_ids_calls(
+                "/api/v4/leads/notes",
+                "notes",
+                [str(lead["id"]) for lead in leads],
+                [("filter[note_type]", "common")],
+                key="filter[entity_id][]",
+            )
+            kinds.append(("notes", note_calls))
+        answers = iter(self._parallel([call for _, calls in kinds for call in calls]))
+        read = {kind: [row for _ in calls for row in next(answers)] for kind, calls in kinds}
+        contacts = {str(c["id"]): c for c in read["contacts"]}
+        companies = {str(c["id"]): c for c in read["companies"]}
+        texts: dict[str, list[tuple[int, str]]] = {}
+        for note in read.get("notes", []):
+            text = str((note.get("params") or {}).get("text") or "")
+            texts.setdefault(str(note["entity_id"]), []).append((int(note["id"]), text))
         return {
             str(lead["id"]): M.LeadState(
                 lead=lead,
@@ -199,12 +245,44 @@ class AmoConnector(Connector):
         return M.remote_record(state, self._fields(), self._key_field, self.currency)
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
+        """The leads asked for (missing ones deleted), and for each ``contact:<id>`` (a
+        contact event) the leads of that contact: its name, e-mail and phone are theirs."""
         self._fields()
-        states = self._read(crm_ids)
+        ids = [str(i) for i in crm_ids]
+        contacts = [i[len(webhooks.CONTACT) :] for i in ids if i.startswith(webhooks.CONTACT)]
+        lead_ids = [i for i in ids if not i.startswith(webhooks.CONTACT)]
+        asked = set(lead_ids)
+        theirs = [i for i in self._leads_of_contacts(contacts)[0] if i not in asked]
+        states = self._read([*lead_ids, *theirs])
         return [
-            self._remote(states[str(i)]) if str(i) in states else M.deleted_record(str(i))
-            for i in crm_ids
+            self._remote(states[i]) if i in states else M.deleted_record(i) for i in lead_ids
+        ] + [self._remote(states[i]) for i in theirs if i in states]
+
+    def _leads_of_contacts(
+        self, contact_ids: list[str], since: int = 0, until: str = ""
+    ) -> tuple[list[str], int]:
+        """(ids of the leads of these contacts, the latest contact ``updated_at``); with
+        no ids, of every contact changed at or after ``since`` (none when 0) and, when
+        given, at or before ``until``."""
+        if contact_ids:
+            contacts = self._by_ids(
+                "/api/v4/contacts", "contacts", contact_ids, [("with", "leads")]
+            )
+        elif since:
+            params: list[tuple[str, Any]] = [("with", "leads"), ("filter[updated_at][from]", since)]
+            if until:
+                params.append(("filter[updated_at][to]", until))
+            pages = self.client.pages("/api/v4/contacts", "contacts", params)
+            contacts = [c for page in pages for c in page]
+        else:
+            return [], 0
+        ids = [
+            str(lead["id"])
+            for c in contacts
+            for lead in (c.get("_embedded") or {}).get("leads") or []
         ]
+        latest = max((int(c.get("updated_at") or 0) for c in contacts), default=0)
+        return list(dict.fromkeys(ids)), latest
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
         records, cursor, _ = self.changes_page(cursor, 0)
@@ -213,8 +291,10 @@ class AmoConnector(Connector):
     def changes_page(self, cursor: str, limit: int) -> tuple[list[RemoteRecord], str, bool]:
         """Leads updated at or after the cursor (unix seconds; amo filters by whole
         seconds, so the last second is read again next time rather than risk missing a
-        change made within it), then the deleted ones. With ``limit``, whole pages up
-        to it, ending past the cursor's second (so the next slice moves on)."""
+        change made within it), then the leads of contacts updated in the same span (a
+        contact's edit does not touch its leads' ``updated_at``), then the deleted ones.
+        With ``limit``, whole pages up to it, ending past the cursor's second (so the
+        next slice moves on)."""
         self._fields()
         since = int(cursor) if cursor.isdigit() else 0
         params: list[tuple[str, Any]] = [("with", "contacts"), ("order[updated_at]", "asc")]
@@ -227,10 +307,16 @@ class AmoConnector(Connector):
             if limit and len(leads) >= limit and int(leads[-1].get("updated_at") or 0) > since:
                 more = True  # perhaps: the next slice finds out
                 break
-        out = [self._remote(s) for s in self._states(leads).values()]
         # A slice goes on from its last live lead; the deleted ones are listed from the
         # same ``since`` in every slice (a few, and seeing one twice changes nothing).
         stop = str(int(leads[-1].get("updated_at") or since)) if more else ""
+        # From the start every lead is read anyway; after it, a contact changed since
+        # the cursor (up to where this slice stops) brings its leads.
+        have = {str(lead["id"]) for lead in leads}
+        of_contacts, contacts_latest = self._leads_of_contacts([], since, stop)
+        more_leads = [i for i in of_contacts if i not in have]
+        touched = self._by_ids("/api/v4/leads", "leads", more_leads, [("with", "contacts")])
+        out = [self._remote(s) for s in self._states(leads + touched).values()]
         gone = [("with", "only_deleted"), *params[1:]]
         for page in self.client.pages("/api/v4/leads", "leads", gone):
             for lead in page:
@@ -239,6 +325,7 @@ class AmoConnector(Connector):
         if stop:
             return out, stop, True
         latest = max((int(lead.get("updated_at") or 0) for lead in leads), default=since)
+        latest = max(latest, contacts_latest)
         return out, str(max(latest, since)) if (latest or since) else cursor, False
 
     # ---------------------------------------------------------------- events
@@ -371,34 +458,90 @@ class AmoConnector(Connector):
                 result.retry_after = getattr(exc, "retry_after", 0.0)
             return failed
         # Current state of every lead to update, read 250 at a time before writing.
-        steps: list[tuple[str, list[Any]]] = [("read", updates)] if updates else []
-        steps += [("update", c) for c in _chunks(updates, WRITE_BATCH)]
-        steps += [("create", c) for c in _chunks(creates, WRITE_BATCH)]
         states: dict[str, M.LeadState] = {}
-        for n, (kind, chunk) in enumerate(steps):
+        steps: list[tuple[str, list[Any]]] = [("update", c) for c in _chunks(updates, WRITE_BATCH)]
+        steps += [("create", c) for c in _chunks(creates, WRITE_BATCH)]
+        if updates:
             try:
-                if kind == "read":
-                    notes = any(records[i].values.get("notes") for i, _, _ in chunk)
-                    states = self._read([lead_id for _, lead_id, _ in chunk], notes=notes)
-                elif kind == "update":
-                    self._update_chunk(records, chunk, states, results)
-                else:
-                    self._create_chunk(records, chunk, results)
+                notes = any(records[i].values.get("notes") for i, _, _ in updates)
+                states = self._read([lead_id for _, lead_id, _ in updates], notes=notes)
             except CrmRetryable as exc:
-                self._index = None  # a write may have happened: look again next time
-                tried = {item[0] for item in chunk}  # the rest was never sent
-                for _, rest in steps[n:]:
-                    for item in rest:
-                        if results[item[0]] is None:
-                            results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
-                            results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
-                            results[item[0]].sent = item[0] in tried
-                break
-            except CrmValidationError as exc:
-                for item in [] if kind == "read" else chunk:
-                    if results[item[0]] is None:
-                        results[item[0]] = _failed(records[item[0]], "validation", str(exc))
+                # The read carried the updates; the creates were never sent.
+                self._stop(records, updates, results, exc)
+                self._stop(records, creates, results, exc, sent=False)
+                steps = []
+            except CrmValidationError:
+                pass  # each update then says its lead was not found
+        self._send_steps(records, steps, states, results)
         return [r or _failed(records[i], "retryable", "not sent") for i, r in enumerate(results)]
+
+    def _stop(
+        self,
+        records: list[CrmRecord],
+        items: list[Any],
+        results: list[Any],
+        exc: CrmError,
+        *,
+        sent: bool = True,
+    ) -> None:
+        """A request failed for a reason that may pass: these items go back to the outbox
+        (and a write may have happened: the index is read again next time). ``sent``:
+        a request carrying them went out (their attempt counts)."""
+        self._index = None
+        for item in items:
+            if results[item[0]] is None:
+                results[item[0]] = _failed(records[item[0]], "retryable", str(exc))
+                results[item[0]].retry_after = getattr(exc, "retry_after", 0.0)
+                results[item[0]].sent = sent
+
+    def _send_steps(
+        self,
+        records: list[CrmRecord],
+        steps: list[tuple[str, list[Any]]],
+        states: dict[str, M.LeadState],
+        results: list[Any],
+    ) -> None:
+        """The write batches, PIPELINE at a time: the next request is sent when the
+        throttle's window allows, not when the previous answer is back. After a retryable
+        failure no new batch starts (those in flight finish); a refused batch (validation)
+        fails its own records only; anything else is raised once the others ended."""
+
+        def run(kind: str, chunk: list[Any]) -> None:
+            if kind == "update":
+                self._update_chunk(records, chunk, states, results)
+            else:
+                self._create_chunk(records, chunk, results)
+
+        waiting = list(steps)
+        flying: dict[Future, list[Any]] = {}
+        stopped: CrmError | None = None
+        fatal: BaseException | None = None
+        with ThreadPoolExecutor(PIPELINE, thread_name_prefix="amo-push") as pool:
+            while waiting or flying:
+                while waiting and len(flying) < PIPELINE and stopped is None and fatal is None:
+                    kind, chunk = waiting.pop(0)
+                    flying[pool.submit(_own_thread, lambda k=kind, c=chunk: run(k, c))] = chunk
+                if not flying:
+                    break
+                done, _ = wait(flying, return_when=FIRST_COMPLETED)
+                for future in done:
+                    chunk = flying.pop(future)
+                    try:
+                        future.result()
+                    except CrmRetryable as exc:
+                        stopped = stopped or exc
+                        self._stop(records, chunk, results, exc)
+                    except CrmValidationError as exc:
+                        for item in chunk:
+                            if results[item[0]] is None:
+                                results[item[0]] = _failed(records[item[0]], "validation", str(exc))
+                    except BaseException as exc:  # CrmAuthError, or a bug: raised below
+                        fatal = fatal or exc
+        if fatal is not None:
+            raise fatal
+        if stopped is not None:
+            never = [item for _, chunk in waiting for item in chunk]
+            self._stop(records, never, results, stopped, sent=False)
 
     def _write(
         self, method: str, path: str, items: list[dict[str, Any]]
@@ -438,17 +581,18 @@ class AmoConnector(Connector):
             for request_id in row.get("request_id") or []:
                 created[int(request_id)] = (str(row["id"]), str(row.get("contact_id") or ""))
         matched_contact = dict(chunk)
+        index = self._index  # another batch in flight may drop it meanwhile
         for i, (lead_id, contact_id) in created.items():
             contact_id = contact_id or matched_contact.get(i, "")
-            if self._index is not None:
-                self._index.add_lead(lead_id, records[i].key, contact_id)
+            if index is not None:
+                index.add_lead(lead_id, records[i].key, contact_id)
                 wanted = M.contact_fields(records[i])
                 if contact_id:
                     email, phone = (
                         M.norm_email(wanted.get("email", "")),
                         M.digits(wanted.get("phone", "")),
                     )
-                    self._index.add_contact(
+                    index.add_contact(
                         contact_id, [email] if email else [], [phone] if phone else []
                     )
         notes = [

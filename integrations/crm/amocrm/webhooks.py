@@ -17,9 +17,13 @@ from urllib.parse import parse_qsl
 from integrations.crm.amocrm.client import AmoClient
 from integrations.crm.base import CrmAuthError, CrmError
 
-EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead"]
+# A contact's name, e-mail and phone are the lead's too, but editing them changes the
+# contact only (not the lead's updated_at, no lead event): update_contact is needed.
+EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "update_contact"]
 _LEAD_ID = re.compile(r"leads\[(add|update|status|delete|restore|responsible|note)\]\[\d+\]\[id\]")
 _NOTE_LEAD = re.compile(r"leads\[note\]\[\d+\]\[note\]\[element_id\]")
+_CONTACT_ID = re.compile(r"contacts\[(add|update|restore|responsible)\]\[(\d+)\]\[id\]")
+CONTACT = "contact:"  # prefix of a contact id among the lead ids an event names
 
 
 def parse(body: bytes, content_type: str) -> dict[str, str]:
@@ -45,11 +49,20 @@ def verify(form: dict[str, str], settings: dict[str, Any]) -> None:
 
 
 def lead_ids(form: dict[str, str]) -> list[str]:
-    """Ids of the leads the event is about, in order, without repeats."""
+    """Ids of the leads the event is about, in order, without repeats; a contact the
+    event is about as ``contact:<id>`` (its leads are read with it). Companies arrive
+    under ``contacts`` too, with ``type=company``: not a contact, skipped."""
     seen: dict[str, None] = {}
     for key, value in form.items():
-        if (_LEAD_ID.fullmatch(key) or _NOTE_LEAD.fullmatch(key)) and value.strip().isdigit():
-            seen.setdefault(value.strip(), None)
+        value = value.strip()
+        if not value.isdigit():
+            continue
+        if _LEAD_ID.fullmatch(key) or _NOTE_LEAD.fullmatch(key):
+            seen.setdefault(value, None)
+        elif match := _CONTACT_ID.fullmatch(key):
+            kind = form.get(f"contacts[{match.group(1)}][{match.group(2)}][type]", "contact")
+            if kind.strip().lower() != "company":
+                seen.setdefault(CONTACT + value, None)
     return list(seen)
 
 
@@ -73,8 +86,9 @@ def lead_versions(form: dict[str, str]) -> dict[str, str]:
 
 
 def subscribe(client: AmoClient, destination: str) -> bool:
-    """Register ``destination`` for lead events unless it is already registered with
-    them (a second POST would make amo send every event twice)."""
+    """Register ``destination`` for lead and contact events unless it is already
+    registered with them (a second POST would make amo send every event twice; the
+    same destination again updates its events in place)."""
     existing = client.get("/api/v4/webhooks", [("filter[destination]", destination)]) or {}
     for hook in (existing.get("_embedded") or {}).get("webhooks") or []:
         same = hook.get("destination") == destination and not hook.get("disabled")

@@ -72,10 +72,30 @@ def test_subscribing_twice_registers_once_and_changes_are_delivered(amo, connect
         "update_lead",
         "status_lead",
         "delete_lead",
+        "update_contact",
     ]
     [made] = connector.push([CrmRecord(key="k", title="T", email="t@x.ru")])
-    amo.update_record(made.crm_id, email="n@x.ru")
+    amo.update_record(made.crm_id, email="n@x.ru")  # on the contact: a contact event
     amo.move(made.crm_id, "lost")
     assert len(got) == 2
-    assert all(connector.parse_event(body, ct) == [made.crm_id] for ct, body in got)
+    parsed = [connector.parse_event(body, ct) for ct, body in got]
+    assert parsed == [[f"contact:{made.crm_contact_id}"], [made.crm_id]]
+    # The contact's event is read as that contact's leads.
+    [record] = connector.fetch(parsed[0])
+    assert (record.crm_id, record.values["email"]) == (made.crm_id, "n@x.ru")
     assert amo.send_event(url, made.crm_id, "delete") == 200
+
+
+def test_a_company_under_contacts_is_not_taken_for_a_contact(amo, connect):
+    connector = connect()
+    body = urlencode(
+        {
+            "contacts[update][0][id]": "77",
+            "contacts[update][0][type]": "company",
+            "contacts[update][1][id]": "78",
+            "contacts[update][1][type]": "contact",
+            "account[id]": str(amo.account_id),
+            "account[subdomain]": amo.subdomain,
+        }
+    ).encode()
+    assert connector.parse_event(body, "application/x-www-form-urlencoded") == ["contact:78"]

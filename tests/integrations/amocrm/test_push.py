@@ -30,7 +30,8 @@ def test_it_creates_in_batches_of_fifty_in_input_order(amo, connect):
     results = connector.push(records)
     assert [r.key for r in results] == [r.key for r in records]
     assert all(r.ok and r.crm_id and r.crm_contact_id for r in results)
-    assert [len(r.body) for r in posts(amo)] == [50, 50, 20]
+    # Sent side by side (the pipeline): the batches may arrive in any order.
+    assert sorted((len(r.body) for r in posts(amo)), reverse=True) == [50, 50, 20]
     by_id = {r["id"]: r for r in amo.records()}
     first = by_id[results[0].crm_id]
     assert first["fields"][KEY] == "lead-0" and first["email"] == "p0@example.ru"
