@@ -113,8 +113,10 @@ PARTNERS_ANY = f"""(%(partners)s::uuid[] IS NULL OR partner_id = ANY(%(partners)
 SEARCH_SQL = """
 SELECT p.id FROM partners_partnerprofile p JOIN prm_user u ON u.id = p.user_id
 WHERE p.tenant_id = %(tenant)s AND (p.display_name ILIKE %(q)s OR u.email ILIKE %(q)s)
+LIMIT %(limit)s
 """
-# Up to this many partners found, the rollups are read by their ids (index look-ups);
+# Up to this many partners found, the rollups are read by their ids (index look-ups;
+# the search stops one past it: beyond, the ids are not used);
 # beyond, by a hashed semi-join on the search (``q_wide``), or, when all but this many
 # are found, as every partner but those (``q_not``; totals are then the workspace's
 # minus theirs, see ``totals``).
