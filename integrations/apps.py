@@ -11,4 +11,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import signals  # noqa: F401  (connects the lead receivers)
-        from integrations.crm import reward_sync  # noqa: F401  (rewards → lead pushes)
+        from integrations.crm import (
+            partner_sync,  # noqa: F401  (partners → CRM contacts)
+            reward_sync,  # noqa: F401  (rewards → lead pushes)
+        )

@@ -34,6 +34,16 @@ class ProgramForm(forms.Form):
         ),
     )
 
+    sync_partners = forms.BooleanField(
+        required=False,
+        label=_("Also sync partners as CRM contacts"),
+        help_text=_(
+            "Each partner becomes one contact in the CRM, with name, e-mail, tags and "
+            "segments, kept up to date when they change. Turning this on sends every "
+            "partner once."
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = Program.objects.order_by("name")  # type: ignore[attr-defined]

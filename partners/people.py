@@ -18,6 +18,7 @@ from partners.models import (
     TermsAcceptance,
     TermsVersion,
 )
+from partners.signals import partners_changed
 from prm.audit import audit_record, client_ip, snapshot
 from prm.models import AuditEntry, Tenant, User
 from programs.models import Program
@@ -161,6 +162,7 @@ def tags_assign(
     _audit_tag_changes(
         tenant=tenant, actor=actor, tag=tag, partner_ids=new, added=True, request=request
     )
+    partners_changed.send(sender=PartnerTagging, tenant_id=tenant.pk, partner_ids=new)
     return len(new)
 
 
@@ -183,6 +185,7 @@ def tags_unassign(
     _audit_tag_changes(
         tenant=tenant, actor=actor, tag=tag, partner_ids=gone, added=False, request=request
     )
+    partners_changed.send(sender=PartnerTagging, tenant_id=tenant.pk, partner_ids=gone)
     return len(gone)
 
 

@@ -32,6 +32,7 @@ from django.db.models.functions import Cast, Coalesce, CumeDist, Greatest
 from django.utils import timezone
 
 from partners.models import PartnerProfile, PartnerSegment, PartnerTagging
+from partners.signals import partners_changed
 from prm.audit import audit_record
 from prm.models import AuditEntry, Tenant
 from prm.tenancy import tenant_scope
@@ -203,6 +204,9 @@ def segment_apply(*, tenant: Tenant, segment: PartnerSegment) -> dict[str, int]:
         PartnerTagging.objects.filter(tag=tag, segment=segment, partner_id__in=removed).delete()
         _audit_bulk(tenant, segment, added, "partner.tag_add", {"tag": tag.name}, {})
         _audit_bulk(tenant, segment, removed, "partner.tag_remove", {}, {"tag": tag.name})
+        partners_changed.send(
+            sender=PartnerTagging, tenant_id=tenant.pk, partner_ids=[*added, *removed]
+        )
     elif segment.group_id:
         # A group segment moves matching partners in; it never moves anyone out (a
         # partner has one group, and where they came from is not known any more).

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from integrations.crm.engine import PUSH_JOB, start_job
 from integrations.crm.monitoring import check_alerts
-from integrations.models import CrmConnection, CrmOutbox
+from integrations.crm.partner_sync import PARTNER_JOB, syncs_partners
+from integrations.models import CrmConnection, CrmOutbox, CrmPartnerLink
 from prm.tenancy import tenant_scope
 
 POLL_JOB = "integrations.crm.inbound.poll"
@@ -33,6 +34,13 @@ def tick() -> int:
                 connection=crm, state=CrmOutbox.State.PENDING, next_attempt_at__lte=now
             ).exists():
                 started += start_job(PUSH_JOB, crm)
+            if (
+                syncs_partners(crm)
+                and CrmPartnerLink.objects.filter(
+                    connection=crm, pending=True, next_attempt_at__lte=now
+                ).exists()
+            ):
+                started += start_job(PARTNER_JOB, crm)
             every = (
                 settings.PRM_CRM_POLL_SECONDS
                 if crm.provider in POLLED

@@ -1,11 +1,18 @@
 from integrations.models.connection import CrmConnection, CrmFieldMap, CrmStageMap
-from integrations.models.sync import CrmConflict, CrmOutbox, CrmRecordLink, CrmSyncLog
+from integrations.models.sync import (
+    CrmConflict,
+    CrmOutbox,
+    CrmPartnerLink,
+    CrmRecordLink,
+    CrmSyncLog,
+)
 
 __all__ = [
     "CrmConflict",
     "CrmConnection",
     "CrmFieldMap",
     "CrmOutbox",
+    "CrmPartnerLink",
     "CrmRecordLink",
     "CrmStageMap",
     "CrmSyncLog",

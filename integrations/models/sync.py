@@ -134,3 +134,38 @@ class CrmSyncLog(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.records}/{self.failed}"
+
+
+class CrmPartnerLink(TenantOwned):
+    """One partner <-> one CRM contact, per connection (when the connection's
+    ``sync_partners`` setting is on). The row is also the partner's outbox: ``pending``
+    says it waits to be pushed; ``synced_hash`` is what the contact was last written
+    with, so a change that does not alter what the CRM shows costs no request."""
+
+    connection = models.ForeignKey(
+        "integrations.CrmConnection", on_delete=models.CASCADE, related_name="partner_links"
+    )
+    partner = models.ForeignKey(
+        "partners.PartnerProfile", on_delete=models.CASCADE, related_name="crm_links"
+    )
+    crm_id = models.CharField(max_length=64, blank=True)
+    synced_hash = models.CharField(max_length=64, blank=True)
+    pending = models.BooleanField(default=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        indexes = [
+            models.Index(
+                fields=["connection", "pending", "next_attempt_at"], name="crm_partner_due"
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "partner"], name="crm_partner_link_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} ↔ {self.crm_id or '?'}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from integrations.crm import values as V
 from integrations.crm.base import CrmError
+from integrations.crm.partner_sync import setting_changed, syncs_partners
 from integrations.crm.registry import connector_for
 from integrations.crm.stages import STAGE_FIELD
 from integrations.models import (
@@ -97,6 +98,7 @@ def connection_save(
     crm.base_url = base_url.rstrip("/")
     crm.auth_url = (auth_url or "").rstrip("/")
     crm.set_credentials(credentials)
+    partners_were_synced = syncs_partners(crm) if not created else False
     crm.settings = {**crm.settings, **(settings or {})}
     if program_id is not None:
         crm.program_id = program_id or None
@@ -108,6 +110,7 @@ def connection_save(
             "crossed": [c for c in crm.alerts.get("crossed", []) if c != "broken"],
         }
     crm.save()
+    setting_changed(crm, partners_were_synced)  # turned on: every partner, after commit
     if created:
         CrmFieldMap.objects.bulk_create(
             [

@@ -148,6 +148,7 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
                 settings={
                     **config.get("settings", {}),
                     "import_unknown_codes": program_form.cleaned_data["import_unknown_codes"],
+                    "sync_partners": program_form.cleaned_data["sync_partners"],
                 },
                 program_id=program.pk if program else "",
                 actor=request.user,  # type: ignore[arg-type]
@@ -166,6 +167,7 @@ def integration_connect(request: HttpRequest, provider: str) -> HttpResponse:
             initial={
                 "program": crm.program_id if crm else None,
                 "import_unknown_codes": bool(crm and crm.settings.get("import_unknown_codes")),
+                "sync_partners": bool(crm and crm.settings.get("sync_partners")),
             }
         )
     return render(

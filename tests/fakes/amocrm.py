@@ -82,6 +82,7 @@ PARTNER_KEY = "cf:1278898003"  # "PRM partner", shown on the page
 CONTACT_FIELDS = [
     (264901, "Телефон", "multitext", "PHONE"),
     (264903, "Email", "multitext", "EMAIL"),
+    (264905, "PRM partner id", "text", None),  # our partner id (partners as contacts)
 ]
 PIPELINES = [
     (
@@ -151,6 +152,7 @@ class _Fault:
     kind: str
     remaining: int
     path: str | None
+    method: str | None = None  # only requests of this method (None: any)
 
 
 class _Answer(Exception):
@@ -258,7 +260,9 @@ class FakeAmo:
                 "enums": [
                     {"id": 100 + i, "value": v, "sort": i}
                     for i, v in enumerate(sorted(PHONE_ENUMS if code == "PHONE" else EMAIL_ENUMS))
-                ],
+                ]
+                if code
+                else None,
             }
             for n, (fid, name, kind, code) in enumerate(CONTACT_FIELDS)
         }
@@ -315,14 +319,16 @@ class FakeAmo:
             "settings": {"currency": "RUB"},
         }
 
-    def inject(self, fault: str, times: int = 1, path: str | None = None) -> None:
+    def inject(
+        self, fault: str, times: int = 1, path: str | None = None, method: str | None = None
+    ) -> None:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
         with self._lock:
             if times == 0:  # "times=0": clear what is pending
                 self._faults = [f for f in self._faults if f.kind != fault]
                 return
-            self._faults.append(_Fault(fault, times, path))
+            self._faults.append(_Fault(fault, times, path, method))
 
     def prefill(self, requests: int) -> None:
         """Another integration's ``requests`` have just landed in the current window."""
@@ -352,6 +358,25 @@ class FakeAmo:
             for r in list(self.requests)
             if (method is None or r.method == method) and (path is None or r.path.startswith(path))
         ]
+
+    def contacts(self) -> list[dict[str, Any]]:
+        """Live contacts as {"id", "name", "emails", "tags", "partner_id"}."""
+        with self._lock:
+            out = []
+            for c in self.world.contacts.values():
+                if c["is_deleted"]:
+                    continue
+                cfs = {cf["field_id"]: cf["values"] for cf in c["custom_fields_values"] or []}
+                out.append(
+                    {
+                        "id": c["id"],
+                        "name": c["name"],
+                        "emails": [v["value"] for v in cfs.get(264903, [])],
+                        "tags": sorted(t.get("name") for t in c.get("tags") or []),
+                        "partner_id": next((v["value"] for v in cfs.get(264905, [])), ""),
+                    }
+                )
+            return out
 
     def records(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -504,6 +529,7 @@ class FakeAmo:
             "is_unsorted": False,
             "custom_fields_values": None,
             "account_id": self.account_id,
+            "tags": list(data.get("_embedded", {}).get("tags") or []),
         }
         self._write_cfs(contact, data.get("custom_fields_values"), self.contact_fields)
         self.world.contacts[contact["id"]] = contact
@@ -748,10 +774,14 @@ class FakeAmo:
 
     # ------------------------------------------------------------ HTTP side
 
-    def _take_fault(self, path: str) -> str | None:
+    def _take_fault(self, path: str, method: str = "") -> str | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and (fault.path is None or fault.path in path):
+                if (
+                    fault.remaining > 0
+                    and (fault.path is None or fault.path in path)
+                    and fault.method in (None, method)
+                ):
                     fault.remaining -= 1
                     return fault.kind
         return None
@@ -1043,7 +1073,13 @@ class FakeAmo:
                 ]
             out["_embedded"] = embedded
         elif kind == "contacts":
-            embedded = {"tags": [], "companies": []}
+            embedded = {
+                "tags": [
+                    {"id": n + 1, "name": t.get("name"), "color": None}
+                    for n, t in enumerate(row.get("tags") or [])
+                ],
+                "companies": [],
+            }
             if "leads" in withs:
                 embedded["leads"] = [
                     {"id": lead["id"], "_links": self._links("leads", lead["id"])}
@@ -1293,6 +1329,8 @@ class FakeAmo:
                 row["closed_at"] = _now() if item["status_id"] in (WON, LOST) else None
             if kind != "companies":
                 self._write_cfs(row, item.get("custom_fields_values"), fields)
+            if kind == "contacts" and "tags" in (item.get("_embedded") or {}):
+                row["tags"] = list(item["_embedded"]["tags"] or [])  # the list, replaced
             row["updated_at"] = _now()
             out.append(
                 {
@@ -1690,7 +1728,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(record)
         if fake.latency:
             time.sleep(fake.latency)
-        fault = fake._take_fault(parts.path)
+        fault = fake._take_fault(parts.path, self.command)
         if fault == "drop":
             self.close_connection = True
             return

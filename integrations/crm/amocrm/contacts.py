@@ -1,0 +1,128 @@
+"""Partners as amoCRM contacts: name, e-mail, phone, our partner id (in a contact field
+labelled "PRM partner id", when the account has one) and the partner's tags and
+segments as the contact's ``_embedded.tags``.
+
+Matching before a create: the linked contact's id; else ``query=`` by our partner id
+(when the field exists), then by e-mail (a contact carrying another partner's id is
+never taken). A create whose answer was lost is so found again: no duplicate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.crm.amocrm import mapping as M
+from integrations.crm.amocrm.sync import AmoConnector
+from integrations.crm.base import CrmRetryable, PushResult
+from integrations.crm.contacts_base import CONTACT_BATCH, PARTNER_ID_LABEL, ContactRecord
+
+PATH = "/api/v4/contacts"
+
+
+def _partner_field(connector: AmoConnector) -> int | None:
+    if not hasattr(connector, "_partner_field"):
+        found = None
+        label = PARTNER_ID_LABEL.lower()
+        for page in connector.client.pages(f"{PATH}/custom_fields", "custom_fields"):
+            for f in page:
+                if str(f.get("name", "")).strip().lower() == label:
+                    found = int(f["id"])
+        connector._partner_field = found  # type: ignore[attr-defined]
+    return connector._partner_field  # type: ignore[attr-defined]
+
+
+def _item(record: ContactRecord, field_id: int | None) -> dict[str, Any]:
+    item = M.contact_body({"name": record.name, "email": record.email, "phone": record.phone})
+    item.setdefault("name", record.name or record.email)
+    if field_id:
+        item.setdefault("custom_fields_values", []).append(
+            {"field_id": field_id, "values": [{"value": record.key}]}
+        )
+    names = list(dict.fromkeys([*record.tags, *record.segments]))
+    item["_embedded"] = {"tags": [{"name": n} for n in names]}
+    return item
+
+
+def _find(connector: AmoConnector, record: ContactRecord, field_id: int | None) -> str:
+    terms = [record.key] if field_id else []
+    if record.email:
+        terms.append(record.email)
+    email = M.norm_email(record.email)
+    for term in terms:
+        for c in connector._first_page(PATH, "contacts", term, []):
+            theirs = M.cf_text(c, field_id) if field_id else ""
+            if theirs == record.key:
+                return str(c["id"])
+            if not theirs and email and email in M.contact_emails(c):
+                return str(c["id"])
+    return ""
+
+
+def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list[PushResult]:
+    results: dict[int, PushResult] = {}
+
+    def fail(indexes: list[int], exc: Exception, *, sent: bool) -> None:
+        for i in indexes:
+            results.setdefault(
+                i,
+                PushResult(
+                    key=records[i].key,
+                    ok=False,
+                    error_kind="retryable",
+                    error=str(exc),
+                    retry_after=getattr(exc, "retry_after", 0.0),
+                    sent=sent,
+                ),
+            )
+
+    try:
+        field_id = _partner_field(connector)
+        found = {i: r.crm_id or _find(connector, r, field_id) for i, r in enumerate(records)}
+    except CrmRetryable as exc:
+        fail(list(range(len(records))), exc, sent=False)
+        return [results[i] for i in range(len(records))]
+    updates = [i for i, crm_id in found.items() if crm_id]
+    creates = [i for i, crm_id in found.items() if not crm_id]
+    steps = [
+        ("PATCH", updates[n : n + CONTACT_BATCH]) for n in range(0, len(updates), CONTACT_BATCH)
+    ]
+    steps += [
+        ("POST", creates[n : n + CONTACT_BATCH]) for n in range(0, len(creates), CONTACT_BATCH)
+    ]
+    for n, (method, chunk) in enumerate(steps):
+        items = []
+        for i in chunk:
+            item = {**_item(records[i], field_id), "request_id": str(i)}
+            if method == "PATCH":
+                item["id"] = int(found[i])
+            items.append(item)
+        try:
+            body, refused = connector._write(method, PATH, items)
+        except CrmRetryable as exc:
+            fail(chunk, exc, sent=True)
+            fail([i for _, later in steps[n + 1 :] for i in later], exc, sent=False)
+            break
+        for request_id, error in refused.items():
+            i = int(request_id)
+            results[i] = PushResult(
+                key=records[i].key, ok=False, error_kind="validation", error=error
+            )
+        answered = {
+            str(row.get("request_id")): str(row["id"])
+            for row in ((body or {}).get("_embedded") or {}).get("contacts") or []
+        }
+        for i in chunk:
+            if i in results:
+                continue
+            crm_id = answered.get(str(i)) or (found[i] if method == "PATCH" else "")
+            if crm_id:
+                results[i] = PushResult(
+                    key=records[i].key, ok=True, crm_id=crm_id, matched=method == "PATCH"
+                )
+            else:
+                results[i] = PushResult(
+                    key=records[i].key,
+                    ok=False,
+                    error_kind="retryable",
+                    error="amoCRM did not return the contact",
+                )
+    return [results[i] for i in range(len(records))]

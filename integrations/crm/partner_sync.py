@@ -1,0 +1,356 @@
+"""Partners as CRM contacts (opt-in per connection: the ``sync_partners`` setting).
+
+A partner's change (its name, the user's e-mail, its tags, the segments tagging it)
+marks the partner's link row (CrmPartnerLink, which is also its outbox) pending after
+commit, per connection that syncs partners, and starts a ``push_partners`` job on the
+crm queue. The job (one at a time per connection: an advisory lock) takes due rows in
+chunks, skips those whose contact already shows the same thing (``synced_hash``: no
+request), and hands the rest to the connector's contact writer
+(integrations/crm/<provider>/contacts.py), which matches before it creates (our
+partner id on the contact, else the e-mail), through the connector's own client and
+throttle. Failures are retried with the leads' backoff; a refusal is kept as the
+row's error. Turning the setting on queues every partner once (``sync_partners_all``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from integrations.crm.base import CrmAuthError, PushResult
+from integrations.crm.contacts_base import ContactRecord
+from integrations.models import CrmConnection, CrmPartnerLink, CrmSyncLog
+from partners.models import PartnerProfile
+from partners.signals import partners_changed
+
+PARTNER_JOB = "integrations.crm.partner_sync.push_partners"
+SETTING = "sync_partners"
+CHUNK = 200  # partners per connector call
+WRITERS = {
+    "amocrm": "integrations.crm.amocrm.contacts",
+    "bitrix24": "integrations.crm.bitrix24.contacts",
+}
+
+_local = threading.local()
+
+
+def syncs_partners(crm: CrmConnection) -> bool:
+    return bool(crm.settings.get(SETTING)) and crm.provider in WRITERS
+
+
+# ---------------------------------------------------------------- what a contact shows
+
+
+def contacts_for(partners: list[PartnerProfile]) -> dict[str, ContactRecord]:
+    """Contact records by partner id (two queries for the tags and segments)."""
+    from partners.models import PartnerTagging
+
+    tags: dict[str, set[str]] = {}
+    segments: dict[str, set[str]] = {}
+    for partner_id, tag, segment in PartnerTagging.objects.filter(
+        partner_id__in=[p.pk for p in partners]
+    ).values_list("partner_id", "tag__name", "segment__name"):
+        tags.setdefault(str(partner_id), set()).add(tag)
+        if segment:
+            segments.setdefault(str(partner_id), set()).add(segment)
+    return {
+        str(p.pk): ContactRecord(
+            key=str(p.pk),
+            name=p.display_name or p.user.get_full_name() or p.user.email,
+            email=p.user.email,
+            tags=sorted(tags.get(str(p.pk), ())),
+            segments=sorted(segments.get(str(p.pk), ())),
+        )
+        for p in partners
+    }
+
+
+def content_hash(record: ContactRecord) -> str:
+    shown = [record.name, record.email, record.phone, record.tags, record.segments]
+    return hashlib.sha256(json.dumps(shown).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- queueing
+
+
+def queue_partners(crm: CrmConnection, partner_ids: list[Any]) -> None:
+    """Mark these partners pending for ``crm`` and start its partner job."""
+    if not partner_ids:
+        return
+    now = timezone.now()
+    ids = list(dict.fromkeys(str(i) for i in partner_ids))
+    with transaction.atomic():
+        CrmPartnerLink.objects.filter(connection=crm, partner_id__in=ids).update(
+            pending=True, next_attempt_at=now
+        )
+        CrmPartnerLink.objects.bulk_create(
+            [
+                CrmPartnerLink(
+                    tenant_id=crm.tenant_id,
+                    connection=crm,
+                    partner_id=pk,
+                    pending=True,
+                    next_attempt_at=now,
+                )
+                for pk in ids
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        start_partner_push(crm)
+
+
+def start_partner_push(crm: CrmConnection) -> None:
+    from integrations.crm.engine import start_job
+
+    start_job(PARTNER_JOB, crm)
+
+
+def sync_partners_all(crm: CrmConnection) -> int:
+    """Queue every partner of the workspace (the setting was just turned on)."""
+    ids = list(PartnerProfile.objects.filter(erased_at__isnull=True).values_list("pk", flat=True))
+    for start in range(0, len(ids), 5000):
+        queue_partners(crm, ids[start : start + 5000])
+    return len(ids)
+
+
+def setting_changed(crm: CrmConnection, was_on: bool) -> None:
+    """Called when a connection is saved: turning the setting on pushes everyone."""
+    if syncs_partners(crm) and not was_on:
+        transaction.on_commit(lambda: _all_in_scope(crm.pk))
+
+
+def _all_in_scope(connection_id: Any) -> None:
+    from prm.tenancy import tenant_scope
+
+    crm = (
+        CrmConnection.all_tenants_unscoped.select_related("tenant").filter(pk=connection_id).first()
+    )
+    if crm is not None:
+        with tenant_scope(crm.tenant):
+            sync_partners_all(crm)
+
+
+def _pending() -> dict[Any, set[str]]:
+    if not hasattr(_local, "partners"):
+        _local.partners = {}
+    return _local.partners
+
+
+def _flush() -> None:
+    from prm.models import Tenant
+    from prm.tenancy import tenant_scope
+
+    batches = list(_pending().items())
+    _pending().clear()
+    for tenant_id, partner_ids in batches:
+        # Most workspaces sync no partners: one query says so.
+        syncing = [
+            c
+            for c in CrmConnection.all_tenants_unscoped.filter(
+                tenant_id=tenant_id, status=CrmConnection.Status.ACTIVE
+            )
+            if syncs_partners(c)
+        ]
+        if not syncing:
+            continue
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            continue
+        with tenant_scope(tenant):
+            existing = list(
+                PartnerProfile.objects.filter(
+                    pk__in=list(partner_ids), erased_at__isnull=True
+                ).values_list("pk", flat=True)
+            )
+            for crm in syncing:
+                queue_partners(crm, existing)
+
+
+def partners_touched(tenant_id: Any, partner_ids: list[Any]) -> None:
+    if not partner_ids:
+        return
+    _pending().setdefault(tenant_id, set()).update(str(i) for i in partner_ids)
+    transaction.on_commit(_flush)
+
+
+@receiver(post_save, sender=PartnerProfile, dispatch_uid="crm_partner_saved")
+def partner_saved(sender: type, instance: PartnerProfile, raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        partners_touched(instance.tenant_id, [instance.pk])
+
+
+@receiver(post_save, sender="partners.PartnerTagging", dispatch_uid="crm_partner_tagged")
+def partner_tagged(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        partners_touched(instance.tenant_id, [instance.partner_id])
+
+
+@receiver(partners_changed, dispatch_uid="crm_partners_changed")
+def partners_changed_in_bulk(
+    sender: type, tenant_id: Any, partner_ids: list[Any], **kwargs: Any
+) -> None:
+    partners_touched(tenant_id, list(partner_ids))
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="crm_partner_user_saved")
+def user_saved(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """A partner's e-mail lives on its user (one user may partner several workspaces)."""
+    if raw or kwargs.get("update_fields") and "email" not in kwargs["update_fields"]:
+        return
+    for tenant_id, pk in PartnerProfile.all_tenants_unscoped.filter(  # every workspace
+        user_id=instance.pk
+    ).values_list("tenant_id", "pk"):
+        partners_touched(tenant_id, [pk])
+
+
+# ---------------------------------------------------------------- the job
+
+
+@contextlib.contextmanager
+def _lock(crm: CrmConnection) -> Iterator[bool]:
+    key = zlib.crc32(f"crm-partners:{crm.pk}".encode())
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def push_partners(connection_id: str, slice_seconds: float | None = None) -> int:
+    """Job: push the due partners of one connection for one slice; returns rows filed."""
+    crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
+    if crm is None or not crm.is_active or not syncs_partners(crm):
+        return 0
+    if slice_seconds is None:
+        slice_seconds = settings.PRM_CRM_SLICE_SECONDS
+    with _lock(crm) as got:
+        if not got:
+            return 0
+        total, more = _push_loop(crm, slice_seconds)
+    if more:
+        start_partner_push(crm)
+    return total
+
+
+def _due(crm: CrmConnection) -> list[CrmPartnerLink]:
+    return list(
+        CrmPartnerLink.objects.select_related("partner__user")
+        .filter(connection=crm, pending=True, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "id")[:CHUNK]
+    )
+
+
+def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
+    from integrations.crm.engine import credentials_unreadable
+    from integrations.crm.registry import connector_for
+
+    try:
+        connector = connector_for(crm)
+    except CrmAuthError as exc:
+        credentials_unreadable(crm, exc)
+        return 0, False
+    writer = importlib.import_module(WRITERS[crm.provider])
+    deadline = time.monotonic() + slice_seconds
+    total = 0
+    try:
+        while rows := _due(crm):
+            if total and time.monotonic() >= deadline:
+                return total, True
+            records = contacts_for([r.partner for r in rows])
+            now = timezone.now()
+            same, send = [], []
+            for row in rows:
+                record = records[str(row.partner_id)]
+                record.crm_id = row.crm_id
+                if row.crm_id and row.synced_hash == content_hash(record):
+                    same.append(row.pk)
+                else:
+                    send.append(row)
+            CrmPartnerLink.objects.filter(pk__in=same).update(pending=False, last_error="")
+            total += len(same)
+            if not send:
+                continue
+            calls, errors = connector.stats.calls, connector.stats.errors
+            wanted = [records[str(r.partner_id)] for r in send]
+            try:
+                results = writer.push_contacts(connector, wanted)
+            except CrmAuthError as exc:
+                from integrations.services.connections import connection_mark_broken
+
+                connection_mark_broken(crm, str(exc))
+                return total, False
+            total += _file(crm, send, wanted, results, now)
+            failed = sum(1 for r in results if not r.ok)
+            CrmSyncLog.objects.create(
+                tenant_id=crm.tenant_id,
+                connection=crm,
+                kind=CrmSyncLog.Kind.PUSH,
+                records=len(send),
+                failed=failed,
+                api_calls=connector.stats.calls - calls,
+                api_errors=connector.stats.errors - errors,
+                message=f"partners as contacts: {len(send) - failed} written, {failed} failed",
+            )
+        return total, False
+    finally:
+        connector.close()
+
+
+def _file(
+    crm: CrmConnection,
+    rows: list[CrmPartnerLink],
+    records: list[ContactRecord],
+    results: list[PushResult],
+    now: Any,
+) -> int:
+    from integrations.crm.engine import backoff
+
+    for row, record, result in zip(rows, records, results, strict=True):
+        if result.ok:
+            row.crm_id = result.crm_id
+            row.synced_hash = content_hash(record)
+            row.pending, row.attempts, row.last_error, row.synced_at = False, 0, "", now
+        elif result.error_kind == "validation":
+            row.pending, row.last_error = False, result.error[:2000]
+        else:
+            row.attempts += 1 if result.sent else 0
+            row.last_error = result.error[:2000]
+            if row.attempts >= settings.PRM_CRM_MAX_ATTEMPTS:
+                row.pending = False
+            else:
+                delay = result.retry_after or backoff(max(row.attempts, 1))
+                row.next_attempt_at = now + timedelta(seconds=delay)
+    CrmPartnerLink.objects.bulk_update(
+        rows,
+        [
+            "crm_id",
+            "synced_hash",
+            "pending",
+            "attempts",
+            "last_error",
+            "synced_at",
+            "next_attempt_at",
+        ],
+        batch_size=500,
+    )
+    return len(rows)
