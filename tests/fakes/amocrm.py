@@ -359,6 +359,17 @@ class FakeAmo:
             if (method is None or r.method == method) and (path is None or r.path.startswith(path))
         ]
 
+    def seed_contact(self, name: str, email: str) -> int:
+        """A contact someone made in the account (no partner id on it)."""
+        with self._lock:
+            body = {
+                "name": name,
+                "custom_fields_values": [
+                    {"field_code": "EMAIL", "values": [{"value": email, "enum_code": "WORK"}]}
+                ],
+            }
+            return int(self._new_contact(body)["id"])
+
     def contacts(self) -> list[dict[str, Any]]:
         """Live contacts as {"id", "name", "emails", "tags", "partner_id"}."""
         with self._lock:

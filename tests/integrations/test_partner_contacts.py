@@ -145,3 +145,24 @@ def test_a_lost_answer_makes_no_duplicate(
     assert not link.pending and link.crm_id
     assert [c["id"] for c in contacts(server)] == [int(link.crm_id)]
     assert contact_requests(server) == 2  # the lost create, then an update of it
+
+
+def test_many_partners_are_matched_from_one_read_of_the_contacts(
+    linked, server, acme, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """More than a few unmatched partners: amoCRM's contacts are read once (250 a
+    page) instead of two look-ups per partner; a contact already carrying a partner's
+    e-mail is taken, not duplicated."""
+    if server.provider != "amocrm":
+        pytest.skip("Bitrix24 looks 50 partner ids up per batch already")
+    from tests.factories import PartnerFactory, UserFactory
+
+    for n in range(30):
+        PartnerFactory(tenant=acme, user=UserFactory(email=f"p{n}@example.test"))
+    server.seed_contact(name="Existing", email="p3@example.test")
+    set_sync(linked, True, django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    assert len(contacts(server)) == 31
+    assert not CrmPartnerLink.objects.filter(pending=True).exists()
+    reads = [r for r in server.requests if r.path == "/api/v4/contacts" and r.method == "GET"]
+    assert len(reads) <= 2

@@ -42,6 +42,28 @@ def _item(record: ContactRecord, field_id: int | None) -> dict[str, Any]:
     return item
 
 
+QUERY_MAX = 25  # more unmatched partners than this: read the account's contacts once
+
+
+def _index(connector: AmoConnector, field_id: int | None) -> dict[str, str]:
+    """Contact ids by our partner id and by e-mail ("@" keys), 250 contacts a request."""
+    index: dict[str, str] = {}
+    for page in connector.client.pages(PATH, "contacts"):
+        for c in page:
+            theirs = M.cf_text(c, field_id) if field_id else ""
+            if theirs:
+                index.setdefault(theirs, str(c["id"]))
+            else:
+                for email in M.contact_emails(c):
+                    index.setdefault("@" + email, str(c["id"]))
+    return index
+
+
+def _matched(index: dict[str, str], record: ContactRecord) -> str:
+    email = M.norm_email(record.email)
+    return index.get(record.key) or (email and index.get("@" + email)) or ""
+
+
 def _find(connector: AmoConnector, record: ContactRecord, field_id: int | None) -> str:
     terms = [record.key] if field_id else []
     if record.email:
@@ -76,7 +98,11 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
 
     try:
         field_id = _partner_field(connector)
-        found = {i: r.crm_id or _find(connector, r, field_id) for i, r in enumerate(records)}
+        if sum(1 for r in records if not r.crm_id) > QUERY_MAX:
+            index = _index(connector, field_id)
+            found = {i: r.crm_id or _matched(index, r) for i, r in enumerate(records)}
+        else:
+            found = {i: r.crm_id or _find(connector, r, field_id) for i, r in enumerate(records)}
     except CrmRetryable as exc:
         fail(list(range(len(records))), exc, sent=False)
         return [results[i] for i in range(len(records))]
