@@ -49,8 +49,11 @@ def test_records_of_requests_never_sent_keep_their_attempt_count(
     assert rows.count() == total
     assert set(rows.values_list("state", flat=True)) == {CrmOutbox.State.DONE}
     # The first request's records: the failure and the success; the second request's:
-    # only the success (before, they were charged for the failure too).
-    assert rows.filter(attempts=2).count() == first
-    assert rows.filter(attempts=1).count() == 10
+    # only the success (before, they were charged for the failure too). amoCRM sends
+    # both requests at once (pipelined): the one that reached the CRM first failed, and
+    # only its records are charged.
+    charged = rows.filter(attempts=2).count()
+    assert charged == first or (fake.provider == "amocrm" and charged == 10)
+    assert rows.filter(attempts=1).count() == total - charged
     pushed = live(fake)
     assert len(pushed) == len({r["email"] for r in pushed}) == total
