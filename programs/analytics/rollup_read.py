@@ -447,19 +447,24 @@ def grouped(
 
 # A page of the rows by partner, in two steps: rank the period's active partners
 # (``PartnerActivity``) on the sort measure alone, read from the one rollup that holds
-# it, then read the page's partners' full rows by index (``grouped`` with their ids).
+# it, then read the page's partners' full rows by index (``grouped`` with their ids),
+# the report's program and kind filters applied to every rollup the ranking reads.
+_RANK_FILTER = (
+    "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)"
+    " AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)"
+)
 _PERIOD_ROWS = f"""
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM {{daily}}
     WHERE tenant_id = %(tenant)s AND day = ANY(%(edge_days)s::date[]) AND {{daily_where}}
-      AND {{{{filter}}}}
+      AND {_RANK_FILTER}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
     WHERE tenant_id = %(tenant)s AND span = 'month' AND start = ANY(%(months)s::date[])
-      AND {{where}} AND {{{{filter}}}}
+      AND {{where}} AND {_RANK_FILTER}
     UNION ALL
     SELECT coalesce(partner_id, {NO_ID}) AS k, {{cols}} FROM programs_partnerperiod
     WHERE tenant_id = %(tenant)s AND span = 'week' AND start = ANY(%(weeks)s::date[])
-      AND {{where}} AND {{{{filter}}}}
+      AND {{where}} AND {_RANK_FILTER}
 """
 _MONEY_COLUMN = {
     "revenue_total": "revenue - refunded",
@@ -469,22 +474,10 @@ _MONEY_COLUMN = {
 }
 
 
-# The report's program and kind filters, on every rollup the ranking reads.
-_RANK_FILTER = (
-    "(%(program)s::uuid IS NULL OR program_id = %(program)s::uuid)"
-    " AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)"
-)
-
-
 def _rank_source(sort: str) -> str:
     """SQL of (k, v): each partner's value of ``sort`` over the period (any order).
     Each branch names the currency it reads, so that PartnerPeriod's partial covering
     indexes answer it (clicks are on the rows without a currency only)."""
-    raw = _rank_rows(sort)
-    return raw.replace("{filter}", _RANK_FILTER)
-
-
-def _rank_rows(sort: str) -> str:
     if sort in CLICK_MEASURES:
         rows = _PERIOD_ROWS.format(
             daily="programs_clickday",
