@@ -38,8 +38,9 @@ class ProgramForm(forms.Form):
         required=False,
         label=_("Also sync partners as CRM contacts"),
         help_text=_(
-            "Each partner becomes one contact in the CRM, with name, e-mail, tags and "
-            "segments, kept up to date when they change. Turning this on sends every "
+            "Each partner becomes one contact in the CRM, with name, e-mail, tags, "
+            "segments and balances, kept up to date when they change (an erased "
+            "partner's contact keeps nothing personal). Turning this on sends every "
             "partner once."
         ),
     )

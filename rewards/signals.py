@@ -12,3 +12,6 @@ from django.dispatch import Signal
 # kwargs: tenant_id, reward_ids (a list). Sent inside the writing transaction; receivers
 # that cause side effects defer them to transaction.on_commit.
 rewards_changed = Signal()
+# kwargs: tenant_id, partner_ids. Sent by the bulk paths that write ledger entries with
+# ``bulk_create`` (the partners' balances moved), inside the writing transaction.
+ledger_moved = Signal()

@@ -33,10 +33,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from integrations.crm.base import CrmAuthError, PushResult
-from integrations.crm.contacts_base import ContactRecord
+from integrations.crm.contacts_base import ERASED_NAME, ContactRecord
 from integrations.models import CrmConnection, CrmPartnerLink, CrmSyncLog
 from partners.models import PartnerProfile
 from partners.signals import partners_changed
+from rewards.models import LedgerEntry
+from rewards.signals import ledger_moved
 
 PARTNER_JOB = "integrations.crm.partner_sync.push_partners"
 SETTING = "sync_partners"
@@ -44,6 +46,8 @@ CHUNK = 200  # partners per connector call
 WRITERS = {
     "amocrm": "integrations.crm.amocrm.contacts",
     "bitrix24": "integrations.crm.bitrix24.contacts",
+    "salesforce": "integrations.crm.salesforce.contacts",
+    "hubspot": "integrations.crm.hubspot.contacts",
 }
 
 _local = threading.local()
@@ -57,7 +61,10 @@ def syncs_partners(crm: CrmConnection) -> bool:
 
 
 def contacts_for(partners: list[PartnerProfile]) -> dict[str, ContactRecord]:
-    """Contact records by partner id (two queries for the tags and segments)."""
+    """Contact records by partner id (one query for the tags and segments, one
+    aggregate of the ledger for the balances)."""
+    from integrations.crm.contacts_base import BALANCES
+    from integrations.crm.reward_values import partner_values_for
     from partners.models import PartnerTagging
 
     tags: dict[str, set[str]] = {}
@@ -68,20 +75,29 @@ def contacts_for(partners: list[PartnerProfile]) -> dict[str, ContactRecord]:
         tags.setdefault(str(partner_id), set()).add(tag)
         if segment:
             segments.setdefault(str(partner_id), set()).add(segment)
+    balances = partner_values_for([p.pk for p in partners], set(BALANCES))
     return {
+        str(p.pk): ContactRecord(key=str(p.pk), name=ERASED_NAME, erased=True)
+        for p in partners
+        if p.erased_at is not None
+    } | {
         str(p.pk): ContactRecord(
             key=str(p.pk),
             name=p.display_name or p.user.get_full_name() or p.user.email,
             email=p.user.email,
             tags=sorted(tags.get(str(p.pk), ())),
             segments=sorted(segments.get(str(p.pk), ())),
+            balances=balances.get(str(p.pk), {}),
         )
         for p in partners
+        if p.erased_at is None
     }
 
 
 def content_hash(record: ContactRecord) -> str:
     shown = [record.name, record.email, record.phone, record.tags, record.segments]
+    if any(record.balances.values()):  # (so hashes made before balances still match)
+        shown.append(record.balances)
     return hashlib.sha256(json.dumps(shown).encode()).hexdigest()
 
 
@@ -112,6 +128,40 @@ def queue_partners(crm: CrmConnection, partner_ids: list[Any]) -> None:
             batch_size=1000,
             ignore_conflicts=True,
         )
+        start_partner_push(crm)
+
+
+def refused(crm: CrmConnection):  # type: ignore[no-untyped-def]
+    """The partner rows the CRM refused or that failed every retry (the partners'
+    dead letters), newest first."""
+    return (
+        CrmPartnerLink.objects.select_related("partner__user")
+        .filter(connection=crm, pending=False)
+        .exclude(last_error="")
+        .order_by("-next_attempt_at", "-id")
+    )
+
+
+def retry_refused(crm: CrmConnection, row_ids: list[int] | None = None) -> int:
+    """Queue refused partner rows again (all, or these), attempts from zero."""
+    rows = refused(crm)
+    if row_ids is not None:
+        rows = rows.filter(pk__in=row_ids)
+    with transaction.atomic():
+        count = CrmPartnerLink.objects.filter(
+            pk__in=list(rows.values_list("pk", flat=True))
+        ).update(pending=True, attempts=0, next_attempt_at=timezone.now())
+        if count:
+            start_partner_push(crm)
+    return count
+
+
+def _queue_erased(crm: CrmConnection, partner_ids: list[Any]) -> None:
+    """An erased partner's contact is written once more, with nothing personal left on
+    it (a contact never made is not made now)."""
+    links = CrmPartnerLink.objects.filter(connection=crm, partner_id__in=partner_ids)
+    links.filter(crm_id="").update(pending=False)
+    if links.exclude(crm_id="").update(pending=True, next_attempt_at=timezone.now()):
         start_partner_push(crm)
 
 
@@ -173,13 +223,13 @@ def _flush() -> None:
         if tenant is None:
             continue
         with tenant_scope(tenant):
-            existing = list(
-                PartnerProfile.objects.filter(
-                    pk__in=list(partner_ids), erased_at__isnull=True
-                ).values_list("pk", flat=True)
-            )
+            rows = PartnerProfile.objects.filter(pk__in=list(partner_ids))
+            existing = list(rows.filter(erased_at__isnull=True).values_list("pk", flat=True))
+            erased = list(rows.filter(erased_at__isnull=False).values_list("pk", flat=True))
             for crm in syncing:
                 queue_partners(crm, existing)
+                if erased:
+                    _queue_erased(crm, erased)
 
 
 def partners_touched(tenant_id: Any, partner_ids: list[Any]) -> None:
@@ -203,6 +253,22 @@ def partner_tagged(sender: type, instance: Any, raw: bool = False, **kwargs: Any
 
 @receiver(partners_changed, dispatch_uid="crm_partners_changed")
 def partners_changed_in_bulk(
+    sender: type, tenant_id: Any, partner_ids: list[Any], **kwargs: Any
+) -> None:
+    partners_touched(tenant_id, list(partner_ids))
+
+
+@receiver(post_save, sender=LedgerEntry, dispatch_uid="crm_partner_ledger_entry")
+def ledger_entry_saved(
+    sender: type, instance: LedgerEntry, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """The partner's balances, shown on its contact, moved."""
+    if created and not raw:
+        partners_touched(instance.tenant_id, [instance.partner_id])
+
+
+@receiver(ledger_moved, dispatch_uid="crm_partner_ledger_moved")
+def ledger_moved_in_bulk(
     sender: type, tenant_id: Any, partner_ids: list[Any], **kwargs: Any
 ) -> None:
     partners_touched(tenant_id, list(partner_ids))
@@ -282,7 +348,9 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
             for row in rows:
                 record = records[str(row.partner_id)]
                 record.crm_id = row.crm_id
-                if row.crm_id and row.synced_hash == content_hash(record):
+                if record.erased and not row.crm_id:
+                    same.append(row.pk)  # never made: nothing to clear
+                elif row.crm_id and row.synced_hash == content_hash(record):
                     same.append(row.pk)
                 else:
                     send.append(row)

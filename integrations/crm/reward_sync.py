@@ -16,7 +16,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from rewards.models import LedgerEntry
-from rewards.signals import rewards_changed
+from rewards.signals import ledger_moved, rewards_changed
 
 _local = threading.local()
 
@@ -115,6 +115,15 @@ def ledger_entry_saved(
             rewards_touched(instance.tenant_id, [instance.reward_id])
         else:
             transaction.on_commit(_flush)
+
+
+@receiver(ledger_moved, dispatch_uid="crm_ledger_moved")
+def ledger_moved_in_bulk(
+    sender: type, tenant_id: Any, partner_ids: list[Any], **kwargs: Any
+) -> None:
+    if partner_ids:
+        _partners().setdefault(tenant_id, set()).update(partner_ids)
+        transaction.on_commit(_flush)
 
 
 @receiver(rewards_changed, dispatch_uid="crm_rewards_changed")

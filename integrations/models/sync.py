@@ -161,7 +161,13 @@ class CrmPartnerLink(TenantOwned):
         indexes = [
             models.Index(
                 fields=["connection", "pending", "next_attempt_at"], name="crm_partner_due"
-            )
+            ),
+            # The partners' dead letters (refused, or out of retries).
+            models.Index(
+                fields=["connection", "-next_attempt_at", "-id"],
+                condition=models.Q(pending=False) & ~models.Q(last_error=""),
+                name="crm_partner_refused",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["connection", "partner"], name="crm_partner_link_once"),

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from integrations.crm import engine
+from integrations.crm import engine, partner_sync
 from integrations.crm.base import CrmError
 from integrations.crm.monitoring import LABELS, THRESHOLDS, connection_health
 from integrations.crm.registry import PROVIDERS, module
@@ -341,6 +341,16 @@ def integration_action(request: HttpRequest, provider: str, action: str) -> Http
             ngettext("%(n)d record queued again.", "%(n)d records queued again.", count)
             % {"n": count},
         )
+    elif action == "retry_partners":
+        # One row (its id posted) or all of them.
+        row = request.POST.get("row", "")
+        ids = [int(row)] if row.isdigit() else None
+        count = partner_sync.retry_refused(crm, ids)
+        messages.success(
+            request,
+            ngettext("%(n)d partner queued again.", "%(n)d partners queued again.", count)
+            % {"n": count},
+        )
     elif action == "disconnect":
         svc.connection_delete(crm, actor=user)  # type: ignore[arg-type]
         messages.success(request, _("Disconnected."))
@@ -450,7 +460,12 @@ def integration_dead_letters(request: HttpRequest, provider: str) -> HttpRespons
         .order_by("-done_at")
     )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    return render(request, "console/integrations/dead_letters.html", {"crm": crm, "page": page})
+    partners = Paginator(partner_sync.refused(crm), 50).get_page(request.GET.get("partners"))
+    return render(
+        request,
+        "console/integrations/dead_letters.html",
+        {"crm": crm, "page": page, "partners": partners},
+    )
 
 
 @staff_required(MANAGE)

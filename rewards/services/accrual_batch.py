@@ -49,7 +49,7 @@ from rewards.services.budget import (
     budget_lock_rooms,
 )
 from rewards.services.bulk_insert import bulk_insert, bulk_insert_rows
-from rewards.signals import rewards_changed
+from rewards.signals import ledger_moved, rewards_changed
 
 BATCH = 1000
 _DEC = Value(Decimal("0"))
@@ -305,6 +305,11 @@ def accrue_conversions(conversion_ids: Iterable[Any], *, strict: bool = False) -
                 sender=Reward,
                 tenant_id=require_tenant().pk,
                 reward_ids=[r.pk for r in batch.rewards],
+            )
+            ledger_moved.send(
+                sender=Reward,
+                tenant_id=require_tenant().pk,
+                partner_ids=sorted({row["partner_id"] for row in batch.entries}),
             )
         for reason, reward_ids in rejected.items():
             from antifraud.services.holds import reject_rewards

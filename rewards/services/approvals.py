@@ -23,7 +23,7 @@ from programs.analytics.refresh import touch_now
 from programs.models import Conversion, Refund
 from rewards.models import LedgerEntry, ProgramBudget, Reward
 from rewards.services.ledger import ZERO, lock_partner, money, post
-from rewards.signals import rewards_changed
+from rewards.signals import ledger_moved, rewards_changed
 
 NOT_PENDING = _("Only rewards on hold can be approved or rejected.")
 REFUNDED = _("The purchase was refunded.")
@@ -271,6 +271,11 @@ def approve_batch(*, tenant: Tenant, reward_ids: list[object], scored_only: bool
             webhook_emit(tenant, "reward.approved", decided)
             touch_now(tenant, {e.partner_id for e in entries})
             rewards_changed.send(sender=Reward, tenant_id=tenant.pk, reward_ids=ok)
+            ledger_moved.send(
+                sender=LedgerEntry,
+                tenant_id=tenant.pk,
+                partner_ids=sorted({e.partner_id for e in entries}),
+            )
     return done + len(ok)
 
 

@@ -22,6 +22,7 @@ from prm.webhooks.events import batching as webhook_batching
 from prm.webhooks.events import emit as webhook_emit
 from rewards.models import LedgerEntry, PayoutBatch, PayoutDetails, PayoutMethod, PayoutRequest
 from rewards.services.ledger import ZERO, balance, lock_partner, money, post
+from rewards.signals import ledger_moved
 
 NO_DETAILS = _("Add your payout details for this method first.")
 BELOW_MINIMUM = _("The minimum payout for this method is %(minimum)s %(currency)s.")
@@ -324,6 +325,11 @@ def scheduled_batch(*, method: PayoutMethod, details: list[PayoutDetails], today
             )
         PayoutRequest.objects.bulk_create(payouts)
         LedgerEntry.objects.bulk_create(entries)
+        ledger_moved.send(
+            sender=LedgerEntry,
+            tenant_id=tenant.pk,
+            partner_ids=sorted({e.partner_id for e in entries}),
+        )
         events.payouts_requested(tenant=tenant, payouts=payouts)
         webhook_emit(tenant, "payout.requested", payouts)
     return len(payouts)

@@ -83,6 +83,9 @@ CONTACT_FIELDS = [
     (264901, "Телефон", "multitext", "PHONE"),
     (264903, "Email", "multitext", "EMAIL"),
     (264905, "PRM partner id", "text", None),  # our partner id (partners as contacts)
+    (264907, "PRM partner accrued", "text", None),  # its balances
+    (264909, "PRM partner approved", "text", None),
+    (264911, "PRM partner paid", "text", None),
 ]
 PIPELINES = [
     (
@@ -371,7 +374,7 @@ class FakeAmo:
             return int(self._new_contact(body)["id"])
 
     def contacts(self) -> list[dict[str, Any]]:
-        """Live contacts as {"id", "name", "emails", "tags", "partner_id"}."""
+        """Live contacts as {"id", "name", "emails", "tags", "partner_id", "balances"}."""
         with self._lock:
             out = []
             for c in self.world.contacts.values():
@@ -385,6 +388,14 @@ class FakeAmo:
                         "emails": [v["value"] for v in cfs.get(264903, [])],
                         "tags": sorted(t.get("name") for t in c.get("tags") or []),
                         "partner_id": next((v["value"] for v in cfs.get(264905, [])), ""),
+                        "balances": {
+                            role: next((v["value"] for v in cfs.get(fid, [])), "")
+                            for role, fid in (
+                                ("partner_accrued", 264907),
+                                ("partner_approved", 264909),
+                                ("partner_paid", 264911),
+                            )
+                        },
                     }
                 )
             return out

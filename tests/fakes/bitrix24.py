@@ -56,6 +56,11 @@ USER_FIELDS = {  # preset custom fields and the labels the engine maps by
     "UF_CRM_PRM_PARTNER_APPROVED": "PRM partner approved",
     "UF_CRM_PRM_PARTNER_PAID": "PRM partner paid",
 }
+CONTACT_USER_FIELDS = {  # partners as contacts: their balances
+    "UF_CRM_PRM_C_ACCRUED": "PRM partner accrued",
+    "UF_CRM_PRM_C_APPROVED": "PRM partner approved",
+    "UF_CRM_PRM_C_PAID": "PRM partner paid",
+}
 STANDARD = {
     "lead": [
         "TITLE",
@@ -283,6 +288,8 @@ class FakeBitrix:
         self.member_id, self.application_token = secrets.token_hex(16), secrets.token_hex(16)
         self.required: dict[str, set[str]] = {"lead": set(), "deal": set(), "contact": set()}
         self.user_fields = dict(USER_FIELDS)
+        # The contact's own user fields (a portal's UF fields are made per entity).
+        self.contact_fields = dict(CONTACT_USER_FIELDS)
         self.tables = {name: _Table(name) for name in ("lead", "deal", "contact")}
         self.handlers: dict[str, set[str]] = {}  # event.bind: event -> handler URLs
         self.outgoing_url = ""  # an outgoing webhook made in the UI (all CRM events)
@@ -626,7 +633,9 @@ class FakeBitrix:
                 )
 
     def _apply(self, entity: str, row: dict[str, Any], fields: dict[str, Any]) -> None:
-        allowed = set(STANDARD[entity]) | set(self.user_fields)
+        allowed = set(STANDARD[entity]) | set(
+            self.user_fields if entity != "contact" else self.contact_fields
+        )
         for key, value in fields.items():
             if key in MULTI:
                 self._multi(row, key, _as_list(value))
@@ -731,20 +740,20 @@ class FakeBitrix:
                 "isDynamic": False,
                 "title": name.title(),
             }
-        if entity != "contact":
-            for name, label in self.user_fields.items():
-                meta[name] = {
-                    "type": "string",
-                    "isRequired": name in self.required[entity],
-                    "isReadOnly": False,
-                    "isImmutable": False,
-                    "isMultiple": False,
-                    "isDynamic": True,
-                    "title": name,
-                    "listLabel": label,
-                    "formLabel": label,
-                    "filterLabel": label,
-                }
+        user_fields = self.user_fields if entity != "contact" else self.contact_fields
+        for name, label in user_fields.items():
+            meta[name] = {
+                "type": "string",
+                "isRequired": name in self.required[entity],
+                "isReadOnly": False,
+                "isImmutable": False,
+                "isMultiple": False,
+                "isDynamic": True,
+                "title": name,
+                "listLabel": label,
+                "formLabel": label,
+                "filterLabel": label,
+            }
         return meta
 
     # ------------------------------------------------------------ tokens

@@ -67,7 +67,7 @@ CUSTOM = {  # deal properties an admin created for PRM (name -> label)
     "prm_reward_currency": "PRM reward currency",
     "prm_reward_status": "PRM reward status",
 }
-UNIQUE = {"deals": {"prm_lead_id"}, "contacts": {"prm_lead_id"}}
+UNIQUE = {"deals": {"prm_lead_id"}, "contacts": {"prm_lead_id", "prm_partner_id"}}
 PROPERTIES = {
     "contacts": {
         "email": "Email",
@@ -76,6 +76,12 @@ PROPERTIES = {
         "phone": "Phone Number",
         "company": "Company Name",
         "prm_lead_id": "PRM lead id (contact)",
+        # Partners as contacts: properties an admin created for PRM.
+        "prm_partner_id": "PRM partner id",
+        "prm_partner_tags": "PRM partner tags",
+        "prm_partner_accrued": "PRM partner accrued",
+        "prm_partner_approved": "PRM partner approved",
+        "prm_partner_paid": "PRM partner paid",
         "createdate": "Create Date",
         "lastmodifieddate": "Last Modified Date",
         "hs_object_id": "Record ID",

@@ -55,6 +55,12 @@ CUSTOM_FIELDS = {
     "PRM_Partner_Approved__c": "PRM partner approved",
     "PRM_Partner_Paid__c": "PRM partner paid",
 }
+CONTACT_CUSTOM = {
+    "PRM_Partner_Id__c": "PRM partner id",
+    "PRM_Partner_Accrued__c": "PRM partner accrued",
+    "PRM_Partner_Approved__c": "PRM partner approved",
+    "PRM_Partner_Paid__c": "PRM partner paid",
+}
 LEAD_STATUSES = [  # (api name, converted?, default?)
     ("Open - Not Contacted", False, True),
     ("Working - Contacted", False, False),
@@ -125,6 +131,19 @@ def _lead_fields(multi_currency: bool) -> dict[str, Field]:
     if multi_currency:
         fields.append(Field("CurrencyIsoCode", "Lead Currency", "picklist", 3))
     fields += [Field(n, label, "string", 255, custom=True) for n, label in CUSTOM_FIELDS.items()]
+    return {f.name: f for f in fields}
+
+
+def _contact_fields() -> dict[str, Field]:
+    """What partners as contacts write: a required last name, the description, and the
+    custom fields an admin adds for PRM."""
+    fields = [
+        Field("LastName", "Last Name", "string", 80, required=True),
+        Field("FirstName", "First Name", "string", 40),
+        Field("Email", "Email", "email", 80),
+        Field("Description", "Contact Description", "textarea", 32000),
+    ]
+    fields += [Field(n, label, "string", 255, custom=True) for n, label in CONTACT_CUSTOM.items()]
     return {f.name: f for f in fields}
 
 
@@ -275,6 +294,7 @@ class FakeSalesforce:
             "Lead": _lead_fields(multi_currency),
             **{o: _plain_fields(f, multi_currency) for o, f in OTHER_OBJECTS.items()},
         }
+        self.fields["Contact"] |= _contact_fields()
         self._index: dict[str, dict[str, set[str]]] = {f: {} for f in INDEXED}
         self._lowered: dict[str, dict[str, str]] = {}
         self._counter = 0

@@ -15,7 +15,7 @@ from tests.rewards.helpers import make_partner
 
 pytestmark = pytest.mark.django_db
 
-PROVIDERS = ["amocrm", "bitrix24"]
+PROVIDERS = ["amocrm", "bitrix24", "salesforce", "hubspot"]
 
 
 @pytest.fixture(params=PROVIDERS)
@@ -49,6 +49,20 @@ def contact_requests(fake) -> int:
     """Contact writes sent (Bitrix24: commands in batches)."""
     if fake.provider == "amocrm":
         return sum(1 for r in fake.requests if "/contacts" in r.path and r.method != "GET")
+    if fake.provider == "salesforce":
+        return sum(
+            len(r.body.get("records") or [])
+            for r in fake.requests
+            if r.path.endswith("/composite/sobjects") and isinstance(r.body, dict)
+        )
+    if fake.provider == "hubspot":
+        return sum(
+            len(r.body.get("inputs") or [])
+            for r in fake.requests
+            if "/objects/contacts/batch/" in r.path
+            and not r.path.endswith("/read")
+            and isinstance(r.body, dict)
+        )
     return sum(
         1
         for r in fake.requests
@@ -58,23 +72,69 @@ def contact_requests(fake) -> int:
 
 
 def contacts(fake):
-    """Live contacts as {"id", "name", "emails", "tags", "partner_id"}."""
+    """Live contacts as {"id", "name", "emails", "tags", "partner_id", "balances"}."""
     if fake.provider == "amocrm":
         return fake.contacts()
     out = []
-    for row in fake.tables["contact"].rows.values():
-        comments = str(row.get("COMMENTS") or "")
-        tags = comments.partition("Tags: ")[2].partition(";")[0]
-        out.append(
-            {
-                "id": int(row["ID"]),
-                "name": row.get("NAME"),
-                "emails": [v["VALUE"] for v in row.get("EMAIL") or []],
-                "tags": sorted(t for t in tags.split(", ") if t),
-                "partner_id": str(row.get("ORIGIN_ID") or ""),
-            }
-        )
+    if fake.provider == "bitrix24":
+        for row in fake.tables["contact"].rows.values():
+            uf = {k: row.get(f"UF_CRM_PRM_C_{k.upper()}") or "" for k in BALANCE_WORDS}
+            out.append(
+                person(
+                    int(row["ID"]),
+                    row.get("NAME"),
+                    [v["VALUE"] for v in row.get("EMAIL") or []],
+                    str(row.get("COMMENTS") or ""),
+                    str(row.get("ORIGIN_ID") or ""),
+                    uf,
+                )
+            )
+    elif fake.provider == "salesforce":
+        for row in fake.objects["Contact"].values():
+            if row.get("IsDeleted"):
+                continue
+            cf = {k: row.get(f"PRM_Partner_{k.title()}__c") or "" for k in BALANCE_WORDS}
+            out.append(
+                person(
+                    row["Id"],
+                    " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p),
+                    [row["Email"]] if row.get("Email") else [],
+                    str(row.get("Description") or ""),
+                    str(row.get("PRM_Partner_Id__c") or ""),
+                    cf,
+                )
+            )
+    else:
+        for row in fake.objects["contacts"].values():
+            if row["archived"]:
+                continue
+            props = row["properties"]
+            out.append(
+                person(
+                    int(row["id"]),
+                    " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p),
+                    [props["email"]] if props.get("email") else [],
+                    str(props.get("prm_partner_tags") or ""),
+                    str(props.get("prm_partner_id") or ""),
+                    {k: props.get(f"prm_partner_{k}") or "" for k in BALANCE_WORDS},
+                )
+            )
     return out
+
+
+BALANCE_WORDS = ("accrued", "approved", "paid")
+
+
+def person(crm_id, name, emails, text, partner_id, balances):
+    tags = text.partition("Tags: ")[2].partition("\n")[0].partition(";")[0]
+    return {
+        "id": crm_id,
+        "name": name,
+        "emails": emails,
+        "tags": sorted(t for t in tags.split(", ") if t),
+        "partner_id": partner_id,
+        "balances": {f"partner_{k}": v for k, v in balances.items()},
+    }
 
 
 def test_off_by_default_no_contact_is_written(
@@ -130,9 +190,13 @@ def test_a_lost_answer_makes_no_duplicate(
     # Created, but the answer never comes.
     if server.provider == "amocrm":
         server.inject("timeout", path="/api/v4/contacts", method="POST")
-    else:
+    elif server.provider == "bitrix24":
         settings.PRM_CRM_HTTP_TIMEOUT = 0.3
         server.inject("timeout", path="crm.contact.add")
+    elif server.provider == "salesforce":
+        server.inject("timeout", path="/composite/sobjects")
+    else:
+        server.inject("timeout", path="/objects/contacts/batch/upsert")
     set_sync(linked, True, django_capture_on_commit_callbacks)
     run_crm_jobs()
     link = CrmPartnerLink.objects.get(partner=alice)
@@ -143,7 +207,7 @@ def test_a_lost_answer_makes_no_duplicate(
         push_partners(str(linked.pk))
         link.refresh_from_db()
     assert not link.pending and link.crm_id
-    assert [c["id"] for c in contacts(server)] == [int(link.crm_id)]
+    assert [str(c["id"]) for c in contacts(server)] == [link.crm_id]
     assert contact_requests(server) == 2  # the lost create, then an update of it
 
 
@@ -166,3 +230,78 @@ def test_many_partners_are_matched_from_one_read_of_the_contacts(
     assert not CrmPartnerLink.objects.filter(pending=True).exists()
     reads = [r for r in server.requests if r.path == "/api/v4/contacts" and r.method == "GET"]
     assert len(reads) <= 2
+
+
+def test_the_partners_balances_reach_its_contact(
+    linked, server, acme, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """Balances per currency in the contact's fields (by label), and again after the
+    ledger moves; a partner's e-mail change replaces the contact's e-mail, not adds."""
+    from decimal import Decimal
+
+    from rewards.models import LedgerEntry
+    from rewards.services.ledger import post
+
+    set_sync(linked, True, django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    assert contacts(server)[0]["balances"]["partner_accrued"] == ""
+    with django_capture_on_commit_callbacks(execute=True):
+        post(
+            tenant=acme,
+            partner=alice,
+            currency="USD",
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            key="t:1",
+            available=Decimal("25.50"),
+        )
+        alice.user.email = "alice.new@example.test"
+        alice.user.save()
+    run_crm_jobs()
+    (contact,) = contacts(server)
+    assert contact["balances"] == {
+        "partner_accrued": "0.00 USD",
+        "partner_approved": "25.50 USD",
+        "partner_paid": "0.00 USD",
+    }
+    assert contact["emails"] == ["alice.new@example.test"]
+
+
+def test_an_erased_partners_contact_keeps_nothing_personal(
+    linked, server, acme, alice, admin, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    from partners.privacy import partner_erase
+
+    set_sync(linked, True, django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    (before,) = contacts(server)
+    assert before["emails"] == ["alice@example.test"]
+    with django_capture_on_commit_callbacks(execute=True):
+        partner_erase(partner=alice, actor=admin, reason="GDPR request")
+    run_crm_jobs()
+    (after,) = contacts(server)
+    assert after["id"] == before["id"]
+    assert after["emails"] == [] and after["tags"] == []
+    assert "alice" not in str(after).lower() and "Alice" not in str(after)
+
+
+@pytest.mark.parametrize("server", ["amocrm"], indirect=True)
+def test_refused_partners_are_dead_letters_with_a_retry(
+    linked, server, acme, alice, client_for, owner, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    set_sync(linked, True, django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    CrmPartnerLink.objects.filter(partner=alice).update(
+        pending=False, synced_hash="", last_error="NotSupportedChoice: refused"
+    )
+    client = client_for(owner, "acme.localhost")
+    page = client.get("/manage/integrations/amocrm/dead-letters/").content.decode()
+    assert "NotSupportedChoice: refused" in page and str(alice) in page
+    row = CrmPartnerLink.objects.get(partner=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post("/manage/integrations/amocrm/do/retry_partners/", {"row": str(row.pk)})
+    assert answer.status_code == 302
+    run_crm_jobs()
+    row.refresh_from_db()
+    assert not row.pending and row.last_error == "" and row.synced_hash
+    page = client.get("/manage/integrations/amocrm/dead-letters/").content.decode()
+    assert "No refused partners." in page

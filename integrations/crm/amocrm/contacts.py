@@ -1,6 +1,8 @@
 """Partners as amoCRM contacts: name, e-mail, phone, our partner id (in a contact field
-labelled "PRM partner id", when the account has one) and the partner's tags and
-segments as the contact's ``_embedded.tags``.
+labelled "PRM partner id", when the account has one), the partner's tags and
+segments as the contact's ``_embedded.tags``, and its balances in contact fields
+labelled like the leads' ("PRM partner accrued", "… approved", "… paid"), when the
+account has them.
 
 Matching before a create: the linked contact's id; else ``query=`` by our partner id
 (when the field exists), then by e-mail (a contact carrying another partner's id is
@@ -13,29 +15,43 @@ from typing import Any
 from integrations.crm.amocrm import mapping as M
 from integrations.crm.amocrm.sync import AmoConnector
 from integrations.crm.base import CrmRetryable, PushResult
-from integrations.crm.contacts_base import CONTACT_BATCH, PARTNER_ID_LABEL, ContactRecord
+from integrations.crm.contacts_base import (
+    BALANCES,
+    CONTACT_BATCH,
+    ContactRecord,
+    fields_by_label,
+    retry_later,
+)
 
 PATH = "/api/v4/contacts"
 
 
-def _partner_field(connector: AmoConnector) -> int | None:
-    if not hasattr(connector, "_partner_field"):
-        found = None
-        label = PARTNER_ID_LABEL.lower()
-        for page in connector.client.pages(f"{PATH}/custom_fields", "custom_fields"):
-            for f in page:
-                if str(f.get("name", "")).strip().lower() == label:
-                    found = int(f["id"])
-        connector._partner_field = found  # type: ignore[attr-defined]
-    return connector._partner_field  # type: ignore[attr-defined]
+def _contact_fields(connector: AmoConnector) -> dict[str, str]:
+    """Our contact fields in this account, {role: field id} (read once per job)."""
+    if not hasattr(connector, "_contact_fields"):
+        found = fields_by_label(
+            (str(f["id"]), str(f.get("name", "")))
+            for page in connector.client.pages(f"{PATH}/custom_fields", "custom_fields")
+            for f in page
+        )
+        connector._contact_fields = found  # type: ignore[attr-defined]
+    return connector._contact_fields  # type: ignore[attr-defined]
 
 
-def _item(record: ContactRecord, field_id: int | None) -> dict[str, Any]:
+def _item(record: ContactRecord, fields: dict[str, str]) -> dict[str, Any]:
     item = M.contact_body({"name": record.name, "email": record.email, "phone": record.phone})
     item.setdefault("name", record.name or record.email)
-    if field_id:
-        item.setdefault("custom_fields_values", []).append(
-            {"field_id": field_id, "values": [{"value": record.key}]}
+    values = {"partner_id": record.key, "tags": record.tag_line()}
+    # A balance gone blank is written as such (amoCRM keeps a field left out).
+    values |= {role: record.balances.get(role, "") for role in BALANCES}
+    for role, value in values.items():
+        if fields.get(role):
+            item.setdefault("custom_fields_values", []).append(
+                {"field_id": int(fields[role]), "values": [{"value": value}] if value else None}
+            )
+    if record.erased:  # the e-mail and phone cleared (a field left out would stay)
+        item.setdefault("custom_fields_values", []).extend(
+            {"field_code": code, "values": None} for code in ("EMAIL", "PHONE")
         )
     names = list(dict.fromkeys([*record.tags, *record.segments]))
     item["_embedded"] = {"tags": [{"name": n} for n in names]}
@@ -84,20 +100,11 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
 
     def fail(indexes: list[int], exc: Exception, *, sent: bool) -> None:
         for i in indexes:
-            results.setdefault(
-                i,
-                PushResult(
-                    key=records[i].key,
-                    ok=False,
-                    error_kind="retryable",
-                    error=str(exc),
-                    retry_after=getattr(exc, "retry_after", 0.0),
-                    sent=sent,
-                ),
-            )
+            results.setdefault(i, retry_later(records[i].key, exc, sent=sent))
 
     try:
-        field_id = _partner_field(connector)
+        fields = _contact_fields(connector)
+        field_id = int(fields["partner_id"]) if fields.get("partner_id") else None
         if sum(1 for r in records if not r.crm_id) > QUERY_MAX:
             index = _index(connector, field_id)
             found = {i: r.crm_id or _matched(index, r) for i, r in enumerate(records)}
@@ -117,7 +124,7 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
     for n, (method, chunk) in enumerate(steps):
         items = []
         for i in chunk:
-            item = {**_item(records[i], field_id), "request_id": str(i)}
+            item = {**_item(records[i], fields), "request_id": str(i)}
             if method == "PATCH":
                 item["id"] = int(found[i])
             items.append(item)
