@@ -49,7 +49,11 @@ from integrations.models import (
 from prm.inputs import clean_text
 from programs.models import Conversion, Lead, LeadEvent, Program, PromoCode
 from programs.services import lookups
-from programs.services.conversions import ConversionInput, conversion_record
+from programs.services.conversions import (
+    ConversionInput,
+    conversion_amount_from_zero,
+    conversion_record,
+)
 from programs.services.leads import LeadInput, lead_create, lead_set_status, lead_update_contact
 
 log = logging.getLogger(__name__)
@@ -462,11 +466,25 @@ def _apply_stage(
 
 def _record_win(crm: CrmConnection, lead: Lead, record: RemoteRecord) -> None:
     order_id = f"crm-{crm.provider}-{record.crm_id}"
-    if Conversion.objects.filter(program_id=lead.program_id, external_id=order_id).exists():
-        return
     currency = (
         record.currency or crm.settings.get("currency") or crm.tenant.default_currency
     ).upper()
+    existing = Conversion.objects.filter(program_id=lead.program_id, external_id=order_id).first()
+    if existing is not None:
+        if existing.amount == 0 and record.amount:
+            # Won before the CRM had its amount (or a Bitrix24 lead converted into a
+            # deal, once taken for a sale of nothing): the sale's amount, once.
+            try:
+                conversion_amount_from_zero(
+                    tenant=crm.tenant,
+                    conversion=existing,
+                    amount=record.amount,
+                    currency=currency,
+                    why=f"the {crm.get_provider_display()} deal's amount",
+                )
+            except ValidationError as exc:
+                log.warning("won deal %s amount not taken: %s", record.crm_id, exc)
+        return
     amount = record.amount if record.amount is not None else Decimal("0")
     try:
         conversion_record(

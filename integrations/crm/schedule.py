@@ -3,7 +3,8 @@ start a push when outbox rows are due (a retry after backoff, or a job lost with
 worker), poll Salesforce (it has no webhooks we can rely on) every
 PRM_CRM_POLL_SECONDS, reconcile the others every PRM_CRM_RECONCILE_SECONDS (Bitrix24
 does not retry failed deliveries; amoCRM gives up after a while), and check the
-monitoring thresholds."""
+monitoring thresholds; once per Bitrix24 connection, re-read the 0.00 conversions
+of converted leads (integrations/crm/zero_wins.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from django.utils import timezone
 from integrations.crm.engine import PUSH_JOB, start_job
 from integrations.crm.monitoring import check_alerts
 from integrations.crm.partner_sync import PARTNER_JOB, syncs_partners
+from integrations.crm.zero_wins import RECHECK_JOB
+from integrations.crm.zero_wins import due as zero_wins_due
 from integrations.models import CrmConnection, CrmOutbox, CrmPartnerLink
 from prm.tenancy import tenant_scope
 
@@ -48,5 +51,7 @@ def tick() -> int:
             )
             if crm.reconciled_at is None or now - crm.reconciled_at >= timedelta(seconds=every):
                 started += start_job(POLL_JOB, crm)
+            if zero_wins_due(crm):
+                started += start_job(RECHECK_JOB, crm)
             check_alerts(crm)
     return started

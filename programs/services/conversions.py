@@ -143,6 +143,50 @@ def _create(tenant: Tenant, program: Program, data: ConversionInput) -> Conversi
 
 
 @transaction.atomic
+def conversion_amount_from_zero(
+    *, tenant: Tenant, conversion: Conversion, amount: Decimal, currency: str, why: str
+) -> bool:
+    """A conversion recorded at 0.00 takes the amount of the sale it stands for, once:
+    only while it is 0.00, unrefunded and unrewarded (a 0.00 sale earns nothing), so no
+    money already moved is rewritten. Its rewards are then computed as for any
+    conversion. Used for CRM wins recorded before their amount was known (a deal won
+    with no amount yet; Bitrix24 leads converted into deals, once taken for sales)."""
+    conversion = Conversion.objects.select_for_update(no_key=True).get(pk=conversion.pk)
+    amount = amount.quantize(Decimal("0.01"))
+    if (
+        amount <= 0
+        or conversion.amount != 0
+        or conversion.refunded_amount
+        or conversion.rewards.exists()
+    ):
+        return False
+    data = ConversionInput(
+        external_id=conversion.external_id,
+        amount=amount,
+        currency=currency,
+        occurred_at=conversion.occurred_at,
+    )
+    _check_rate(conversion.program, data)
+    conversion.amount, conversion.currency = amount, currency
+    conversion.save(update_fields=["amount", "currency"])
+    if conversion.lead_id:
+        LeadEvent.objects.create(
+            tenant=tenant,
+            lead_id=conversion.lead_id,
+            kind=LeadEvent.Kind.NOTE,
+            text=f"order {conversion.external_id}: 0.00 → {amount} {currency} ({why})",
+        )
+    enqueue_scoring(tenant=tenant, conversions=[conversion.pk])
+    job_enqueue(
+        "rewards.services.accrual.accrue_conversion",
+        tenant=tenant,
+        conversion_id=str(conversion.pk),
+    )
+    touch_conversion(tenant, conversion, conversion.lead)
+    return True
+
+
+@transaction.atomic
 def refund_record(
     *,
     tenant: Tenant,

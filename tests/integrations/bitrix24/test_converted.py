@@ -180,3 +180,48 @@ def test_a_cursor_from_before_deals_were_followed_reads_deals_from_its_moment(
         (lead_id, "won", Decimal("700.00"))
     ]
     assert connector.changes_since(cursor)[0] == []
+
+
+def test_old_zero_conversions_of_converted_leads_take_their_deals_amount_once(
+    crm, fake, rub, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """Before deals were followed, a converted lead was recorded as a 0.00 sale and its
+    deal's win never read: the scheduler's one-time re-read gives it the deal's amount
+    and its reward; a conversion already carrying an amount is left alone."""
+    from django.utils import timezone
+
+    from integrations.crm.schedule import tick
+    from integrations.crm.zero_wins import FLAG, RECHECK_JOB
+    from prm.models import Job
+    from programs.services.conversions import ConversionInput, conversion_record
+
+    capture = django_capture_on_commit_callbacks
+    lead = pushed_lead(capture, program, alice, run_crm_jobs, "old@example.com")
+    crm_id = crm_id_of(crm, lead)
+    deal_id = fake.convert(crm_id)
+    with capture(execute=True):  # what the old code recorded
+        old, _ = conversion_record(
+            tenant=crm.tenant,
+            program=program,
+            data=ConversionInput(
+                external_id=f"crm-bitrix24-{crm_id}",
+                amount=Decimal("0.00"),
+                currency="RUB",
+                customer_email="old@example.com",
+            ),
+        )
+    run_crm_jobs()
+    fake.move_deal(deal_id, "won", "2000", "RUB")  # its event long lost
+    type(crm).objects.filter(pk=crm.pk).update(reconciled_at=timezone.now())
+    with capture(execute=True):
+        tick()
+    run_crm_jobs()
+    old.refresh_from_db()
+    assert (old.amount, old.currency) == (Decimal("2000.00"), "RUB")
+    assert Reward.objects.get(conversion=old).amount == Decimal("2.00")
+    assert Conversion.objects.filter(program=program).count() == 1
+    crm.refresh_from_db()
+    assert crm.settings[FLAG] is True
+    with capture(execute=True):
+        tick()
+    assert not Job.objects.filter(func=RECHECK_JOB, status=Job.Status.QUEUED).exists()
