@@ -22,7 +22,13 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from integrations.crm.base import ApiStats, CrmBlockedAddress, CrmRateLimited, CrmRetryable
+from integrations.crm.base import (
+    ApiStats,
+    CrmAuthError,
+    CrmBlockedAddress,
+    CrmRateLimited,
+    CrmRetryable,
+)
 from integrations.crm.throttle import Throttle
 from prm import http
 from prm.http import BlockedAddress, UnresolvableHost
@@ -119,3 +125,29 @@ class Transport:
                 time.sleep(delays.pop(0))
                 continue
             return response
+
+
+def token_answer(
+    response: httpx.Response,
+    *,
+    crm: str,
+    endpoint: str,
+    refused: str,
+    error_of: Callable[[httpx.Response], tuple[str, ...]],
+) -> dict[str, Any]:
+    """The body of an OAuth token endpoint's answer. A 5xx or a body that is not JSON is
+    worth another try (CrmRetryable); a 4xx ("``refused``: code text", from the CRM's
+    ``error_of``: its first and last parts) or an answer without an access token
+    refuses the credentials (CrmAuthError: the connection needs its admin)."""
+    if response.status_code >= 500:
+        raise CrmRetryable(f"{endpoint}: HTTP {response.status_code}")
+    if response.status_code >= 400:
+        parts = error_of(response)
+        raise CrmAuthError(f"{refused}: {parts[0]} {parts[-1]}".strip())
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise CrmRetryable(f"{endpoint}: answer is not JSON") from exc
+    if not isinstance(data, dict) or not data.get("access_token"):
+        raise CrmAuthError(f"{crm} token answer without an access token: {data!r}"[:300])
+    return data

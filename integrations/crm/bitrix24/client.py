@@ -29,7 +29,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport
+from integrations.crm.transport import Transport, token_answer
 
 RATE = 2.0  # the portal's bucket drains 2 requests per second (non-Enterprise plans)
 BURST = 50
@@ -322,18 +322,13 @@ def token_request(
     response = transport.request(
         "GET", f"{auth_url.rstrip('/')}/oauth/token/", params=params, idempotent=idempotent
     )
-    code, text = error_of(response) if response.status_code >= 400 else ("", "")
-    if response.status_code >= 500:
-        raise CrmRetryable(f"oauth/token: HTTP {response.status_code} {code}".strip())
-    if response.status_code >= 400:
-        raise CrmAuthError(f"Bitrix24 token refused: {code} {text}".strip())
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise CrmRetryable("oauth/token: answer is not JSON") from exc
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise CrmAuthError(f"Bitrix24 token refused: {data!r}"[:300])
-    return data
+    return token_answer(
+        response,
+        crm="Bitrix24",
+        endpoint="oauth/token",
+        refused="Bitrix24 token refused",
+        error_of=error_of,
+    )
 
 
 def authorize_url(

@@ -31,7 +31,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport
+from integrations.crm.transport import Transport, token_answer
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_AUTH_URL = "https://app.hubspot.com"
@@ -234,18 +234,13 @@ def token_request(transport: Transport, base_url: str, form: dict[str, Any]) -> 
     response = transport.request(
         "POST", f"{base_url.rstrip('/')}/oauth/v1/token", data=form, idempotent=True
     )
-    if response.status_code >= 500:
-        raise CrmRetryable(f"oauth/v1/token: HTTP {response.status_code}")
-    if response.status_code >= 400:
-        code, _, text = error_of(response)
-        raise CrmAuthError(f"HubSpot refused the token request: {code} {text}".strip())
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise CrmRetryable("oauth/v1/token: answer is not JSON") from exc
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise CrmAuthError("HubSpot token answer without an access token")
-    return data
+    return token_answer(
+        response,
+        crm="HubSpot",
+        endpoint="oauth/v1/token",
+        refused="HubSpot refused the token request",
+        error_of=error_of,
+    )
 
 
 def authorize_url(

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 from integrations.crm.base import (
     Connector,
-    Credentials,
     CrmAuthError,
     CrmField,
     CrmRecord,
@@ -41,34 +40,18 @@ class HubSpotConnector(Connector):
     provider: ClassVar[str] = "hubspot"
     batch_size: ClassVar[int] = BATCH
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        auth_url: str,
-        auth_kind: str,
-        credentials: Credentials,
-        settings: dict[str, Any],
-        throttle_key: str,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            auth_url=auth_url,
-            auth_kind=auth_kind,
-            credentials=credentials,
-            settings=settings,
-            throttle_key=throttle_key,
-        )
-        self.key_field = str(settings.get("key_field", KEY_FIELD) or KEY_FIELD)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key_field = str(self.settings.get("key_field", KEY_FIELD) or KEY_FIELD)
         self.client = HubSpotClient(
-            base_url=base_url,
-            auth_url=auth_url,
-            auth_kind=auth_kind,
-            credentials=credentials,
+            base_url=self.base_url,
+            auth_url=self.auth_url,
+            auth_kind=self.auth_kind,
+            credentials=self.credentials,
             stats=self.stats,
-            throttle_key=throttle_key,
-            window_limit=int(settings.get("window_limit") or WINDOW_LIMIT),
-            reserve=float(settings.get("api_reserve", DEFAULT_RESERVE)),
+            throttle_key=self.throttle_key,
+            window_limit=int(self.settings.get("window_limit") or WINDOW_LIMIT),
+            reserve=float(self.settings.get("api_reserve", DEFAULT_RESERVE)),
         )
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport
+from integrations.crm.transport import Transport, token_answer
 
 DEFAULT_AUTH_URL = "https://login.salesforce.com"
 DEFAULT_VERSION = "v62.0"
@@ -280,18 +280,13 @@ def token_request(transport: Transport, auth_url: str, form: dict[str, Any]) -> 
     response = transport.request(
         "POST", f"{auth_url.rstrip('/')}/services/oauth2/token", data=form, idempotent=True
     )
-    code, text = error_of(response) if response.status_code >= 400 else ("", "")
-    if response.status_code >= 500:
-        raise CrmRetryable(f"oauth2/token: HTTP {response.status_code} {code}".strip())
-    if response.status_code >= 400:
-        raise CrmAuthError(f"Salesforce refused the token request: {code} {text}".strip())
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise CrmRetryable("oauth2/token: answer is not JSON") from exc
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise CrmAuthError("Salesforce token answer without an access token")
-    return data
+    return token_answer(
+        response,
+        crm="Salesforce",
+        endpoint="oauth2/token",
+        refused="Salesforce refused the token request",
+        error_of=error_of,
+    )
 
 
 def authorize_url(

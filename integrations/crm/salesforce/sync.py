@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 from integrations.crm.base import (
     Connector,
-    Credentials,
     CrmField,
     CrmRecord,
     CrmRetryable,
@@ -43,33 +42,17 @@ class SalesforceConnector(Connector):
     provider: ClassVar[str] = "salesforce"
     batch_size: ClassVar[int] = 200  # sObject Collections' maximum
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        auth_url: str,
-        auth_kind: str,
-        credentials: Credentials,
-        settings: dict[str, Any],
-        throttle_key: str,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            auth_url=auth_url,
-            auth_kind=auth_kind,
-            credentials=credentials,
-            settings=settings,
-            throttle_key=throttle_key,
-        )
-        self.key_field = str(settings.get("key_field", KEY_FIELD) or "")
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key_field = str(self.settings.get("key_field", KEY_FIELD) or "")
         self.client = SalesforceClient(
-            base_url=base_url,
-            auth_url=auth_url,
-            credentials=credentials,
+            base_url=self.base_url,
+            auth_url=self.auth_url,
+            credentials=self.credentials,
             stats=self.stats,
-            throttle_key=throttle_key,
-            api_version=str(settings.get("api_version") or DEFAULT_VERSION),
-            reserve=float(settings.get("api_reserve", DEFAULT_RESERVE)),
+            throttle_key=self.throttle_key,
+            api_version=str(self.settings.get("api_version") or DEFAULT_VERSION),
+            reserve=float(self.settings.get("api_reserve", DEFAULT_RESERVE)),
         )
 
     @property
