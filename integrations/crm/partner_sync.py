@@ -131,6 +131,20 @@ def queue_partners(crm: CrmConnection, partner_ids: list[Any]) -> None:
         start_partner_push(crm)
 
 
+def progress(crm: CrmConnection) -> dict[str, int]:
+    """How far the partners' contacts are (one aggregate over the link rows): written,
+    waiting to be written, refused; ``total`` counts all three."""
+    from django.db.models import Count, Q
+
+    counts = CrmPartnerLink.objects.filter(connection=crm).aggregate(
+        total=Count("id"),
+        waiting=Count("id", filter=Q(pending=True)),
+        refused=Count("id", filter=Q(pending=False) & ~Q(last_error="")),
+    )
+    counts["synced"] = counts["total"] - counts["waiting"] - counts["refused"]
+    return counts
+
+
 def refused(crm: CrmConnection):  # type: ignore[no-untyped-def]
     """The partner rows the CRM refused or that failed every retry (the partners'
     dead letters), newest first."""

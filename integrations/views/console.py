@@ -106,6 +106,7 @@ def integration_detail(request: HttpRequest, provider: str) -> HttpResponse:
             "hook_stale": crm.events_subscribed and crm.events_url != hook_url,
             "unmapped": crm.fields.filter(crm_field="").count(),
             "usage": token_and_rate(crm),
+            "partners": partner_sync.progress(crm) if partner_sync.syncs_partners(crm) else None,
         },
     )
 

@@ -303,5 +303,7 @@ def test_refused_partners_are_dead_letters_with_a_retry(
     run_crm_jobs()
     row.refresh_from_db()
     assert not row.pending and row.last_error == "" and row.synced_hash
+    detail = client.get("/manage/integrations/amocrm/").content.decode()
+    assert "1 of 1 written; 0 waiting" in detail
     page = client.get("/manage/integrations/amocrm/dead-letters/").content.decode()
     assert "No refused partners." in page
