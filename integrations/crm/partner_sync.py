@@ -96,7 +96,9 @@ def contacts_for(partners: list[PartnerProfile]) -> dict[str, ContactRecord]:
 
 def content_hash(record: ContactRecord) -> str:
     shown = [record.name, record.email, record.phone, record.tags, record.segments]
-    if any(record.balances.values()):  # (so hashes made before balances still match)
+    # A partner whose ledger is empty hashes as before balances were shown: turning
+    # balances on resends only the partners that have some.
+    if any(record.balances.values()):
         shown.append(record.balances)
     return hashlib.sha256(json.dumps(shown).encode()).hexdigest()
 
@@ -237,9 +239,11 @@ def _flush() -> None:
         if tenant is None:
             continue
         with tenant_scope(tenant):
-            rows = PartnerProfile.objects.filter(pk__in=list(partner_ids))
-            existing = list(rows.filter(erased_at__isnull=True).values_list("pk", flat=True))
-            erased = list(rows.filter(erased_at__isnull=False).values_list("pk", flat=True))
+            rows = PartnerProfile.objects.filter(pk__in=list(partner_ids)).values_list(
+                "pk", "erased_at"
+            )
+            existing = [pk for pk, erased_at in rows if erased_at is None]
+            erased = [pk for pk, erased_at in rows if erased_at is not None]
             for crm in syncing:
                 queue_partners(crm, existing)
                 if erased:
