@@ -32,7 +32,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from integrations.crm.base import CrmAuthError, PushResult
+from integrations.crm.base import CrmAuthError, CrmValidationError, PushResult
 from integrations.crm.contacts_base import ERASED_NAME, ContactRecord
 from integrations.models import CrmConnection, CrmPartnerLink, CrmSyncLog
 from partners.models import PartnerProfile
@@ -385,6 +385,11 @@ def _push_loop(crm: CrmConnection, slice_seconds: float) -> tuple[int, bool]:
 
                 connection_mark_broken(crm, str(exc))
                 return total, False
+            except CrmValidationError as exc:  # a look-up the CRM refused outright
+                results = [
+                    PushResult(key=r.key, ok=False, error_kind="validation", error=str(exc))
+                    for r in wanted
+                ]
             total += _file(crm, send, wanted, results, now)
             failed = sum(1 for r in results if not r.ok)
             CrmSyncLog.objects.create(

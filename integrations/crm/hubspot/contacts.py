@@ -56,11 +56,14 @@ def _properties(record: ContactRecord, fields: dict[str, str]) -> dict[str, str]
     return props
 
 
-def _find(connector: HubSpotConnector, records: list[ContactRecord], pid: str) -> dict[int, str]:
-    """{record index: contact id} for the unlinked records."""
+def _find(
+    connector: HubSpotConnector, records: list[ContactRecord], pid: str, unique: bool
+) -> dict[int, str]:
+    """{record index: contact id} for the unlinked records (by our id only where the
+    property has unique values: HubSpot reads by unique properties alone)."""
     open_ = [i for i, r in enumerate(records) if not r.crm_id]
     found: dict[int, str] = {}
-    if pid:
+    if pid and unique:
         rows = connector._batch_read(
             "contacts", [records[i].key for i in open_], [pid], id_property=pid
         )
@@ -87,7 +90,7 @@ def push_contacts(connector: HubSpotConnector, records: list[ContactRecord]) -> 
     try:
         fields, unique = _contact_fields(connector)
         pid = fields.get("partner_id", "")
-        found = _find(connector, records, pid)
+        found = _find(connector, records, pid, unique)
     except CrmRetryable as exc:
         return [retry_later(r.key, exc, sent=False) for r in records]
     ids = {i: r.crm_id or found.get(i, "") for i, r in enumerate(records)}
