@@ -307,3 +307,29 @@ def test_refused_partners_are_dead_letters_with_a_retry(
     assert "1 of 1 written; 0 waiting" in detail
     page = client.get("/manage/integrations/amocrm/dead-letters/").content.decode()
     assert "No refused partners." in page
+
+
+def test_a_partner_with_hostile_text_becomes_one_readable_contact(
+    linked, server, acme, program, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """Every text a partner controls (its name, at full length; tag names) in every
+    CRM: written whole or cut to the CRM's limit, never refused, never a second
+    contact."""
+    from tests.factories import PartnerFactory, UserFactory
+
+    name = ("Ünïcødé 'O''Brien' <b>&amp;</b> 😀 \\ % _ " * 5)[:120]
+    partner = PartnerFactory(
+        tenant=acme, display_name=name, user=UserFactory(email="o.brien+prm@example.test")
+    )
+    tag = PartnerTag.objects.create(tenant=acme, name="<script>x</script> ; Tags: no")
+    with django_capture_on_commit_callbacks(execute=True):
+        tags_assign(tenant=acme, actor=None, tag=tag, partners=[partner])
+    set_sync(linked, True, django_capture_on_commit_callbacks)
+    run_crm_jobs()
+    link = CrmPartnerLink.objects.get(partner=partner)
+    assert link.crm_id and not link.last_error, link.last_error
+    (contact,) = [c for c in contacts(server) if str(c["id"]) == link.crm_id]
+    assert contact["emails"] == ["o.brien+prm@example.test"]
+    shown = " ".join(name.split())
+    assert " ".join(contact["name"].split()) in shown  # whole, or its start (Salesforce)
+    assert len(contact["name"]) >= 40
