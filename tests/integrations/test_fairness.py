@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.crm import engine, inbound
+from integrations.crm import engine, event_queue, inbound
 from integrations.models import CrmConnection, CrmOutbox, CrmRecordLink, CrmSyncLog
 from prm.models import Job
 from programs.models import Lead
@@ -73,7 +73,7 @@ def test_one_connections_backlog_does_not_hold_back_anothers_event(
 
     run_crm_jobs()
 
-    event = Job.objects.get(func="integrations.crm.inbound.pull_records")
+    event = Job.objects.get(func=event_queue.DRAIN_JOB)
     assert event.status == Job.Status.DONE
     assert Lead.objects.filter(email="walkin@example.com").exists()
     rows = CrmOutbox.objects.filter(connection=a)
