@@ -501,9 +501,13 @@ class HubSpotConnector(Connector):
                         },
                     )
                 )
-        # Contact trouble never fails the deal that is already written: it is kept for
-        # the next push (the deal is then found by our id and its contact completed).
-        self._write("contacts", "update", [b for _, b in updates], idempotent=True)
+        # Contact trouble never fails the deal that is already written: the refusal is
+        # reported on the result (a warning) and the contact's values stay unagreed, so
+        # the next change pushes them again.
+        _, refused = self._write("contacts", "update", [b for _, b in updates], idempotent=True)
+        for k, (n, _) in enumerate(updates):
+            if k in refused:
+                _contact_refused(results[offset + n], refused[k])
         # One e-mail twice in a chunk (two leads, one person) is one contact.
         unique: dict[str, tuple[int, dict[str, Any]]] = {}
         for n, body in upserts:
@@ -511,14 +515,25 @@ class HubSpotConnector(Connector):
         made, errors = self._write(
             "contacts", "upsert", [b for _, b in unique.values()], idempotent=True
         )
+        refused_emails = {
+            body["id"]: errors[k] for k, (_, body) in enumerate(unique.values()) if k in errors
+        }
         by_email = {str((r.get("properties") or {}).get("email") or "").lower(): r for r in made}
-        created, _ = self._write("contacts", "create", [b for _, b in creates], idempotent=False)
+        created, refused = self._write(
+            "contacts", "create", [b for _, b in creates], idempotent=False
+        )
         for n, body in upserts:
-            if (row := by_email.get(body["id"])) is not None:
+            if body["id"] in refused_emails:
+                _contact_refused(results[offset + n], refused_emails[body["id"]])
+            elif (row := by_email.get(body["id"])) is not None:
                 results[offset + n].crm_contact_id = str(row["id"])
                 links.append({"from": {"id": str(deal_of[n]["id"])}, "to": {"id": str(row["id"])}})
-        for (n, _), row in zip(creates, created, strict=False):
-            results[offset + n].crm_contact_id = str(row["id"])
+        made_ok = iter(created)
+        for k, (n, _) in enumerate(creates):
+            if k in refused:
+                _contact_refused(results[offset + n], refused[k])
+            elif (row := next(made_ok, None)) is not None:
+                results[offset + n].crm_contact_id = str(row["id"])
         for start in range(0, len(links), BATCH):
             self.client.request(
                 "POST",
@@ -679,6 +694,12 @@ def _ms(row: dict[str, Any], name: str) -> int:
 def _parse_cursor(cursor: str) -> tuple[int, int]:
     deal, _, contact = (cursor or "").partition("|")
     return (int(deal) if deal.isdigit() else 0, int(contact) if contact.isdigit() else 0)
+
+
+def _contact_refused(result: PushResult | None, error: str) -> None:
+    if result is not None:
+        result.warning = f"HubSpot refused the contact: {error}"[:2000]
+        result.unwritten = frozenset(M.CONTACT_KEYS)
 
 
 def _failed(record: CrmRecord, kind: str, error: str) -> PushResult:
