@@ -11,8 +11,11 @@ associate them: 5, well inside 100 per 10 s.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
+
+from django.conf import settings as django_settings
 
 from integrations.crm.base import (
     Connector,
@@ -30,6 +33,7 @@ from integrations.crm.hubspot import webhooks
 from integrations.crm.hubspot.client import DEFAULT_RESERVE, WINDOW_LIMIT, HubSpotClient
 
 KEY_FIELD = "prm_lead_id"
+ARCHIVE_SLACK_MS = 60_000  # archivedAt and our clock need not agree to the second
 BATCH = 100
 SEARCH_PAGE = 100
 SEARCH_MAX = 10_000
@@ -569,9 +573,10 @@ class HubSpotConnector(Connector):
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
         """Deals modified since the cursor, deals whose contact was modified since, and
-        deals archived since. The cursor is ``<deal ms>|<contact ms>``; the boundary
-        millisecond is read again (applying a record twice changes nothing)."""
-        deal_ms, contact_ms = _parse_cursor(cursor)
+        deals archived since the last look at them. The cursor is ``<deal ms>|<contact
+        ms>|<archive scan ms>``; the boundary millisecond is read again (applying a
+        record twice changes nothing)."""
+        deal_ms, contact_ms, scan_ms = _parse_cursor(cursor)
         props = self._deal_properties()
         filters = []
         if deal_ms:
@@ -615,10 +620,17 @@ class HubSpotConnector(Connector):
             deals.update(self._batch_read("deals", extra, props))
         else:
             newest_contact = newest_deal
-        # Deletions: on the first poll every archived deal (only linked ones matter).
-        for row in self._archived_since(deal_ms):
-            deals.setdefault(str(row["id"]), row)
-        return self._remote(list(deals.values())), f"{newest_deal}|{newest_contact}"
+        # Deletions: the search API never returns archived deals and the archived list
+        # cannot be filtered by time, so it is read whole: on the first poll and then
+        # once per reconciliation interval, not every minute (webhook deletion events
+        # tell sooner where subscribed).
+        now_ms = int(time.time() * 1000)
+        if not cursor or now_ms - scan_ms >= django_settings.PRM_CRM_RECONCILE_SECONDS * 1000:
+            for row in self._archived_since(max(0, scan_ms - ARCHIVE_SLACK_MS)):
+                deals.setdefault(str(row["id"]), row)
+            scan_ms = now_ms
+        cursor = f"{newest_deal}|{newest_contact}|{scan_ms}"
+        return self._remote(list(deals.values())), cursor
 
     def _archived_since(self, since_ms: int) -> list[dict[str, Any]]:
         """Deals archived (deleted) after ``since_ms``: the search API never returns
@@ -691,9 +703,9 @@ def _ms(row: dict[str, Any], name: str) -> int:
     return M.epoch_ms(M.parse_datetime((row.get("properties") or {}).get(name)))
 
 
-def _parse_cursor(cursor: str) -> tuple[int, int]:
-    deal, _, contact = (cursor or "").partition("|")
-    return (int(deal) if deal.isdigit() else 0, int(contact) if contact.isdigit() else 0)
+def _parse_cursor(cursor: str) -> tuple[int, int, int]:
+    parts = [int(p) if p.isdigit() else 0 for p in (cursor or "").split("|")]
+    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
 
 
 def _contact_refused(result: PushResult | None, error: str) -> None:
