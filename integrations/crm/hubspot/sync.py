@@ -549,10 +549,21 @@ class HubSpotConnector(Connector):
     # -- CRM -> PRM ----------------------------------------------------------------------
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
-        deals = self._batch_read("deals", crm_ids, self._deal_properties())
+        """Deals by id, and for "contact:<id>" (a contact's event) the deals it is
+        associated with (one associations request per 100 contacts)."""
+        prefix = webhooks.CONTACT_PREFIX
+        asked = [str(i) for i in crm_ids if not str(i).startswith(prefix)]
+        contacts = [str(i).removeprefix(prefix) for i in crm_ids if str(i).startswith(prefix)]
+        followed: list[str] = []
+        if contacts:
+            touched = self._associated("contacts", "deals", [c for c in contacts if c.isdigit()])
+            followed = [d for ids in touched.values() for d in ids if d not in asked]
+        deals = self._batch_read("deals", [*asked, *followed], self._deal_properties())
         records = self._remote(list(deals.values()))
         by_id = {r.crm_id: r for r in records}
-        return [by_id.get(str(i)) or RemoteRecord(crm_id=str(i), deleted=True) for i in crm_ids]
+        out = [by_id.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in asked]
+        # A followed deal that is gone is not marked deleted on a contact's word.
+        return out + [by_id[d] for d in dict.fromkeys(followed) if d in by_id]
 
     def _remote(self, deals: list[dict[str, Any]]) -> list[RemoteRecord]:
         live = [d for d in deals if not d.get("archived")]
