@@ -151,13 +151,20 @@ class HubSpotClient:
                 token = self.credentials.get("access_token")
             if search:
                 self.search_throttle.wait()
-            response = self.transport.request(
-                method,
-                url,
-                idempotent=idempotent,
-                headers={"Authorization": f"Bearer {token}"},
-                **kwargs,
-            )
+            try:
+                response = self.transport.request(
+                    method,
+                    url,
+                    idempotent=idempotent,
+                    headers={"Authorization": f"Bearer {token}"},
+                    **kwargs,
+                )
+            finally:
+                # The search window counts from the answer; unanswered, each search
+                # held its slot for the whole in-flight allowance (20 s), so a poll's
+                # fifth search waited 20 s instead of under a second.
+                if search:
+                    self.search_throttle.answered()
             self._read_daily(response)
             # A 401 means nothing was done: resending even a create is safe.
             if response.status_code == 401 and self.auth_kind == "oauth" and not refreshed:

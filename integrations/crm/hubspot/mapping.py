@@ -222,7 +222,9 @@ def remote_record(
     record.updated_at = max((s for s in stamps if s), default=None)
     if record.deleted:
         return record
-    record.values = {key: contact_value(key, person) for key in CONTACT_KEYS}
+    # A deal without a contact (none made yet, or HubSpot refused it) says nothing of
+    # the person: its contact values are left out, not read as emptied in HubSpot.
+    record.values = {key: contact_value(key, person) for key in CONTACT_KEYS if contact}
     record.values["notes"] = deal_value("notes", props)
     for key in custom_keys:
         if key in props:

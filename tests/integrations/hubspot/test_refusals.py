@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.crm import engine
+from integrations.crm import engine, inbound
 from integrations.models import CrmOutbox, CrmRecordLink, CrmSyncLog
 from programs.models import Lead
 from tests.fakes.hubspot import FakeHubSpot
@@ -49,6 +49,12 @@ def test_a_refused_contact_is_reported_and_written_once_fixed(
     ]
     link = CrmRecordLink.objects.get(connection=crm, lead=bad)
     assert "email" not in link.synced_values  # not agreed: HubSpot does not hold it
+    # The next poll reads the new deal without a contact: that says nothing of the
+    # person, so the lead keeps its e-mail (it is not taken as emptied in HubSpot).
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.poll(str(crm.pk))
+    run_crm_jobs()
+    assert Lead.objects.get(pk=bad.pk).email == "bad.example.com"
 
     Lead.objects.filter(pk=bad.pk).update(email="fixed@example.com")
     with django_capture_on_commit_callbacks(execute=True):

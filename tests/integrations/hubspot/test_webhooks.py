@@ -23,7 +23,8 @@ def _headers(secret=SECRET, method="POST", uri=URI, body=BODY, ts=NOW):
 
 def test_signed_delivery_passes_and_names_deals_once():
     webhooks.verify(SECRET, "POST", URI, BODY, _headers(), now_ms=NOW + 1000)
-    assert webhooks.deal_ids(BODY) == ["42"]
+    # A contact's event names the contact: its deals are read (associations) with it.
+    assert webhooks.deal_ids(BODY) == ["42", "contact:7"]
 
 
 @pytest.mark.parametrize(
