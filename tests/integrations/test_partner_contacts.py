@@ -164,6 +164,9 @@ def test_turning_it_on_pushes_partners_once_and_edits_update_the_same_contact(
     assert by_partner[str(bob.pk)]["tags"] == ["VIP"]
     link = CrmPartnerLink.objects.get(partner=bob)
     assert link.crm_id == str(by_partner[str(bob.pk)]["id"]) and not link.pending
+    if server.provider == "hubspot":  # creates upsert by our id: no read by it first
+        reads = [r for r in server.requests if r.path.endswith("/contacts/batch/read")]
+        assert all(r.body.get("idProperty") == "email" for r in reads)
 
     # Saved again unchanged: nothing to write (the contact shows the same).
     writes = contact_requests(server)
