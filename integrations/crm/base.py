@@ -176,6 +176,11 @@ class PushResult:
     # e.g. amoCRM the lead's updated_at from the answer, "new" for a create. "" when
     # nothing recognisable was written (its event, if any, is read back).
     echo: str = ""
+    # Written, but part of it refused (e.g. HubSpot took the deal and refused its
+    # contact): shown on the record and in the sync log; ``unwritten`` are the values
+    # (keys of CrmRecord.values) the CRM does not hold, so they are not taken as agreed.
+    warning: str = ""
+    unwritten: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -568,6 +568,7 @@ def _file_results(
     new_links, changed_links = [], []
     changed_content: set[int] = set()
     echoes: list[tuple[str, str]] = []
+    warned: list[tuple[int, str]] = []  # done, but part of the record refused
     for row, (record, values) in zip(rows, built, strict=True):
         result = by_key.get(record.key) or PushResult(
             key=record.key, ok=False, error_kind="retryable", error="no result from connector"
@@ -580,11 +581,19 @@ def _file_results(
             # What both sides now agree on: our values, except the CRM-mastered ones we
             # did not write to a record the CRM already had (it kept its own).
             held = {f.prm_field for f in field_maps if f.crm_field in record.create_only}
+            # Values the CRM refused while taking the record are not agreed: what was
+            # agreed before stays (a later change pushes them again).
+            unwritten = {f.prm_field for f in field_maps if f.crm_field in result.unwritten}
+            if result.warning:
+                warned.append((row.pk, result.warning))
             link = links.get(record.key)
+            agreed = link.synced_values if link is not None else {}
             synced = {
-                k: (link.synced_values.get(k, v) if link is not None and k in held else v)
+                k: (agreed.get(k, v) if link is not None and k in held else v)
                 for k, v in values.items()
+                if k not in unwritten
             }
+            synced |= {k: agreed[k] for k in unwritten if k in agreed}
             if link is None:
                 new_links.append(
                     CrmRecordLink(
@@ -624,6 +633,8 @@ def _file_results(
         CrmOutbox.objects.filter(pk__in=done).update(
             state=CrmOutbox.State.DONE, done_at=now, attempts=F("attempts") + 1, last_error=""
         )
+        for pk, warning in warned:
+            CrmOutbox.objects.filter(pk=pk).update(last_error=warning[:2000])
         for pk, error in skipped:
             CrmOutbox.objects.filter(pk=pk).update(
                 state=CrmOutbox.State.SKIPPED, done_at=now, last_error=error[:2000]
@@ -658,7 +669,7 @@ def _file_results(
         )
     remember_echoes(crm, echoes)
     failed = len(skipped) + len(dead) + len(retry)
-    message = "; ".join(e for _, e in (skipped + dead)[:3])
+    message = "; ".join(e for _, e in (skipped + dead + warned)[:3])
     if not message and retry:
         message = retry[0][1]
     _log(

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from integrations.crm import event_queue
 from integrations.crm.engine import PUSH_JOB, start_job
 from integrations.crm.monitoring import check_alerts
 from integrations.crm.partner_sync import PARTNER_JOB, syncs_partners
@@ -51,6 +52,8 @@ def tick() -> int:
             )
             if crm.reconciled_at is None or now - crm.reconciled_at >= timedelta(seconds=every):
                 started += start_job(POLL_JOB, crm)
+            if event_queue.waiting(crm):  # a drain that died, or ids left while paused
+                started += start_job(event_queue.DRAIN_JOB, crm)
             if zero_wins_due(crm):
                 started += start_job(RECHECK_JOB, crm)
             check_alerts(crm)

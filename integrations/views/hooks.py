@@ -3,14 +3,16 @@
 The secret in the URL names the connection (amoCRM webhooks carry no signature); the
 connector then verifies the body (amoCRM's account id, Bitrix24's application token).
 An event is only a hint: the records it names are re-read from the CRM by a job, so the
-answer goes back at once (amoCRM wants it within 2 seconds); the job leaves out the
-echoes of our own writes (what the event reports of each record goes with it)."""
+answer goes back at once (amoCRM wants it within 2 seconds). The ids gather per
+connection and one job reads them together (integrations/crm/event_queue.py), leaving
+out the echoes of our own writes (what the event reports of each record goes with it)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from integrations.crm import event_queue
 from integrations.crm.base import CrmAuthError, CrmError
 from integrations.crm.registry import connector_for
 from integrations.models import CrmConnection, CrmSyncLog
@@ -78,6 +80,8 @@ def crm_event(request: HttpRequest, secret: str) -> JsonResponse:
     if ids:
         # What the event reports of each record tells the echo of our own write apart.
         reported = {i: clean_text(str(versions[i]), 64) for i in ids if i in versions}
+        if event_queue.add(crm, ids, reported):  # read with whatever else has gathered
+            return JsonResponse({"ok": True, "records": len(ids)})
         job_enqueue(
             "integrations.crm.inbound.pull_records",
             queue="crm",

@@ -347,6 +347,33 @@ class FakeHubSpot:
                 }
             return json.dumps([event]).encode()
 
+    def update_contact(self, deal_id: str, **values: str) -> str:
+        """A person edits the deal's contact in HubSpot (the deal is not touched);
+        returns the contact id."""
+        with self._lock:
+            contact_id = sorted(self.links[deal_id], key=int)[0]
+            self._set(self.objects["contacts"][contact_id], "contacts", values)
+            return contact_id
+
+    def contact_webhook_events(self, contact_id: str, name: str) -> bytes:
+        """The JSON list an app's contact.propertyChange subscription POSTs."""
+        with self._lock:
+            contact = self.objects["contacts"][contact_id]
+            event = {
+                "eventId": secrets.randbelow(10**9),
+                "subscriptionId": 1234568,
+                "portalId": PORTAL_ID,
+                "appId": 765432,
+                "occurredAt": int(time.time() * 1000),
+                "subscriptionType": "contact.propertyChange",
+                "attemptNumber": 0,
+                "objectId": int(contact_id),
+                "propertyName": name,
+                "propertyValue": contact["properties"].get(name),
+                "changeSource": "CRM_UI",
+            }
+            return json.dumps([event]).encode()
+
     def send_event(self, url: str, crm_id: str, kind: str) -> int | None:
         body = self.webhook_events(crm_id, kind)
         timestamp = str(int(time.time() * 1000))

@@ -15,7 +15,7 @@ import pytest
 from integrations.crm import engine
 from programs.models import Lead
 from tests.integrations.conftest import connect, make_fake
-from tests.integrations.helpers import crm_id_of, crm_key, deliver, new_lead, record
+from tests.integrations.helpers import bulk_leads, crm_id_of, crm_key, deliver, new_lead, record
 from tests.rewards.helpers import make_partner
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,47 @@ def test_events_about_our_own_writes_cost_no_read_while_a_crm_edit_is_read(
         Lead.objects.filter(pk__in=[leads[0].pk, leads[1].pk]).values_list("email", flat=True)
     )
     assert emails == {"echo0.new@example.com", "echo1.new@example.com"}
+
+
+def test_many_events_are_read_together_and_one_arriving_meanwhile_is_not_lost(
+    in_acme,
+    program,
+    alice,
+    enrollment,
+    run_crm_jobs,
+    client_for,
+    django_capture_on_commit_callbacks,
+):
+    """Events gather per connection and one job reads them through the CRM's batch
+    reads: 120 Bitrix24 update events (which cannot tell our echo from a person's
+    edit) used to cost 120 read requests."""
+    from integrations.crm import event_queue
+
+    fake = make_fake("bitrix24").start()
+    try:
+        crm = connect(in_acme, fake, program)
+        bulk_leads(program, alice, 120, "many")
+        with django_capture_on_commit_callbacks(execute=True):
+            engine.queue_leads(crm, [str(i) for i in Lead.objects.values_list("pk", flat=True)])
+        run_crm_jobs()
+        ids = [crm_id_of(crm, lead) for lead in Lead.objects.order_by("email")]
+        fake.update_record(ids[7], email="many7.new@example.com")  # one is a person's edit
+        for crm_id in ids:
+            deliver(
+                fake, crm, crm_id, "update", client_for(None), django_capture_on_commit_callbacks
+            )
+        before = len(fake.requests)
+        run_crm_jobs()
+        assert len(fake.requests) - before <= 3  # 50 reads a request (was 120 requests)
+        assert Lead.objects.filter(email="many7.new@example.com").exists()
+        assert not event_queue.waiting(crm)
+
+        # An event that comes while its record is being read is read again, not dropped.
+        event_queue.add(crm, ["1", "2"], {})
+        taken = event_queue.take(crm.pk, 10)
+        event_queue.add(crm, ["2"], {"2": "later"})  # meanwhile
+        assert event_queue.done(crm.pk, taken) == 1
+        (left,) = event_queue.take(crm.pk, 10).items()
+        assert left[0] == "2" and event_queue.report_of(left[1]) == ""  # two reports: unknown
+    finally:
+        fake.stop()

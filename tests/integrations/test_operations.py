@@ -219,7 +219,7 @@ def test_an_event_whose_record_cannot_be_read_is_logged_retried_and_reconciled(
     run_crm_jobs()
     failed = CrmSyncLog.objects.get(connection=amo_crm, kind="event")
     assert failed.failed == 1 and "500" in failed.message
-    assert Job.objects.get(func="integrations.crm.inbound.pull_records").status == "failed"
+    assert Job.objects.get(func="integrations.crm.event_queue.drain").status == "failed"
     assert not Conversion.objects.filter(lead=lead).exists()
     amo.inject("500", times=0)
     with django_capture_on_commit_callbacks(execute=True):

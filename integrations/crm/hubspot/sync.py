@@ -11,8 +11,11 @@ associate them: 5, well inside 100 per 10 s.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
+
+from django.conf import settings as django_settings
 
 from integrations.crm.base import (
     Connector,
@@ -30,6 +33,7 @@ from integrations.crm.hubspot import webhooks
 from integrations.crm.hubspot.client import DEFAULT_RESERVE, WINDOW_LIMIT, HubSpotClient
 
 KEY_FIELD = "prm_lead_id"
+ARCHIVE_SLACK_MS = 60_000  # archivedAt and our clock need not agree to the second
 BATCH = 100
 SEARCH_PAGE = 100
 SEARCH_MAX = 10_000
@@ -501,9 +505,13 @@ class HubSpotConnector(Connector):
                         },
                     )
                 )
-        # Contact trouble never fails the deal that is already written: it is kept for
-        # the next push (the deal is then found by our id and its contact completed).
-        self._write("contacts", "update", [b for _, b in updates], idempotent=True)
+        # Contact trouble never fails the deal that is already written: the refusal is
+        # reported on the result (a warning) and the contact's values stay unagreed, so
+        # the next change pushes them again.
+        _, refused = self._write("contacts", "update", [b for _, b in updates], idempotent=True)
+        for k, (n, _) in enumerate(updates):
+            if k in refused:
+                _contact_refused(results[offset + n], refused[k])
         # One e-mail twice in a chunk (two leads, one person) is one contact.
         unique: dict[str, tuple[int, dict[str, Any]]] = {}
         for n, body in upserts:
@@ -511,14 +519,25 @@ class HubSpotConnector(Connector):
         made, errors = self._write(
             "contacts", "upsert", [b for _, b in unique.values()], idempotent=True
         )
+        refused_emails = {
+            body["id"]: errors[k] for k, (_, body) in enumerate(unique.values()) if k in errors
+        }
         by_email = {str((r.get("properties") or {}).get("email") or "").lower(): r for r in made}
-        created, _ = self._write("contacts", "create", [b for _, b in creates], idempotent=False)
+        created, refused = self._write(
+            "contacts", "create", [b for _, b in creates], idempotent=False
+        )
         for n, body in upserts:
-            if (row := by_email.get(body["id"])) is not None:
+            if body["id"] in refused_emails:
+                _contact_refused(results[offset + n], refused_emails[body["id"]])
+            elif (row := by_email.get(body["id"])) is not None:
                 results[offset + n].crm_contact_id = str(row["id"])
                 links.append({"from": {"id": str(deal_of[n]["id"])}, "to": {"id": str(row["id"])}})
-        for (n, _), row in zip(creates, created, strict=False):
-            results[offset + n].crm_contact_id = str(row["id"])
+        made_ok = iter(created)
+        for k, (n, _) in enumerate(creates):
+            if k in refused:
+                _contact_refused(results[offset + n], refused[k])
+            elif (row := next(made_ok, None)) is not None:
+                results[offset + n].crm_contact_id = str(row["id"])
         for start in range(0, len(links), BATCH):
             self.client.request(
                 "POST",
@@ -530,10 +549,21 @@ class HubSpotConnector(Connector):
     # -- CRM -> PRM ----------------------------------------------------------------------
 
     def fetch(self, crm_ids: list[str]) -> list[RemoteRecord]:
-        deals = self._batch_read("deals", crm_ids, self._deal_properties())
+        """Deals by id, and for "contact:<id>" (a contact's event) the deals it is
+        associated with (one associations request per 100 contacts)."""
+        prefix = webhooks.CONTACT_PREFIX
+        asked = [str(i) for i in crm_ids if not str(i).startswith(prefix)]
+        contacts = [str(i).removeprefix(prefix) for i in crm_ids if str(i).startswith(prefix)]
+        followed: list[str] = []
+        if contacts:
+            touched = self._associated("contacts", "deals", [c for c in contacts if c.isdigit()])
+            followed = [d for ids in touched.values() for d in ids if d not in asked]
+        deals = self._batch_read("deals", [*asked, *followed], self._deal_properties())
         records = self._remote(list(deals.values()))
         by_id = {r.crm_id: r for r in records}
-        return [by_id.get(str(i)) or RemoteRecord(crm_id=str(i), deleted=True) for i in crm_ids]
+        out = [by_id.get(i) or RemoteRecord(crm_id=i, deleted=True) for i in asked]
+        # A followed deal that is gone is not marked deleted on a contact's word.
+        return out + [by_id[d] for d in dict.fromkeys(followed) if d in by_id]
 
     def _remote(self, deals: list[dict[str, Any]]) -> list[RemoteRecord]:
         live = [d for d in deals if not d.get("archived")]
@@ -554,9 +584,10 @@ class HubSpotConnector(Connector):
 
     def changes_since(self, cursor: str) -> tuple[list[RemoteRecord], str]:
         """Deals modified since the cursor, deals whose contact was modified since, and
-        deals archived since. The cursor is ``<deal ms>|<contact ms>``; the boundary
-        millisecond is read again (applying a record twice changes nothing)."""
-        deal_ms, contact_ms = _parse_cursor(cursor)
+        deals archived since the last look at them. The cursor is ``<deal ms>|<contact
+        ms>|<archive scan ms>``; the boundary millisecond is read again (applying a
+        record twice changes nothing)."""
+        deal_ms, contact_ms, scan_ms = _parse_cursor(cursor)
         props = self._deal_properties()
         filters = []
         if deal_ms:
@@ -600,10 +631,17 @@ class HubSpotConnector(Connector):
             deals.update(self._batch_read("deals", extra, props))
         else:
             newest_contact = newest_deal
-        # Deletions: on the first poll every archived deal (only linked ones matter).
-        for row in self._archived_since(deal_ms):
-            deals.setdefault(str(row["id"]), row)
-        return self._remote(list(deals.values())), f"{newest_deal}|{newest_contact}"
+        # Deletions: the search API never returns archived deals and the archived list
+        # cannot be filtered by time, so it is read whole: on the first poll and then
+        # once per reconciliation interval, not every minute (webhook deletion events
+        # tell sooner where subscribed).
+        now_ms = int(time.time() * 1000)
+        if not cursor or now_ms - scan_ms >= django_settings.PRM_CRM_RECONCILE_SECONDS * 1000:
+            for row in self._archived_since(max(0, scan_ms - ARCHIVE_SLACK_MS)):
+                deals.setdefault(str(row["id"]), row)
+            scan_ms = now_ms
+        cursor = f"{newest_deal}|{newest_contact}|{scan_ms}"
+        return self._remote(list(deals.values())), cursor
 
     def _archived_since(self, since_ms: int) -> list[dict[str, Any]]:
         """Deals archived (deleted) after ``since_ms``: the search API never returns
@@ -676,9 +714,15 @@ def _ms(row: dict[str, Any], name: str) -> int:
     return M.epoch_ms(M.parse_datetime((row.get("properties") or {}).get(name)))
 
 
-def _parse_cursor(cursor: str) -> tuple[int, int]:
-    deal, _, contact = (cursor or "").partition("|")
-    return (int(deal) if deal.isdigit() else 0, int(contact) if contact.isdigit() else 0)
+def _parse_cursor(cursor: str) -> tuple[int, int, int]:
+    parts = [int(p) if p.isdigit() else 0 for p in (cursor or "").split("|")]
+    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
+
+
+def _contact_refused(result: PushResult | None, error: str) -> None:
+    if result is not None:
+        result.warning = f"HubSpot refused the contact: {error}"[:2000]
+        result.unwritten = frozenset(M.CONTACT_KEYS)
 
 
 def _failed(record: CrmRecord, kind: str, error: str) -> PushResult:

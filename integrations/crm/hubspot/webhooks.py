@@ -4,7 +4,8 @@ HubSpot signs each delivery with ``X-HubSpot-Signature-v3``: base64 of
 HMAC-SHA256(app secret, method + uri + body + timestamp), where ``timestamp`` is the
 ``X-HubSpot-Request-Timestamp`` header (milliseconds). A timestamp older than five
 minutes is refused so a captured delivery cannot be replayed later. The body is a JSON
-list of events; like the other connectors we treat it as a hint only and re-read deals.
+list of events; like the other connectors we treat it as a hint only and re-read deals
+(a contact's event: the deals it is associated with).
 """
 
 from __future__ import annotations
@@ -58,8 +59,12 @@ def verify(
         raise CrmAuthError("HubSpot webhook signature does not match")
 
 
+CONTACT_PREFIX = "contact:"  # a contact's event: re-read the deals it is on
+
+
 def deal_ids(body: bytes, portal_id: str = "") -> list[str]:
-    """Ids of the deals the events are about, in order, without repeats; with
+    """Ids of the deals the events are about, and "contact:<id>" for contact events (a
+    contact edit does not touch its deals), in order, without repeats; with
     ``portal_id``, events of another portal (an app installed in several) are refused."""
     try:
         events = json.loads(body.decode("utf-8"))
@@ -77,4 +82,6 @@ def deal_ids(body: bytes, portal_id: str = "") -> list[str]:
         object_id = str(event.get("objectId") or "")
         if kind.startswith("deal.") and object_id.isdigit():
             seen.setdefault(object_id, None)
+        elif kind.startswith("contact.") and object_id.isdigit():
+            seen.setdefault(CONTACT_PREFIX + object_id, None)
     return list(seen)

@@ -118,3 +118,26 @@ def test_a_poll_over_more_deals_than_one_search_may_page_through_reads_them_all(
     hs.move(some, "won", "10")
     again, _ = connector.changes_since(cursor)
     assert some in {r.crm_id for r in again} and len(again) < 5
+
+
+def test_polls_list_archived_deals_once_per_reconciliation_not_every_minute(
+    hs, connector, settings
+):
+    """The archived list cannot be filtered by time: read whole on the first poll, then
+    once per reconciliation interval; a deal archived meanwhile is found by that one."""
+    results = connector.push(_records(3, "arch"))
+
+    def archived_reads() -> int:
+        return len([r for r in hs.calls("GET", "/crm/v3/objects/deals") if "archived" in r.query])
+
+    _, cursor = connector.changes_since("")
+    assert archived_reads() == 1
+    hs.delete_record(results[0].crm_id)
+    for _ in range(3):  # polls a minute apart
+        records, cursor = connector.changes_since(cursor)
+        assert not any(r.deleted for r in records)
+    assert archived_reads() == 1
+    settings.PRM_CRM_RECONCILE_SECONDS = 0  # the interval is over
+    records, cursor = connector.changes_since(cursor)
+    assert archived_reads() == 2
+    assert [r.crm_id for r in records if r.deleted] == [results[0].crm_id]

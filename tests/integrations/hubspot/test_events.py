@@ -64,3 +64,21 @@ def test_signed_deal_event_records_the_win_and_forgeries_are_refused(
     assert good.status_code == 200 and good.json()["records"] == 1
     run_crm_jobs()
     assert Conversion.objects.get(lead=lead).amount == Decimal("2000.00")
+
+
+def test_a_signed_contact_event_brings_the_contacts_edit_to_its_lead(
+    crm, fake, alice, program, client_for, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """A contact edit does not touch its deal: the contact's own event is followed to
+    the deals it is on (no waiting for the next poll)."""
+    from programs.models import Lead
+
+    lead = new_lead(django_capture_on_commit_callbacks, program, alice, email="who@example.com")
+    run_crm_jobs()
+    contact_id = fake.update_contact(crm_id_of(crm, lead), phone="+1 202 555 0147")
+    body = fake.contact_webhook_events(contact_id, "phone")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = _post(client_for(None), crm, body, secret=fake.client_secret)
+    assert answer.status_code == 200 and answer.json()["records"] == 1
+    run_crm_jobs()
+    assert Lead.objects.get(pk=lead.pk).phone.replace(" ", "").endswith("2025550147")
