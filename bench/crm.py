@@ -11,11 +11,20 @@ switched on and our throttle at its real rate (PRM_CRM_RATE_SCALE=1). Then
 2. the fake is compared with the platform: records in the fake vs mapping links vs
    leads, duplicates (records in the fake sharing an e-mail), lost leads (no record);
 3. a re-sync: everything queued and pushed again, which must create nothing.
+Then partners as CRM contacts (integrations/crm/partner_sync.py), per CRM against a
+fresh fake of its own: a tenant with BENCH_CRM_PARTNERS partners (bulk-inserted, a
+third of them tagged; not measured), the connection's ``sync_partners`` setting turned
+on (which queues every partner) and the ``push_partners`` job called until no partner
+row is pending; then the setting turned off and on again, which queues everyone again
+and, the contacts' content hashes being unchanged, must create nothing and write
+(nearly) nothing.
 Requests the fake received are split into writes, look-ups and refusals for rate, and
 the time is split between the connector (HTTP, throttle sleeps) and the engine's own
 database work around it. Figures go into the "CRM push" section of BENCHMARKS.md.
 
-Knobs: BENCH_CRM_RECORDS (10000), BENCH_CRM_PROVIDERS (amocrm,bitrix24,salesforce,hubspot),
+Knobs: BENCH_CRM_RECORDS (10000), BENCH_CRM_PARTNERS (10000), BENCH_CRM_PASSES
+(leads,partners: which passes run; each rewrites only its own part of BENCHMARKS.md),
+BENCH_CRM_PROVIDERS (amocrm,bitrix24,salesforce,hubspot),
 BENCH_CRM_DATABASE_URL (postgres://postgres@127.0.0.1:5432/prm_bench_crm, dropped and
 created), BENCH_CRM_REDIS_URL (redis://127.0.0.1:6379/9, that database is flushed
 before and after; never database 0), BENCH_CRM_TIMEOUT (1800 s per pass),
@@ -44,12 +53,18 @@ sys.path.insert(0, str(ROOT))
 REPORT = ROOT / "BENCHMARKS.md"
 START = "<!-- bench/crm.py: start -->"
 END = "<!-- bench/crm.py: end -->"
+P_START = "<!-- bench/crm.py partners: start -->"
+P_END = "<!-- bench/crm.py partners: end -->"
 
 DATABASE_URL = os.environ.get(
     "BENCH_CRM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench_crm"
 )
 REDIS_URL = os.environ.get("BENCH_CRM_REDIS_URL", "redis://127.0.0.1:6379/9")
 RECORDS = int(os.environ.get("BENCH_CRM_RECORDS", "10000"))
+PARTNER_COUNT = int(os.environ.get("BENCH_CRM_PARTNERS", "10000"))
+PASSES = {
+    p.strip() for p in os.environ.get("BENCH_CRM_PASSES", "leads,partners").split(",") if p.strip()
+}
 PROVIDERS = [
     p.strip()
     for p in os.environ.get("BENCH_CRM_PROVIDERS", "amocrm,bitrix24,salesforce,hubspot").split(",")
@@ -113,6 +128,7 @@ def flush_redis() -> None:
 def instrument() -> None:
     """Time the connectors' calls (push, and fetch for merged notes) and the throttle's
     sleeps, without changing what they do: the rest of the wall time is the engine's."""
+    from integrations.crm.partner_sync import WRITERS
     from integrations.crm.registry import PROVIDERS as ALL
     from integrations.crm.registry import module
     from integrations.crm.throttle import Throttle
@@ -129,6 +145,25 @@ def instrument() -> None:
         cls = module(provider, "sync").CONNECTOR
         for name in ("push", "fetch"):
             setattr(cls, name, _timed(getattr(cls, name)))
+    # The partner job looks its writer's push_contacts up on every chunk.
+    for name in WRITERS.values():
+        writer = importlib.import_module(name)
+        writer.push_contacts = _timed_writer(writer.push_contacts)
+
+
+def _timed_writer(inner: Any) -> Any:
+    def timed(connector: Any, records: Any) -> Any:
+        waited = connector.stats.throttled_seconds
+        t0 = time.perf_counter()
+        try:
+            return inner(connector, records)
+        finally:
+            PROFILE["connector_s"] = PROFILE.get("connector_s", 0.0) + time.perf_counter() - t0
+            PROFILE["waited_s"] = (
+                PROFILE.get("waited_s", 0.0) + connector.stats.throttled_seconds - waited
+            )
+
+    return timed
 
 
 def _timed(inner: Any) -> Any:
@@ -290,6 +325,53 @@ def fake_state(provider: str, fake: Any) -> dict[str, Any]:
     }
 
 
+def fake_contacts(provider: str, fake: Any) -> list[tuple[str, list[str], str]]:
+    """The fake's live contacts as (id, e-mails, our partner id)."""
+    if provider == "amocrm":
+        return [(str(c["id"]), c["emails"], c["partner_id"]) for c in fake.contacts()]
+    if provider == "bitrix24":
+        rows = list(fake.tables["contact"].rows.values())
+        return [
+            (
+                str(r["ID"]),
+                [str(v.get("VALUE")) for v in r.get("EMAIL") or [] if isinstance(v, dict)],
+                str(r.get("ORIGIN_ID") or ""),
+            )
+            for r in rows
+        ]
+    if provider == "salesforce":
+        rows = [r for r in list(fake.objects["Contact"].values()) if not r.get("IsDeleted")]
+        return [
+            (str(r["Id"]), [r["Email"]] if r.get("Email") else [], r.get("PRM_Partner_Id__c") or "")
+            for r in rows
+        ]
+    rows = [r for r in list(fake.objects["contacts"].values()) if not r["archived"]]
+    return [
+        (
+            str(r["id"]),
+            [r["properties"]["email"]] if r["properties"].get("email") else [],
+            str(r["properties"].get("prm_partner_id") or ""),
+        )
+        for r in rows
+    ]
+
+
+def contact_state(provider: str, fake: Any) -> dict[str, Any]:
+    """Live contacts, duplicates (by e-mail, by partner id), their partner ids and ids."""
+    live = fake_contacts(provider, fake)
+    emails = [e.strip().lower() for _, es, _ in live for e in es[:1]]
+    keys = [k for _, _, k in live if k]
+    return {
+        "count": len(live),
+        "duplicates": max(len(emails) - len(set(emails)), len(keys) - len(set(keys))),
+        "keys": set(keys),
+        "ids": {i for i, _, _ in live},
+        "requests": len(fake.requests),
+        "api_used": getattr(fake, "api_used", 0),
+        "refused": getattr(fake, "refused", 0),
+    }
+
+
 def serve_fake(provider: str, pipe: Any) -> None:
     """The fake CRM in a process of its own, as a real CRM would be: its work and memory
     are not billed to the process that runs the job. Answers the parent's questions."""
@@ -305,6 +387,8 @@ def serve_fake(provider: str, pipe: Any) -> None:
                 pipe.send(fake.connection_config())
             elif question == "state":
                 pipe.send(fake_state(provider, fake))
+            elif question == "contacts":
+                pipe.send(contact_state(provider, fake))
             elif question == "prefill":
                 if hasattr(fake, "prefill"):
                     fake.prefill(*args)
@@ -446,6 +530,246 @@ def run(provider: str) -> dict[str, Any]:
         }
     finally:
         fake.stop()
+
+
+# ---------------------------------------------------------------- partners as contacts
+
+TAGS = ("VIP", "Reseller", "Agency", "Blogger", "Cashback")
+
+
+def populate_partners(provider: str) -> tuple[Any, Any, int]:
+    """A tenant with PARTNER_COUNT partners, every third tagged (one or two tags):
+    (tenant, program, partners tagged)."""
+    from partners.models import PartnerProfile, PartnerTag, PartnerTagging
+    from prm.models import Tenant, User
+    from prm.tenancy import tenant_scope
+    from programs.models import Program
+
+    tenant = Tenant.objects.create(
+        name=f"Bench {NAMES[provider]} partners", slug=f"bench-{provider}-partners"
+    )
+    with tenant_scope(tenant):
+        program = Program.objects.create(
+            tenant=tenant,
+            name="Bench plan",
+            currency="USD",
+            status="active",
+            landing_urls="https://shop.example/",
+            hold_days=30,
+        )
+        users = User.objects.bulk_create(
+            [
+                User(email=f"{provider}-partner{i}@bench.test", first_name="Partner", password="!")
+                for i in range(PARTNER_COUNT)
+            ],
+            batch_size=2000,
+        )
+        partners = PartnerProfile.objects.bulk_create(
+            [
+                PartnerProfile(
+                    tenant=tenant,
+                    user=u,
+                    display_name=f"Partner Agency {i}",
+                    recruit_code=f"pc{i}",
+                )
+                for i, u in enumerate(users)
+            ],
+            batch_size=2000,
+        )
+        tags = PartnerTag.objects.bulk_create(
+            [PartnerTag(tenant=tenant, name=name) for name in TAGS]
+        )
+        taggings = [
+            PartnerTagging(tenant=tenant, partner=p, tag=tags[(i // 3 + k) % len(tags)])
+            for i, p in enumerate(partners)
+            if i % 3 == 0
+            for k in range(1 + (i % 2))
+        ]
+        PartnerTagging.objects.bulk_create(taggings, batch_size=2000)
+    return tenant, program, len({t.partner_id for t in taggings})
+
+
+def set_partner_sync(crm: Any, on: bool) -> None:
+    """The admin's switch (integrations/services/connections.connection_save): turning
+    it on queues every partner after commit."""
+    from integrations.services.connections import connection_save
+
+    connection_save(
+        tenant=crm.tenant,
+        provider=crm.provider,
+        auth_kind=crm.auth_kind,
+        base_url=crm.base_url,
+        auth_url=crm.auth_url,
+        credentials=crm.credentials,
+        settings={"sync_partners": on},
+    )
+
+
+def push_partners_until_empty(crm: Any) -> tuple[float, int]:
+    """Call the partner job until no partner row is pending: (seconds, job calls)."""
+    from django.utils import timezone
+
+    from integrations.crm.partner_sync import push_partners
+    from integrations.models import CrmPartnerLink
+
+    pending = CrmPartnerLink.objects.filter(connection=crm, pending=True)
+    t0 = time.perf_counter()
+    calls = 0
+    while True:
+        push_partners(str(crm.pk))  # one slice (PRM_CRM_SLICE_SECONDS), as the worker would
+        calls += 1
+        soon = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True)
+        due = soon.first()
+        if due is None:
+            return time.perf_counter() - t0, calls
+        if time.perf_counter() - t0 > TIMEOUT:
+            say(f"gave up after {TIMEOUT:.0f} s with {pending.count()} partners pending")
+            return time.perf_counter() - t0, calls
+        time.sleep(max((due - timezone.now()).total_seconds(), 0.0))
+
+
+def partner_pass(fake: FakeProcess, crm: Any, off_first: bool) -> dict[str, Any]:
+    from integrations.models import CrmPartnerLink
+    from partners.models import PartnerProfile
+
+    before = fake.ask("contacts")
+    PROFILE.clear()
+    t0 = time.perf_counter()
+    if off_first:
+        set_partner_sync(crm, False)
+    set_partner_sync(crm, True)  # queues every partner (sync_partners_all), after commit
+    links = CrmPartnerLink.objects.filter(connection=crm)
+    queued = links.filter(pending=True).count()
+    queue_s = time.perf_counter() - t0
+    push_s, jobs = push_partners_until_empty(crm)
+    requests = fake.ask("requests", before["requests"])
+    after = fake.ask("contacts")
+    partner_keys = {str(pk) for pk in PartnerProfile.objects.values_list("pk", flat=True)}
+    link_ids = {i for i in links.exclude(crm_id="").values_list("crm_id", flat=True)}
+    return {
+        "queued": queued,
+        "queue_s": queue_s,
+        "push_s": push_s,
+        "seconds": queue_s + push_s,
+        "jobs": jobs,
+        "requests": requests,
+        "count": after["count"],
+        "new": after["count"] - before["count"],
+        "duplicates": after["duplicates"],
+        "lost": len(partner_keys - after["keys"]),
+        "partners": len(partner_keys),
+        "links": len(link_ids),
+        "dangling": len(link_ids - after["ids"]),
+        "refused_rows": links.exclude(last_error="").count(),
+        "api_used": after["api_used"] - before["api_used"],
+        "profile": dict(PROFILE),
+    }
+
+
+def contact_bound(provider: str) -> tuple[float, float, int]:
+    """(allowed requests/s, our throttle's requests/s, contacts per write request)."""
+    from integrations.crm.contacts_base import CONTACT_BATCH
+    from integrations.crm.hubspot.sync import BATCH as HS_BATCH
+    from integrations.crm.salesforce.contacts import CHUNK as SF_CHUNK
+
+    allowed, ours, _ = bound(provider)
+    per_write = {"amocrm": CONTACT_BATCH, "bitrix24": CONTACT_BATCH, "hubspot": HS_BATCH}
+    return allowed, ours, per_write.get(provider, SF_CHUNK)
+
+
+def run_partners(provider: str) -> dict[str, Any]:
+    from django.db import connection
+
+    from prm.tenancy import tenant_scope
+
+    fake = FakeProcess(provider)  # a CRM of its own: no lead pass's contacts in it
+    try:
+        t0 = time.perf_counter()
+        tenant, program, tagged = populate_partners(provider)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        crm = connect(tenant, program, provider, fake.ask("config"))
+        setup_s = time.perf_counter() - t0
+        say(f"{NAMES[provider]}: {PARTNER_COUNT:,} partners and a connection in {setup_s:.1f} s")
+        with tenant_scope(tenant):
+            first = partner_pass(fake, crm, off_first=False)
+            say(f"{NAMES[provider]}: partners {first['seconds']:.1f} s {first['requests']}")
+            again = partner_pass(fake, crm, off_first=True)
+            say(f"{NAMES[provider]}: partners again {again['seconds']:.1f} s {again['requests']}")
+        return {"provider": provider, "tagged": tagged, "first": first, "again": again}
+    finally:
+        fake.stop()
+
+
+def partner_report(
+    results: list[dict[str, Any]],
+    box: dict[str, str],
+    loads: tuple,  # type: ignore[type-arg]
+) -> str:
+    from integrations.crm.partner_sync import CHUNK
+
+    rows, again_rows = [], []
+    for r in results:
+        name, first, again = NAMES[r["provider"]], r["first"], r["again"]
+        allowed, _, per_write = contact_bound(r["provider"])
+        sent = first["requests"]["write"] + first["requests"]["lookup"]
+        per_s = sent / first["push_s"]
+        rate = first["queued"] / first["seconds"]
+        prof = first["profile"]
+        rows.append(
+            f"| {name} | {first['queued']:,} ({r['tagged']:,}) | {first['queue_s']:,.1f} s + "
+            f"{first['push_s']:,.1f} s | {split(first['requests'])} | {per_s:,.2f} of "
+            f"{allowed:g} (**{100 * per_s / allowed:.0f} %**) | {rate:,.0f} of "
+            f"{allowed * per_write:,.0f} ({100 * rate / (allowed * per_write):.0f} %) | "
+            f"{prof.get('connector_s', 0.0):,.1f} s / {prof.get('throttle_s', 0.0):,.1f} s | "
+            f"{first['new']:,} / {first['links']:,} / {first['partners']:,} | "
+            f"{first['duplicates']} | {first['lost']} |"
+        )
+        again_rows.append(
+            f"| {name} | {again['queued']:,} | {again['seconds']:,.1f} s | "
+            f"{split(again['requests'])} | {again['new']} | {again['duplicates']} | "
+            f"{again['lost']} | {again['count']:,} / {again['links']:,} |"
+        )
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    knobs = "BENCH_CRM_PASSES=partners "
+    if PARTNER_COUNT != 10000:
+        knobs += f"BENCH_CRM_PARTNERS={PARTNER_COUNT} "
+    if list(FAKES) != PROVIDERS:
+        knobs += f"BENCH_CRM_PROVIDERS={','.join(PROVIDERS)} "
+    first_head = header(
+        "CRM | partners queued (tagged) | time: queue + push | requests: writes / look-ups "
+        "/ refused for rate | requests/s of the bound | contacts/s of the bound | in the "
+        "writer / of which throttle sleeps | new contacts / links / partners | duplicates "
+        "| lost"
+    )
+    again_head = header(
+        "CRM | queued | time | requests: writes / look-ups / refused | new contacts | "
+        "duplicates | lost | contacts / links"
+    )
+    nl = "\n"
+    return f"""{P_START}
+### Partners as CRM contacts (issue 16 point 4)
+
+Measured {when} by `{knobs}.venv/bin/python bench/crm.py` on the machine above
+({box["cpus"]} CPUs, {box["memory"]} RAM; load average {loads[0]:.2f} before the run,
+{loads[1]:.2f} after). Per CRM, a fresh fake (real rate limit, PRM_CRM_RATE_SCALE=1) and
+a tenant with {PARTNER_COUNT:,} partners (name, e-mail; every third with one or two
+tags; bulk-inserted, not measured). Timed: turning the connection's `sync_partners` on
+(`connection_save`, which queues every partner: *queue*) and calling the
+`push_partners` job (chunks of {CHUNK} partners through
+integrations/crm/<provider>/contacts.py; no RQ worker) until no partner row is pending
+(*push*). The bound is the lead pass's: the CRM's requests/s, × contacts per write
+request (amoCRM and Bitrix24 50, HubSpot 100, Salesforce 200).
+
+{first_head}
+{nl.join(rows)}
+
+Re-sync: the setting turned off and on again, which queues every partner again; the
+contacts' content hashes are unchanged, so nothing may be created or written:
+
+{again_head}
+{nl.join(again_rows)}
+{P_END}"""
 
 
 def machine() -> dict[str, str]:
@@ -686,12 +1010,15 @@ bench/crm.py).
 {END}"""
 
 
-def write(section: str) -> None:
+def write(section: str, start: str = START, end: str = END) -> None:
     if not WRITE:
         return
     text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    if start in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
+    elif start == P_START and END in text:  # under the lead passes' section
+        at = text.index(END) + len(END)
+        text = text[:at] + "\n\n" + section + text[at:]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     REPORT.write_text(text)
@@ -715,20 +1042,33 @@ def main() -> None:
     assert settings.PRM_CRM_RATE_SCALE == 1, "the benchmark runs at the CRMs' real rates"
     call_command("migrate", verbosity=0)
     instrument()
-    results = []
+    results, partner_results = [], []
     try:
         for provider in PROVIDERS:
-            results.append(run(provider))
+            if "leads" in PASSES:
+                results.append(run(provider))
+            if "partners" in PASSES:
+                partner_results.append(run_partners(provider))
     finally:
         flush_redis()  # the RQ jobs sync_all left behind (no worker runs them)
-    section = report(results, machine(), (load_before, os.getloadavg()[0]))
-    print(section)
-    write(section)
+    box, loads = machine(), (load_before, os.getloadavg()[0])
+    if results:
+        section = report(results, box, loads)
+        print(section)
+        write(section)
+    if partner_results:
+        section = partner_report(partner_results, box, loads)
+        print(section)
+        write(section, P_START, P_END)
     broken = [
         NAMES[r["provider"]]
         for r in results
         for p in (r["first"], r["again"], r["full"])
         if p["duplicates"] or p["lost"] or p["count"] != p["links"]
+    ] + [
+        NAMES[r["provider"]] + " (partners)"
+        for r in partner_results
+        if r["first"]["duplicates"] or r["first"]["lost"] or r["again"]["new"]
     ]
     if broken:
         raise SystemExit(f"duplicates or lost records: {sorted(set(broken))}")

@@ -15,6 +15,25 @@ from programs.models import Lead, Program
 from programs.services.leads import LeadInput, lead_create
 
 
+def bulk_leads(program: Program, partner: PartnerProfile, count: int, prefix: str) -> None:
+    """``count`` leads of ``partner`` inserted at once ("<prefix> <i>",
+    <prefix><i>@example.com), without the lead service's side effects."""
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                tenant=program.tenant,
+                program=program,
+                partner=partner,
+                source="api",
+                name=f"{prefix.title()} {i}",
+                email=f"{prefix.lower()}{i}@example.com",
+            )
+            for i in range(count)
+        ],
+        batch_size=5000,
+    )
+
+
 def new_lead(
     capture: Callable[..., Any],
     program: Program,

@@ -28,6 +28,7 @@ from programs.services.leads import lead_add_note, lead_update_contact
 from rewards.models import ExchangeRate, Reward
 from tests.integrations.conftest import FAKES, MORE_FAKES, make_fake
 from tests.integrations.helpers import (
+    bulk_leads,
     crm_id_of,
     crm_key,
     deliver,
@@ -337,20 +338,7 @@ VOLUME = int(os.environ.get("PRM_TEST_CRM_VOLUME", "2000"))
 def test_volume_no_duplicates_no_losses(
     crm, fake, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
 ):
-    Lead.objects.bulk_create(
-        [
-            Lead(
-                tenant=program.tenant,
-                program=program,
-                partner=alice,
-                source="api",
-                name=f"Bulk {i}",
-                email=f"bulk{i}@example.com",
-            )
-            for i in range(VOLUME)
-        ],
-        batch_size=5000,
-    )
+    bulk_leads(program, alice, VOLUME, "bulk")
     with django_capture_on_commit_callbacks(execute=True):
         queued = engine.sync_all(crm)
     assert queued == VOLUME

@@ -15,7 +15,7 @@ import pytest
 from integrations.crm import engine
 from programs.models import Lead
 from tests.integrations.conftest import connect, make_fake
-from tests.integrations.helpers import crm_id_of, crm_key, deliver, new_lead, record
+from tests.integrations.helpers import bulk_leads, crm_id_of, crm_key, deliver, new_lead, record
 from tests.rewards.helpers import make_partner
 
 pytestmark = pytest.mark.django_db
@@ -106,19 +106,7 @@ def test_many_events_are_read_together_and_one_arriving_meanwhile_is_not_lost(
     fake = make_fake("bitrix24").start()
     try:
         crm = connect(in_acme, fake, program)
-        Lead.objects.bulk_create(
-            [
-                Lead(
-                    tenant=program.tenant,
-                    program=program,
-                    partner=alice,
-                    source="api",
-                    name=f"Many {i}",
-                    email=f"many{i}@example.com",
-                )
-                for i in range(120)
-            ]
-        )
+        bulk_leads(program, alice, 120, "many")
         with django_capture_on_commit_callbacks(execute=True):
             engine.queue_leads(crm, [str(i) for i in Lead.objects.values_list("pk", flat=True)])
         run_crm_jobs()

@@ -15,7 +15,7 @@ from programs.models import Lead
 from tests.fakes.amocrm import FakeAmo
 from tests.fakes.bitrix24 import FakeBitrix
 from tests.integrations.conftest import connect, make_fake
-from tests.integrations.helpers import crm_key, deliver, live
+from tests.integrations.helpers import bulk_leads, crm_key, deliver, live
 
 pytestmark = pytest.mark.django_db
 
@@ -50,19 +50,7 @@ def test_one_connections_backlog_does_not_hold_back_anothers_event(
     settings.PRM_CRM_PUSH_CHUNK = 100
     a = connect(in_acme, bitrix, program)
     b = connect(in_acme, amo, program)
-    Lead.objects.bulk_create(
-        [
-            Lead(
-                tenant=program.tenant,
-                program=program,
-                partner=alice,
-                source="api",
-                name=f"Backlog {i}",
-                email=f"backlog{i}@example.com",
-            )
-            for i in range(300)
-        ]
-    )
+    bulk_leads(program, alice, 300, "backlog")
     with django_capture_on_commit_callbacks(execute=True):
         engine.queue_leads(a, [str(i) for i in Lead.objects.values_list("pk", flat=True)])
     # Then an event of the other connection: a deal made in amoCRM with Alice's code.

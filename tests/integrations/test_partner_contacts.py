@@ -164,6 +164,9 @@ def test_turning_it_on_pushes_partners_once_and_edits_update_the_same_contact(
     assert by_partner[str(bob.pk)]["tags"] == ["VIP"]
     link = CrmPartnerLink.objects.get(partner=bob)
     assert link.crm_id == str(by_partner[str(bob.pk)]["id"]) and not link.pending
+    if server.provider == "hubspot":  # creates upsert by our id: no read by it first
+        reads = [r for r in server.requests if r.path.endswith("/contacts/batch/read")]
+        assert all(r.body.get("idProperty") == "email" for r in reads)
 
     # Saved again unchanged: nothing to write (the contact shows the same).
     writes = contact_requests(server)
@@ -212,14 +215,27 @@ def test_a_lost_answer_makes_no_duplicate(
 
 
 def test_many_partners_are_matched_from_one_read_of_the_contacts(
-    linked, server, acme, program, alice, run_crm_jobs, django_capture_on_commit_callbacks
+    linked,
+    server,
+    acme,
+    program,
+    alice,
+    run_crm_jobs,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
     """More than a few unmatched partners: amoCRM's contacts are read once (250 a
-    page) instead of two look-ups per partner; a contact already carrying a partner's
-    e-mail is taken, not duplicated."""
+    page) instead of two look-ups per partner, and once per job, not per chunk (a
+    read per chunk grew with the account: O(N²) look-ups at 10,000 partners); a
+    contact already carrying a partner's e-mail is taken, not duplicated."""
     if server.provider != "amocrm":
         pytest.skip("Bitrix24 looks 50 partner ids up per batch already")
+    from integrations.crm import partner_sync
+    from integrations.crm.amocrm import contacts as amo_contacts
     from tests.factories import PartnerFactory, UserFactory
+
+    monkeypatch.setattr(partner_sync, "CHUNK", 12)  # 31 partners: three chunks
+    monkeypatch.setattr(amo_contacts, "QUERY_MAX", 5)  # each read from the index
 
     for n in range(30):
         PartnerFactory(tenant=acme, user=UserFactory(email=f"p{n}@example.test"))

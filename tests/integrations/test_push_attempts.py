@@ -9,8 +9,7 @@ import pytest
 
 from integrations.crm import engine
 from integrations.models import CrmOutbox
-from programs.models import Lead
-from tests.integrations.helpers import live
+from tests.integrations.helpers import bulk_leads, live
 
 pytestmark = pytest.mark.django_db
 
@@ -27,19 +26,7 @@ def test_records_of_requests_never_sent_keep_their_attempt_count(
 ):
     first = PER_REQUEST[fake.provider]
     total = first + 10  # a chunk of two create requests
-    Lead.objects.bulk_create(
-        [
-            Lead(
-                tenant=program.tenant,
-                program=program,
-                partner=alice,
-                source="api",
-                name=f"Split {i}",
-                email=f"split{i}@example.com",
-            )
-            for i in range(total)
-        ]
-    )
+    bulk_leads(program, alice, total, "split")
     fake.inject("500", times=1, path=FIRST_WRITE[fake.provider])
     with django_capture_on_commit_callbacks(execute=True):
         engine.sync_all(crm)

@@ -61,6 +61,32 @@ def _item(record: ContactRecord, fields: dict[str, str]) -> dict[str, Any]:
 QUERY_MAX = 25  # more unmatched partners than this: read the account's contacts once
 
 
+def _account_index(connector: AmoConnector, field_id: int | None) -> dict[str, str]:
+    """The account's contacts, read once per job slice (the connector lives for one) and
+    kept up to date with the contacts the job creates. Read per chunk, a first sync of
+    N partners read the account N/200 times over as it grew: O(N²) requests (10,000
+    partners: ~1,000 look-ups for 200 writes, bench/crm.py)."""
+    if not hasattr(connector, "_contact_index"):
+        connector._contact_index = _index(connector, field_id)  # type: ignore[attr-defined]
+    return connector._contact_index  # type: ignore[attr-defined]
+
+
+def _forget_index(connector: AmoConnector) -> None:
+    """A create whose answer was lost may have made contacts: read the account again."""
+    if hasattr(connector, "_contact_index"):
+        del connector._contact_index  # type: ignore[attr-defined]
+
+
+def _remember(
+    connector: AmoConnector, record: ContactRecord, field_id: int | None, crm_id: str
+) -> None:
+    """A contact just created goes into the read index, keyed as _index would."""
+    index = getattr(connector, "_contact_index", None)
+    email = M.norm_email(record.email)
+    if index is not None and (field_id or email):
+        index[record.key if field_id else "@" + email] = crm_id
+
+
 def _index(connector: AmoConnector, field_id: int | None) -> dict[str, str]:
     """Contact ids by our partner id and by e-mail ("@" keys), 250 contacts a request."""
     index: dict[str, str] = {}
@@ -106,7 +132,7 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
         fields = _contact_fields(connector)
         field_id = int(fields["partner_id"]) if fields.get("partner_id") else None
         if sum(1 for r in records if not r.crm_id) > QUERY_MAX:
-            index = _index(connector, field_id)
+            index = _account_index(connector, field_id)
             found = {i: r.crm_id or _matched(index, r) for i, r in enumerate(records)}
         else:
             found = {i: r.crm_id or _find(connector, r, field_id) for i, r in enumerate(records)}
@@ -131,6 +157,8 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
         try:
             body, refused = connector._write(method, PATH, items)
         except CrmRetryable as exc:
+            if method == "POST":
+                _forget_index(connector)
             fail(chunk, exc, sent=True)
             fail([i for _, later in steps[n + 1 :] for i in later], exc, sent=False)
             break
@@ -151,7 +179,11 @@ def push_contacts(connector: AmoConnector, records: list[ContactRecord]) -> list
                 results[i] = PushResult(
                     key=records[i].key, ok=True, crm_id=crm_id, matched=method == "PATCH"
                 )
+                if method == "POST":
+                    _remember(connector, records[i], field_id, crm_id)
             else:
+                if method == "POST":  # made or not: the account is read again
+                    _forget_index(connector)
                 results[i] = PushResult(
                     key=records[i].key,
                     ok=False,

@@ -4,32 +4,21 @@ values are not taken as agreed, so fixing the lead writes the contact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from integrations.crm import engine, inbound
 from integrations.models import CrmOutbox, CrmRecordLink, CrmSyncLog
 from programs.models import Lead
-from tests.fakes.hubspot import FakeHubSpot
 from tests.integrations.conftest import connect
 from tests.integrations.helpers import new_lead
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeHubSpot]:
-    server = FakeHubSpot().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_a_refused_contact_is_reported_and_written_once_fixed(
-    in_acme, fake, program, alice, enrollment, run_crm_jobs, django_capture_on_commit_callbacks
+    in_acme, hs, program, alice, enrollment, run_crm_jobs, django_capture_on_commit_callbacks
 ):
+    fake = hs
     crm = connect(in_acme, fake, program)
     good = new_lead(django_capture_on_commit_callbacks, program, alice, email="ok@example.com")
     bad = new_lead(django_capture_on_commit_callbacks, program, alice, email="bad@example.com")

@@ -21,7 +21,7 @@ def _headers(secret=SECRET, method="POST", uri=URI, body=BODY, ts=NOW):
     return {"X-HubSpot-Signature-v3": sig, "X-HubSpot-Request-Timestamp": str(ts)}
 
 
-def test_signed_delivery_passes_and_names_deals_once():
+def test_signed_delivery_passes_and_names_deals_and_contacts_once():
     webhooks.verify(SECRET, "POST", URI, BODY, _headers(), now_ms=NOW + 1000)
     # A contact's event names the contact: its deals are read (associations) with it.
     assert webhooks.deal_ids(BODY) == ["42", "contact:7"]
