@@ -444,6 +444,14 @@ class FakeAmo:
         if contact is not None:
             self._emit_contact(contact["id"], "update")
 
+    def unlink_contact(self, crm_id: str) -> None:
+        """A person removes the lead's contact from it in amoCRM (the contact stays)."""
+        with self._lock:
+            lead = self.world.leads[int(crm_id)]
+            lead["contact_ids"] = []
+            lead["updated_at"] = _now()
+        self._emit(int(crm_id), "update")
+
     def contact_of(self, crm_id: str) -> str:
         """The id of a lead's main contact ("" when it has none)."""
         with self._lock:

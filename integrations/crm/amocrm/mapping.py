@@ -138,11 +138,15 @@ def remote_record(
     lead = state.lead
     values = {cf_key(fid): cf_text(lead, fid, m.get("type", "text")) for fid, m in meta.items()}
     values = {k: v for k, v in values.items() if v}
-    contact = state.contact or {}
+    if state.contact is not None:
+        # A lead without a contact says nothing of the person: its values are left
+        # out, not read as emptied in the CRM (which would empty the lead here).
+        values.update(
+            name=str(state.contact.get("name") or ""),
+            email=multitext(state.contact, "EMAIL"),
+            phone=multitext(state.contact, "PHONE"),
+        )
     values.update(
-        name=str(contact.get("name") or ""),
-        email=multitext(contact, "EMAIL"),
-        phone=multitext(contact, "PHONE"),
         company=str((state.company or {}).get("name") or ""),
         notes="\n".join(state.notes),
     )

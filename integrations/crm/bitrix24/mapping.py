@@ -297,6 +297,11 @@ def remote_record(
         "phone": phones[0] if phones else "",
         "notes": _plain(row.get("COMMENTS")),
     }
+    if entity != "lead" and contact is None:
+        # A deal without a contact says nothing of the person: its values are left
+        # out, not read as emptied in the CRM (which would empty the lead here).
+        for key in ("name", "email", "phone"):
+            del values[key]
     if entity == "lead":
         values["company"] = _plain(row.get("COMPANY_TITLE"))
     values.update({k: _plain(v) for k, v in row.items() if k.startswith("UF_CRM_")})

@@ -67,3 +67,20 @@ def test_reconciliation_polls_contacts_changed_since_the_cursor(pushed, amo):
     assert digits(lead.phone) == "79005550177"
     crm.refresh_from_db()
     assert int(crm.poll_cursor) >= amo.world.contacts[int(amo.contact_of(crm_id))]["updated_at"]
+
+
+def test_a_lead_left_without_its_contact_keeps_the_persons_data(
+    pushed, amo, client_for, run_crm_jobs, django_capture_on_commit_callbacks
+):
+    """A lead whose contact is removed in amoCRM (or was refused) says nothing of the
+    person: its blank name and phone are not taken as edits emptying the PRM lead."""
+    crm, lead, crm_id = pushed
+    amo.unlink_contact(crm_id)
+    content_type, body = amo.event_body(crm_id, "update")
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(None).post(
+            f"/hooks/crm/{crm.hook_secret}/", data=body, content_type=content_type
+        )
+    run_crm_jobs()
+    lead.refresh_from_db()
+    assert lead.name == "Petr" and digits(lead.phone) == "79001112233"
