@@ -172,8 +172,10 @@ def start_job(func: str, crm: CrmConnection) -> int:
 
 
 @contextlib.contextmanager
-def _connection_lock(crm: CrmConnection) -> Iterator[bool]:
-    key = zlib.crc32(f"crm-push:{crm.pk}".encode())
+def advisory_lock(name: str) -> Iterator[bool]:
+    """A PostgreSQL session advisory lock named ``name``, taken if free: yields whether
+    it was (one job of a kind per connection; the others leave at once)."""
+    key = zlib.crc32(name.encode())
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         got = cursor.fetchone()[0]
@@ -196,7 +198,7 @@ def push_connection(connection_id: str, slice_seconds: float | None = None) -> i
     if db_connection.vendor != "postgresql":
         total, more = _push_loop(crm, slice_seconds)
     else:
-        with _connection_lock(crm) as got:
+        with advisory_lock(f"crm-push:{crm.pk}") as got:
             if not got:
                 return 0  # another worker is pushing; it loops until nothing is due
             total, more = _push_loop(crm, slice_seconds)

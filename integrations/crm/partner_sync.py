@@ -14,14 +14,11 @@ row's error. Turning the setting on queues every partner once (``sync_partners_a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import json
 import threading
 import time
-import zlib
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -306,20 +303,6 @@ def user_saved(sender: type, instance: Any, raw: bool = False, **kwargs: Any) ->
 # ---------------------------------------------------------------- the job
 
 
-@contextlib.contextmanager
-def _lock(crm: CrmConnection) -> Iterator[bool]:
-    key = zlib.crc32(f"crm-partners:{crm.pk}".encode())
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = cursor.fetchone()[0]
-    try:
-        yield got
-    finally:
-        if got:
-            with db_connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def push_partners(connection_id: str, slice_seconds: float | None = None) -> int:
     """Job: push the due partners of one connection for one slice; returns rows filed."""
     crm = CrmConnection.objects.select_related("tenant").filter(pk=connection_id).first()
@@ -327,7 +310,9 @@ def push_partners(connection_id: str, slice_seconds: float | None = None) -> int
         return 0
     if slice_seconds is None:
         slice_seconds = settings.PRM_CRM_SLICE_SECONDS
-    with _lock(crm) as got:
+    from integrations.crm.engine import advisory_lock
+
+    with advisory_lock(f"crm-partners:{crm.pk}") as got:
         if not got:
             return 0
         total, more = _push_loop(crm, slice_seconds)

@@ -151,3 +151,31 @@ def token_answer(
     if not isinstance(data, dict) or not data.get("access_token"):
         raise CrmAuthError(f"{crm} token answer without an access token: {data!r}"[:300])
     return data
+
+
+def code_grant(
+    token_request: Callable[[Transport, str, dict[str, Any]], dict[str, Any]],
+    host: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+) -> dict[str, Any]:
+    """OAuth's authorization-code grant through a CRM's ``token_request`` at ``host``:
+    the token answer (each CRM then takes what it stores from it)."""
+    transport = Transport(throttle=None, stats=ApiStats())
+    try:
+        return token_request(
+            transport,
+            host,
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uri": redirect_uri,
+            },
+        )
+    finally:
+        transport.close()

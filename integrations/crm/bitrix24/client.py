@@ -29,7 +29,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport, token_answer
+from integrations.crm.transport import Transport, code_grant, token_answer
 
 RATE = 2.0  # the portal's bucket drains 2 requests per second (non-Enterprise plans)
 BURST = 50
@@ -357,21 +357,14 @@ def exchange_code(
     query: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     """Trade the 30-second code for tokens: (client_endpoint, credentials to store)."""
-    transport = Transport(throttle=None, stats=ApiStats())
-    try:
-        data = token_request(
-            transport,
-            auth_url or DEFAULT_AUTH_URL,
-            {
-                "grant_type": "authorization_code",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "code": code,
-                "redirect_uri": redirect_uri,
-            },
-        )
-    finally:
-        transport.close()
+    data = code_grant(
+        token_request,
+        auth_url or DEFAULT_AUTH_URL,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=code,
+        redirect_uri=redirect_uri,
+    )
     member_id = str(data.get("member_id") or "")
     if query.get("member_id") and member_id and query["member_id"] != member_id:
         raise CrmAuthError("Bitrix24 answered for another portal (member_id differs)")

@@ -31,7 +31,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport, token_answer
+from integrations.crm.transport import Transport, code_grant, token_answer
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_AUTH_URL = "https://app.hubspot.com"
@@ -272,22 +272,15 @@ def exchange_code(
     query: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     """Trade the code for tokens: (API base URL, credentials to store)."""
-    transport = Transport(throttle=None, stats=ApiStats())
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    try:
-        data = token_request(
-            transport,
-            base,
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "redirect_uri": redirect_uri,
-            },
-        )
-    finally:
-        transport.close()
+    data = code_grant(
+        token_request,
+        base,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=code,
+        redirect_uri=redirect_uri,
+    )
     if not data.get("refresh_token"):
         raise CrmAuthError("HubSpot gave no refresh token")
     credentials = {

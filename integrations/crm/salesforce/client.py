@@ -29,7 +29,7 @@ from integrations.crm.base import (
     CrmValidationError,
 )
 from integrations.crm.throttle import Throttle
-from integrations.crm.transport import Transport, token_answer
+from integrations.crm.transport import Transport, code_grant, token_answer
 
 DEFAULT_AUTH_URL = "https://login.salesforce.com"
 DEFAULT_VERSION = "v62.0"
@@ -316,21 +316,14 @@ def exchange_code(
     query: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     """Trade the code for tokens: (instance_url, credentials to store)."""
-    transport = Transport(throttle=None, stats=ApiStats())
-    try:
-        data = token_request(
-            transport,
-            auth_url or DEFAULT_AUTH_URL,
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "redirect_uri": redirect_uri,
-            },
-        )
-    finally:
-        transport.close()
+    data = code_grant(
+        token_request,
+        auth_url or DEFAULT_AUTH_URL,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=code,
+        redirect_uri=redirect_uri,
+    )
     if not data.get("refresh_token"):
         raise CrmAuthError(
             "Salesforce gave no refresh token: add the 'refresh_token' scope to the connected app"
